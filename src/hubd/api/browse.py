@@ -1,0 +1,179 @@
+"""Reading a repo: tree listings, paths-info, refs, commit history; and moving refs (branches, tags)."""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+from urllib.parse import parse_qs, quote
+
+from starlette.responses import Response
+
+from hubd.api.http import Ctx, json_response
+from hubd.api.repos import require_user
+from hubd.api.shapes import commit_json, last_commit_json, tree_entry_json
+from hubd.hub.errors import BadRequest
+from hubd.hub.models import Repo
+from hubd.hub.names import PLURAL_TO_TYPE
+
+TREE_PAGE = 1000
+TREE_PAGE_EXPANDED = 100
+COMMITS_PAGE = 50
+
+
+async def _repo(ctx: Ctx) -> Repo:
+    return await ctx.run(ctx.hub.repo_for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
+                         ctx.params["ns"], ctx.params["name"])
+
+
+def _cursor(ctx: Ctx) -> int:
+    raw = ctx.request.query_params.get("cursor") or ctx.request.query_params.get("p") or "0"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest("Invalid cursor") from None
+    if value < 0:
+        raise BadRequest("Invalid cursor")
+    return value
+
+
+async def tree(ctx: Ctx) -> Response:
+    hub = ctx.hub
+    repo = await _repo(ctx)
+    sha = await ctx.run(hub.refs.resolve, repo, ctx.params["rev"])
+    path = ctx.params.get("path", "").strip("/")
+    recursive, expand = ctx.query_bool("recursive"), ctx.query_bool("expand")
+    page = TREE_PAGE_EXPANDED if expand else TREE_PAGE
+    start = _cursor(ctx)
+
+    def listing() -> tuple[list[dict], bool]:
+        entries = list(islice(hub.browse.list_dir(sha, path, recursive), start, start + page + 1))
+        out = []
+        for e in entries[:page]:
+            item = tree_entry_json(e)
+            if expand:
+                item["lastCommit"] = last_commit_json(*hub.browse.last_commit(sha, e.path))
+            out.append(item)
+        return out, len(entries) > page
+
+    items, more = await ctx.run(listing)
+    headers = {}
+    if more:
+        # Later pages name the commit, not the branch, so a walk sees one consistent tree.
+        suffix = f"/{quote(path, safe='')}" if path else ""
+        headers["Link"] = ctx.next_link(
+            f"/api/{ctx.params['types']}/{repo.repo_id}/tree/{sha}{suffix}",
+            {"recursive": str(recursive).lower(), "expand": str(expand).lower(), "cursor": start + page},
+        )
+    return json_response(items, headers=headers)
+
+
+async def paths_info(ctx: Ctx) -> Response:
+    hub = ctx.hub
+    repo = await _repo(ctx)
+    sha = await ctx.run(hub.refs.resolve, repo, ctx.params["rev"])
+    body = await ctx.request.body()
+    if ctx.request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            raise BadRequest("Request body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise BadRequest("Expected a JSON object")
+        paths, expand = data.get("paths", []), bool(data.get("expand"))
+    else:
+        form = parse_qs(body.decode("utf-8", errors="replace"))
+        paths = form.get("paths", [])
+        expand = (form.get("expand", ["false"])[0]).lower() == "true"
+    if not isinstance(paths, list) or not all(isinstance(x, str) for x in paths):
+        raise BadRequest("paths must be a list of strings")
+
+    def lookup() -> list[dict]:
+        out = []
+        for path in dict.fromkeys(p.strip("/") for p in paths):
+            entry = hub.browse.lookup(sha, path) if path else None
+            if entry is None:
+                continue
+            item = tree_entry_json(entry)
+            if expand:
+                item["lastCommit"] = last_commit_json(*hub.browse.last_commit(sha, entry.path))
+            out.append(item)
+        return out
+
+    return json_response(await ctx.run(lookup))
+
+
+async def list_refs(ctx: Ctx) -> Response:
+    repo = await _repo(ctx)
+    out: dict[str, list] = {"branches": [], "converts": [], "tags": []}
+    include_prs = ctx.query_bool("include_prs")
+    if include_prs:
+        out["pullRequests"] = []
+    for name, target in await ctx.run(ctx.hub.refs.all, repo):
+        for prefix, key in (("refs/heads/", "branches"), ("refs/tags/", "tags"), ("refs/convert/", "converts"),
+                            ("refs/pr/", "pullRequests")):
+            if name.startswith(prefix) and key in out:
+                short = name if key == "pullRequests" else name[len(prefix):]
+                out[key].append({"name": short, "ref": name, "targetCommit": target})
+    return json_response(out)
+
+
+async def list_commits(ctx: Ctx) -> Response:
+    hub = ctx.hub
+    repo = await _repo(ctx)
+    sha = await ctx.run(hub.refs.resolve, repo, ctx.params["rev"])
+    start = _cursor(ctx)
+    formatted = "formatted" in ctx.query_list("expand")
+    try:
+        limit = max(1, min(int(ctx.request.query_params.get("limit", COMMITS_PAGE)), 1000))
+    except ValueError:
+        raise BadRequest("Invalid limit") from None
+
+    def page() -> tuple[list[dict], bool]:
+        commits = list(islice(hub.browse.history(sha), start, start + limit + 1))
+        return [commit_json(s, c, formatted) for s, c in commits[:limit]], len(commits) > limit
+
+    items, more = await ctx.run(page)
+    headers = {}
+    if more:
+        params: dict = {"p": start + limit, "limit": limit}
+        if formatted:
+            params["expand[]"] = "formatted"
+        headers["Link"] = ctx.next_link(f"/api/{ctx.params['types']}/{repo.repo_id}/commits/{sha}", params)
+    return json_response(items, headers=headers)
+
+
+async def _repo_for_refs(ctx: Ctx, minimum: str) -> Repo:
+    p = require_user(ctx)
+    return await ctx.run(ctx.hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+                         ctx.params["name"], minimum)
+
+
+async def create_branch(ctx: Ctx) -> Response:
+    repo = await _repo_for_refs(ctx, "contributor")
+    body = await ctx.json()
+    start = body.get("startingPoint") if isinstance(body, dict) else None
+    empty = bool(body.get("emptyBranch")) if isinstance(body, dict) else False
+    await ctx.run(ctx.hub.create_branch, ctx.principal, repo, ctx.params["ref"], start, empty)
+    return json_response({})
+
+
+async def delete_branch(ctx: Ctx) -> Response:
+    repo = await _repo_for_refs(ctx, "write")
+    await ctx.run(ctx.hub.delete_ref, repo, f"refs/heads/{ctx.params['ref']}", f"Branch {ctx.params['ref']}")
+    return json_response({})
+
+
+async def create_tag(ctx: Ctx) -> Response:
+    repo = await _repo_for_refs(ctx, "contributor")
+    body = await ctx.json()
+    tag = body.get("tag") if isinstance(body, dict) else None
+    if not isinstance(tag, str):
+        raise BadRequest("tag is required")
+    await ctx.run(ctx.hub.create_tag, repo, tag, ctx.params["ref"])
+    return json_response({})
+
+
+async def delete_tag(ctx: Ctx) -> Response:
+    repo = await _repo_for_refs(ctx, "write")
+    await ctx.run(ctx.hub.delete_ref, repo, f"refs/tags/{ctx.params['ref']}", f"Tag {ctx.params['ref']}")
+    return json_response({})

@@ -1,0 +1,56 @@
+"""HEAD/GET /{prefix}{id}/resolve/{rev}/{path}: file bytes with the Hub's metadata headers."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from starlette.responses import FileResponse, Response
+
+from hubd.api.http import Ctx
+from hubd.hub.errors import EntryNotFound, RangeNotSatisfiable
+from hubd.storage.blobstore import lfs_key
+
+RESOLVE = r"/(?:(?P<prefix>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)"
+PREFIX_TYPE = {None: "model", "datasets": "dataset", "spaces": "space"}
+_RANGE_START = re.compile(r"^bytes=(\d+)-")
+
+
+def _check_range(range_header: str | None, size: int) -> None:
+    m = _RANGE_START.match(range_header or "")
+    if m and int(m.group(1)) >= size:
+        raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+
+
+async def resolve(ctx: Ctx) -> Response:
+    hub = ctx.hub
+    repo_type = PREFIX_TYPE[ctx.params.get("prefix")]
+    repo = await ctx.run(hub.repo_for_download, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"])
+    sha = await ctx.run(hub.refs.resolve, repo, ctx.params["rev"])
+    path = ctx.params["path"]
+    entry = await ctx.run(hub.browse.lookup, sha, path)
+    if entry is None or entry.is_dir:
+        raise EntryNotFound(f"{path} does not exist at {sha} in {repo.repo_id}", headers={"X-Repo-Commit": sha})
+    headers = {
+        "X-Repo-Commit": sha,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}",
+        "Access-Control-Expose-Headers": "X-Repo-Commit,X-Linked-Etag,X-Linked-Size,ETag,Content-Range",
+        "Cache-Control": "private, max-age=0" if repo.private else "public, max-age=0",
+    }
+    if entry.lfs is not None:
+        key = lfs_key(entry.lfs.oid)
+        headers["ETag"] = f'"{entry.lfs.oid}"'
+        headers["X-Linked-Etag"] = f'"{entry.lfs.oid}"'
+        headers["X-Linked-Size"] = str(entry.lfs.size)
+    else:
+        key = hub.git.blob_key(entry.sha)
+        headers["ETag"] = f'"{entry.sha}"'
+    size = entry.size
+    _check_range(ctx.request.headers.get("range"), size)
+    if ctx.request.method == "HEAD":
+        headers["Content-Length"] = str(size)
+        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    local = hub.blobs.local_path(key)
+    assert local is not None, "every storage backend so far is a local directory"
+    return FileResponse(local, headers=headers, media_type="application/octet-stream")

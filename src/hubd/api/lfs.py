@@ -1,0 +1,201 @@
+"""The git-lfs batch API (clients with Xet disabled, file objects, git-lfs): signed PUT, multipart, verify."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from urllib.parse import urlencode
+
+from starlette.responses import FileResponse, Response
+
+from hubd.api.files import PREFIX_TYPE
+from hubd.api.http import Ctx, json_response
+from hubd.hub.errors import BadRequest, NotFound, Unauthorized
+from hubd.storage.blobstore import BlobNotFound, HashingWriter, is_sha256, lfs_key
+
+LFS_REPO = r"/(?:(?P<prefix>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+?)\.git/info/lfs/objects"
+LFS_JSON = "application/vnd.git-lfs+json"
+MAX_BATCH = 1000
+
+
+def _lfs_response(data: dict, status: int = 200) -> Response:
+    return json_response(data, status, {"Content-Type": LFS_JSON})
+
+
+def _objects_url(ctx: Ctx, path: str, **params: object) -> str:
+    return f"{ctx.base_url}/api/lfs/objects/{path}?{urlencode(params)}"
+
+
+def _upload_actions(ctx: Ctx, oid: str, size: int) -> dict:
+    s = ctx.hub.settings
+    signer = ctx.hub.signer
+    if size <= s.lfs_multipart_threshold:
+        return {"upload": {"href": _objects_url(ctx, oid, size=size, **signer.sign("put", oid, size))}}
+    upload_id = secrets.token_hex(16)
+    chunk = s.lfs_chunk_size
+    header: dict[str, str] = {"chunk_size": str(chunk)}
+    for n in range(1, math.ceil(size / chunk) + 1):
+        header[f"{n:05d}"] = _objects_url(
+            ctx, f"{oid}/multipart/{upload_id}/{n}", size=size, chunk=chunk,
+            **signer.sign("part", oid, upload_id, n, size, chunk),
+        )
+    href = _objects_url(ctx, f"{oid}/multipart/{upload_id}", size=size, chunk=chunk,
+                        **signer.sign("complete", oid, upload_id, size, chunk))
+    return {"upload": {"href": href, "header": header}}
+
+
+async def batch(ctx: Ctx) -> Response:
+    hub = ctx.hub
+    body = await ctx.json()
+    if not isinstance(body, dict) or body.get("operation") not in ("upload", "download"):
+        raise BadRequest("operation must be upload or download")
+    objects = body.get("objects")
+    if not isinstance(objects, list) or len(objects) > MAX_BATCH:
+        raise BadRequest(f"objects must be a list of at most {MAX_BATCH}")
+    repo_type = PREFIX_TYPE[ctx.params.get("prefix")]
+    upload = body["operation"] == "upload"
+    if upload:
+        if ctx.principal is None:
+            raise Unauthorized("Authentication is required to upload")
+        repo = await ctx.run(hub.repo_for_write, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"])
+    else:
+        repo = await ctx.run(hub.repo_for_download, ctx.principal, repo_type, ctx.params["ns"],
+                             ctx.params["name"])
+    verify_href = f"{ctx.base_url}/{repo.url_path}.git/info/lfs/objects/verify"
+
+    def plan() -> list[dict]:
+        out = []
+        for obj in objects:
+            oid, size = (obj.get("oid"), obj.get("size")) if isinstance(obj, dict) else (None, None)
+            if not is_sha256(oid) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise BadRequest("Each object needs a sha256 oid and a non-negative integer size")
+            try:
+                stored: int | None = hub.blobs.stat(lfs_key(oid))
+            except BlobNotFound:
+                stored = None
+            item: dict = {"oid": oid, "size": size, "authenticated": True}
+            if upload:
+                if stored != size:
+                    item["actions"] = _upload_actions(ctx, oid, size)
+                    item["actions"]["verify"] = {"href": verify_href}
+            elif stored is None:
+                item["error"] = {"code": 404, "message": "Object does not exist"}
+            else:
+                item["actions"] = {"download": {
+                    "href": _objects_url(ctx, oid, **hub.signer.sign("get", oid)), "expires_in": 86000,
+                }}
+            out.append(item)
+        return out
+
+    return _lfs_response({"transfer": "basic", "objects": await ctx.run(plan), "hash_algo": "sha256"})
+
+
+async def verify(ctx: Ctx) -> Response:
+    hub = ctx.hub
+    repo_type = PREFIX_TYPE[ctx.params.get("prefix")]
+    await ctx.run(hub.repo_for_read, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"])
+    body = await ctx.json()
+    oid, size = body.get("oid"), body.get("size")
+    if not is_sha256(oid):
+        raise BadRequest("Invalid oid")
+    try:
+        stored = await ctx.run(hub.blobs.stat, lfs_key(oid))
+    except BlobNotFound:
+        raise NotFound("Object not found") from None
+    if size is not None and stored != size:
+        raise BadRequest(f"Object has size {stored}, not {size}")
+    return _lfs_response({"oid": oid, "size": stored})
+
+
+def _size(ctx: Ctx, name: str = "size") -> int:
+    try:
+        value = int(ctx.request.query_params.get(name, ""))
+    except ValueError:
+        raise BadRequest(f"Invalid {name}") from None
+    if value < 0:
+        raise BadRequest(f"Invalid {name}")
+    return value
+
+
+def _signed(ctx: Ctx, *parts: object) -> None:
+    q = ctx.request.query_params
+    ctx.hub.signer.verify(q.get("exp"), q.get("sig"), *parts)
+
+
+async def _stream_into(ctx: Ctx, writer: HashingWriter) -> None:
+    async for chunk in ctx.request.stream():
+        if chunk:
+            writer.write(chunk)
+
+
+async def put_object(ctx: Ctx) -> Response:
+    """Basic transfer: the bytes are hashed while streamed and kept only if they are the claimed object."""
+    hub, oid, size = ctx.hub, ctx.params["oid"], _size(ctx)
+    _signed(ctx, "put", oid, size)
+    staged = hub.blobs.stage()
+    try:
+        writer = HashingWriter(staged, size)
+        await _stream_into(ctx, writer)
+        await ctx.run(writer.publish_if_matches, hub.blobs, oid, size)
+    finally:
+        staged.abort()
+    return Response(status_code=200)
+
+
+def _part_key(upload_id: str, n: int) -> str:
+    if not all(c in "0123456789abcdef" for c in upload_id) or len(upload_id) != 32:
+        raise BadRequest("Invalid upload id")
+    return f"uploads/{upload_id}/{n:05d}"
+
+
+async def put_part(ctx: Ctx) -> Response:
+    hub, oid, upload_id = ctx.hub, ctx.params["oid"], ctx.params["upload_id"]
+    size, chunk, n = _size(ctx), _size(ctx, "chunk"), int(ctx.params["part"])
+    _signed(ctx, "part", oid, upload_id, n, size, chunk)
+    expected = min(chunk, size - (n - 1) * chunk)
+    staged = hub.blobs.stage()
+    try:
+        writer = HashingWriter(staged, expected)
+        await _stream_into(ctx, writer)
+        if writer.size != expected:
+            raise BadRequest(f"Part {n} must be {expected} bytes, got {writer.size}")
+        await ctx.run(staged.publish, _part_key(upload_id, n))
+    finally:
+        staged.abort()
+    return Response(status_code=200, headers={"ETag": f'"{writer.sha256.hexdigest()}"'})
+
+
+async def complete_multipart(ctx: Ctx) -> Response:
+    hub, oid, upload_id = ctx.hub, ctx.params["oid"], ctx.params["upload_id"]
+    size, chunk = _size(ctx), _size(ctx, "chunk")
+    _signed(ctx, "complete", oid, upload_id, size, chunk)
+    count = math.ceil(size / chunk) if chunk else 0
+    keys = [_part_key(upload_id, n) for n in range(1, count + 1)]
+
+    def assemble() -> None:
+        staged = hub.blobs.stage()
+        try:
+            writer = HashingWriter(staged, size)
+            for key in keys:
+                try:
+                    for data in hub.blobs.iter_range(key, 0, hub.blobs.stat(key)):
+                        writer.write(data)
+                except BlobNotFound:
+                    raise BadRequest("A part of this upload is missing") from None
+            writer.publish_if_matches(hub.blobs, oid, size)
+        finally:
+            staged.abort()
+        for key in keys:
+            hub.blobs.delete(key)
+
+    await ctx.run(assemble)
+    return _lfs_response({"oid": oid, "size": size})
+
+
+async def get_object(ctx: Ctx) -> Response:
+    hub, oid = ctx.hub, ctx.params["oid"]
+    _signed(ctx, "get", oid)
+    local = hub.blobs.local_path(lfs_key(oid))
+    if local is None or not hub.blobs.exists(lfs_key(oid)):
+        raise NotFound("Object not found")
+    return FileResponse(local, media_type="application/octet-stream")

@@ -1,0 +1,151 @@
+"""Repo lifecycle and info: create, delete, move, settings, model/dataset/space info."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from hubd.api.http import Ctx, json_response
+from hubd.api.shapes import sibling_json
+from hubd.hub.cards import card_tags
+from hubd.hub.errors import BadRequest, Conflict, Unauthorized
+from hubd.hub.models import Repo, iso
+from hubd.hub.names import PLURAL_TO_TYPE
+
+TYPES = "(?P<types>models|datasets|spaces)"
+REPO = TYPES + "/(?P<ns>[^/]+)/(?P<name>[^/]+)"
+
+
+def require_user(ctx: Ctx):  # type: ignore[no-untyped-def]
+    if ctx.principal is None:
+        raise Unauthorized("You must be authenticated to do this (set HF_TOKEN)")
+    return ctx.principal
+
+
+def _visibility(body: dict) -> bool | None:
+    visibility = body.get("visibility")
+    if visibility is not None:
+        if visibility not in ("public", "private", "protected"):
+            raise BadRequest("visibility must be public, private or protected")
+        return visibility != "public"
+    private = body.get("private")
+    if private is not None and not isinstance(private, bool):
+        raise BadRequest("private must be a boolean")
+    return private
+
+
+async def create_repo(ctx: Ctx) -> Response:
+    p = require_user(ctx)
+    body = await ctx.json()
+    if not isinstance(body, dict):
+        raise BadRequest("Expected a JSON object")
+    name, namespace = body.get("name"), body.get("organization")
+    if not isinstance(name, str):
+        raise BadRequest("name is required")
+    if "/" in name:
+        namespace, name = name.split("/", 1)
+    repo_type = body.get("type") or "model"
+    private = bool(_visibility(body))
+    try:
+        repo = await ctx.run(ctx.hub.create_repo, p, repo_type, namespace, name, private, body.get("sdk"))
+    except Conflict as exc:
+        prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}.get(repo_type, "")
+        url = f"{ctx.base_url}/{prefix}{namespace or p.name}/{name}"
+        return json_response(
+            {"error": exc.message, "url": url}, 409,
+            {"X-Error-Code": "Conflict", "X-Error-Message": exc.message},
+        )
+    return json_response({"url": f"{ctx.base_url}/{repo.url_path}", "name": repo.repo_id, "id": str(repo.id)})
+
+
+def _split_body_repo(body: dict, name_key: str = "name") -> tuple[str, str]:
+    name, ns = body.get(name_key), body.get("organization")
+    if not isinstance(name, str):
+        raise BadRequest(f"{name_key} is required")
+    if "/" in name:
+        ns, name = name.split("/", 1)
+    if not isinstance(ns, str):
+        raise BadRequest("organization is required")
+    return ns, name
+
+
+async def delete_repo(ctx: Ctx) -> Response:
+    p = require_user(ctx)
+    body = await ctx.json()
+    if not isinstance(body, dict):
+        raise BadRequest("Expected a JSON object")
+    if body.get("organization") is None and isinstance(body.get("name"), str) and "/" not in body["name"]:
+        body["organization"] = p.name
+    ns, name = _split_body_repo(body)
+    await ctx.run(ctx.hub.delete_repo, p, body.get("type") or "model", ns, name)
+    return json_response({})
+
+
+async def move_repo(ctx: Ctx) -> Response:
+    p = require_user(ctx)
+    body = await ctx.json()
+    src, dst = body.get("fromRepo"), body.get("toRepo")
+    if not isinstance(src, str) or not isinstance(dst, str) or "/" not in src or "/" not in dst:
+        raise BadRequest("fromRepo and toRepo must be repo ids like namespace/name")
+    repo = await ctx.run(ctx.hub.move_repo, p, body.get("type") or "model", src, dst)
+    return json_response({"url": f"{ctx.base_url}/{repo.url_path}"})
+
+
+async def update_settings(ctx: Ctx) -> Response:
+    p = require_user(ctx)
+    body = await ctx.json()
+    if not isinstance(body, dict):
+        raise BadRequest("Expected a JSON object")
+    hub = ctx.hub
+    repo = await ctx.run(hub.repo_for_read, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+                         ctx.params["name"])
+    await ctx.run(hub.update_settings, p, repo, _visibility(body), body.get("gated"))
+    return json_response({})
+
+
+def repo_info_json(ctx: Ctx, repo: Repo, sha: str, blobs: bool) -> dict:
+    hub = ctx.hub
+    commit = hub.git.commit(sha)
+    card = hub.card(sha)
+    files = hub.browse.files(sha)
+    info: dict = {
+        "_id": f"{repo.id:024x}",
+        "id": repo.repo_id,
+        "author": repo.namespace,
+        "sha": sha,
+        "lastModified": iso(commit.commit_time),
+        "createdAt": iso(repo.created_at),
+        "private": repo.private,
+        "gated": repo.gated_value,
+        "disabled": False,
+        "downloads": 0,
+        "likes": 0,
+        "tags": card_tags(card),
+        "siblings": [sibling_json(f, blobs) for f in files],
+        "usedStorage": sum(f.size for f in files),
+    }
+    if card is not None:
+        info["cardData"] = card
+    if repo.type == "model":
+        for key in ("library_name", "pipeline_tag"):
+            if card and isinstance(card.get(key), str):
+                info[key] = card[key]
+    if repo.type == "space":
+        info["sdk"] = (card or {}).get("sdk") or repo.sdk
+        # hubd stores Spaces but does not run them (yet): say so instead of pretending.
+        info["runtime"] = {"stage": "STOPPED", "hardware": {"current": None, "requested": None},
+                           "storage": None, "replicas": {"current": 0, "requested": 0}}
+        info["subdomain"] = f"{repo.namespace}-{repo.name}".lower()
+    return info
+
+
+async def repo_info(ctx: Ctx) -> Response:
+    hub = ctx.hub
+    repo = await ctx.run(hub.repo_for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
+                         ctx.params["ns"], ctx.params["name"])
+    rev = ctx.params.get("rev", "main")
+    sha = await ctx.run(hub.refs.resolve, repo, rev)
+    info = await ctx.run(repo_info_json, ctx, repo, sha, ctx.query_bool("blobs"))
+    expand = ctx.query_list("expand")
+    if expand:
+        info = {k: v for k, v in info.items() if k in ("_id", "id") or k in expand}
+    return json_response(info)

@@ -1,0 +1,40 @@
+"""Every route hubd serves, matched on the raw (undecoded) path in this order."""
+
+from __future__ import annotations
+
+from hubd.api import browse, discussions, files, lfs, repos, upload, users
+from hubd.api.http import Router
+
+REPO = repos.REPO
+
+
+def build_router() -> Router:
+    r = Router()
+    r.add("/api/whoami-v2", get=users.whoami)
+    r.add("/api/agent-harnesses", get=users.agent_harnesses)
+    r.add("/api/validate-yaml", post=upload.validate_yaml)
+    r.add("/api/repos/create", post=repos.create_repo)
+    r.add("/api/repos/delete", delete=repos.delete_repo)
+    r.add("/api/repos/move", post=repos.move_repo)
+    r.add(f"/api/{REPO}/settings", put=repos.update_settings)
+    r.add(f"/api/{REPO}", get=repos.repo_info)
+    r.add(f"/api/{REPO}/revision/(?P<rev>[^/]+)", get=repos.repo_info)
+    r.add(f"/api/{REPO}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", get=browse.tree)
+    r.add(f"/api/{REPO}/paths-info/(?P<rev>[^/]+)", post=browse.paths_info)
+    r.add(f"/api/{REPO}/refs", get=browse.list_refs)
+    r.add(f"/api/{REPO}/commits/(?P<rev>[^/]+)", get=browse.list_commits)
+    r.add(f"/api/{REPO}/branch/(?P<ref>[^/]+)", post=browse.create_branch, delete=browse.delete_branch)
+    r.add(f"/api/{REPO}/tag/(?P<ref>[^/]+)", post=browse.create_tag, delete=browse.delete_tag)
+    r.add(f"/api/{REPO}/preupload/(?P<rev>[^/]+)", post=upload.preupload)
+    r.add(f"/api/{REPO}/commit/(?P<rev>[^/]+)", post=upload.commit)
+    r.add(f"/api/{REPO}/discussions", get=discussions.listing, post=discussions.create)
+    r.add(f"/api/{REPO}/discussions/(?P<num>[0-9]+)", get=discussions.details)
+    r.add("/api/lfs/objects/(?P<oid>[0-9a-f]{64})", put=lfs.put_object, get=lfs.get_object)
+    r.add("/api/lfs/objects/(?P<oid>[0-9a-f]{64})/multipart/(?P<upload_id>[0-9a-f]{32})",
+          post=lfs.complete_multipart)
+    r.add("/api/lfs/objects/(?P<oid>[0-9a-f]{64})/multipart/(?P<upload_id>[0-9a-f]{32})/(?P<part>[0-9]{1,5})",
+          put=lfs.put_part)
+    r.add(lfs.LFS_REPO + "/batch", post=lfs.batch)
+    r.add(lfs.LFS_REPO + "/verify", post=lfs.verify)
+    r.add(files.RESOLVE, get=files.resolve)
+    return r

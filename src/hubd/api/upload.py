@@ -1,0 +1,142 @@
+"""Uploads: preupload (regular or LFS per file), the streamed NDJSON commit, README YAML validation."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator
+
+from starlette.responses import Response
+
+from hubd.api.http import Ctx, json_response
+from hubd.api.repos import require_user
+from hubd.hub.cards import CardError, front_matter
+from hubd.hub.commits import CommitPlan
+from hubd.hub.errors import BadRequest, PayloadTooLarge
+from hubd.hub.names import PLURAL_TO_TYPE, check_file_path
+from hubd.hub.refs import MAIN
+
+MAX_PREUPLOAD_FILES = 1000
+
+
+async def preupload(ctx: Ctx) -> Response:
+    hub = ctx.hub
+    p = require_user(ctx)
+    repo = await ctx.run(hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+                         ctx.params["name"])
+    body = await ctx.json()
+    files = body.get("files") if isinstance(body, dict) else None
+    if not isinstance(files, list) or len(files) > MAX_PREUPLOAD_FILES:
+        raise BadRequest(f"files must be a list of at most {MAX_PREUPLOAD_FILES} entries")
+    sha = await ctx.run(hub.refs.resolve, repo, ctx.params["rev"])
+    threshold = hub.settings.lfs_threshold
+
+    def decide() -> list[dict]:
+        out = []
+        for f in files:
+            if not isinstance(f, dict) or not isinstance(f.get("size", 0), int):
+                raise BadRequest("Each file needs a path and a size")
+            path = check_file_path(f.get("path"))
+            mode = "lfs" if f.get("size", 0) >= threshold else "regular"
+            existing = hub.browse.lookup(sha, path)
+            oid = None
+            if existing is not None and not existing.is_dir:
+                oid = existing.lfs.oid if existing.lfs is not None else existing.sha
+            out.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": oid})
+        return out
+
+    return json_response({"files": await ctx.run(decide), "commitOid": sha})
+
+
+async def ndjson_lines(stream: AsyncIterator[bytes], max_line: int) -> AsyncIterator[bytes]:
+    """Lines of a streamed body; memory is bounded by one line, never the whole body."""
+    buf = bytearray()
+    async for chunk in stream:
+        buf.extend(chunk)
+        while True:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                break
+            line = bytes(buf[:nl])
+            del buf[: nl + 1]
+            if line.strip():
+                yield line
+        if len(buf) > max_line:
+            raise PayloadTooLarge(f"A commit line is longer than {max_line} bytes: upload large files as LFS")
+    if buf.strip():
+        yield bytes(buf)
+
+
+async def commit(ctx: Ctx) -> Response:
+    hub = ctx.hub
+    p = require_user(ctx)
+    repo = await ctx.run(hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+                         ctx.params["name"])
+    rev = ctx.params["rev"]
+    create_pr = ctx.query_bool("create_pr")
+    if create_pr:
+        base_ref = MAIN if rev in ("None", "") else await ctx.run(hub.refs.branch_ref, repo, rev)
+        ref = None
+    else:
+        ref = await ctx.run(hub.refs.branch_ref, repo, rev)
+        base_ref = MAIN
+    plan = CommitPlan()
+    # base64 inflates by 4/3; regular files are below the LFS threshold (or forced regular when empty).
+    max_line = hub.settings.lfs_threshold * 4 // 3 + 64 * 1024
+    seen_header = False
+    async for line in ndjson_lines(ctx.request.stream(), max_line):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            raise BadRequest("Commit body is not valid NDJSON") from None
+        if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
+            raise BadRequest("Each NDJSON line needs a key and an object value")
+        key, value = item.get("key"), item["value"]
+        if key == "header":
+            plan.set_header(value)
+            seen_header = True
+        elif key == "file":
+            if value.get("encoding", "base64") != "base64" or not isinstance(value.get("content"), str):
+                raise BadRequest("file content must be base64")
+            try:
+                content = base64.b64decode(value["content"], validate=True)
+            except (binascii.Error, ValueError):
+                raise BadRequest(f"Invalid base64 content for {value.get('path')!r}") from None
+            await ctx.run(plan.add_file, hub.git, value.get("path"), content)
+        elif key == "lfsFile":
+            if value.get("algo", "sha256") != "sha256":
+                raise BadRequest("Only sha256 LFS oids are supported")
+            await ctx.run(plan.add_lfs, hub.git, hub.blobs, value.get("path"), value.get("oid"), value.get("size"))
+        elif key == "deletedFile":
+            plan.delete_file(value.get("path"))
+        elif key == "deletedFolder":
+            plan.delete_folder(value.get("path"))
+        else:
+            raise BadRequest(f"Unknown commit operation {key!r}")
+    if not seen_header:
+        raise BadRequest("The commit has no header line")
+    pr_title = (plan.summary or "Pull request") if create_pr else None
+    result = await ctx.run(hub.commit, p, repo, ref, plan, pr_title, base_ref)
+    out = {
+        "success": True,
+        "commitOid": result.sha,
+        "commitUrl": f"{ctx.base_url}/{repo.url_path}/commit/{result.sha}",
+        "commitMessage": plan.message().strip(),
+    }
+    if result.pr_num is not None:
+        out["pullRequestUrl"] = f"{ctx.base_url}/{repo.url_path}/discussions/{result.pr_num}"
+    return json_response(out)
+
+
+async def validate_yaml(ctx: Ctx) -> Response:
+    body = await ctx.json()
+    content = body.get("content", "") if isinstance(body, dict) else ""
+    if not isinstance(content, str):
+        raise BadRequest("content must be a string")
+    try:
+        front_matter(content)
+    except CardError as exc:
+        return json_response({"errors": [{"message": str(exc)}], "warnings": []}, 400)
+    return json_response({"errors": [], "warnings": []})
+

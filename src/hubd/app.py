@@ -1,0 +1,102 @@
+"""Assembles the ASGI app: the router, authentication, error rendering, and the lifespan."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+
+from hubd.api.http import Ctx, error_response, json_response, request_id
+from hubd.api.routes import build_router
+from hubd.config import Settings, load_settings
+from hubd.db.engine import Database
+from hubd.hub.access import Principal
+from hubd.hub.errors import HubError, Unauthorized
+from hubd.hub.service import Hub
+from hubd.storage.local import open_blobstore
+
+log = logging.getLogger("hubd")
+
+
+def open_hub(settings: Settings) -> Hub:
+    db = Database(settings.db_url)
+    db.create_schema()
+    return Hub(settings, db, open_blobstore(settings.blob_url))
+
+
+def _token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic":  # git and git-lfs send the token as the password
+        try:
+            return base64.b64decode(value).decode().partition(":")[2] or None
+        except (ValueError, UnicodeDecodeError):
+            raise Unauthorized() from None
+    raise Unauthorized()
+
+
+class HubApp:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.router = build_router()
+        self.hub: Hub | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if self.hub is None:  # servers that skip the lifespan protocol
+            self.hub = await anyio.to_thread.run_sync(open_hub, self.settings)
+        request = Request(scope, receive)
+        rid = request_id(request)
+        started = time.perf_counter()
+        principal: Principal | None = None
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("latin-1").split("?", 1)[0]
+        try:
+            handler, params = self.router.match(request.method, path)
+            token = _token(request)
+            if token:
+                principal = await anyio.to_thread.run_sync(self.hub.accounts.authenticate, token)
+            ctx = Ctx(self.hub, request, params, principal)
+            response = await handler(ctx)
+        except HubError as exc:
+            response = error_response(exc, principal, request.method)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, path)
+            response = json_response({"error": "Internal server error"}, 500,
+                                     {"X-Error-Message": "Internal server error"})
+        response.headers["X-Request-Id"] = rid
+        await response(scope, receive, send)
+        log.debug("%s %s %s %.1fms", request.method, path, response.status_code,
+                  (time.perf_counter() - started) * 1000)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.hub = await anyio.to_thread.run_sync(open_hub, self.settings)
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.hub is not None:
+                    self.hub.db.dispose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(settings: Settings | None = None) -> HubApp:
+    return HubApp(settings or load_settings())

@@ -1,0 +1,145 @@
+"""The hubd command: serve, account administration, integrity checks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from hubd.config import SETTINGS, load_settings
+from hubd.hub.errors import HubError
+
+_STORE_OPTIONS = ("data_dir", "database_url", "storage_url")
+
+
+def _setting_options(names: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for s in reversed([s for s in SETTINGS if s.name in names]):
+            fn = click.option(f"--{s.name.replace('_', '-')}", s.name, type=s.type, default=None,
+                              help=f"{s.help} [env HUBD_{s.name.upper()}; default {s.default!r}]")(fn)
+        return fn
+    return decorate
+
+
+def _hub(opts: dict[str, Any]):  # type: ignore[no-untyped-def]
+    from hubd.app import open_hub
+
+    return open_hub(load_settings({k: opts.get(k) for k in _STORE_OPTIONS}))
+
+
+def _fail(exc: HubError) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """hubd: a self-hosted Hugging Face Hub."""
+
+
+@main.command()
+@_setting_options(tuple(s.name for s in SETTINGS))
+def serve(**opts: Any) -> None:
+    """Start the server (SQLite and a local data dir unless told otherwise)."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    settings = load_settings(opts)
+    os.environ.update(settings.to_env())  # the factory in each worker reads the same settings
+    _hub(opts).db.dispose()  # create the schema and fail early on a bad database or storage url
+    click.echo(f"hubd serving on {settings.base_url} (data: {settings.db_url}, {settings.blob_url})", err=True)
+    Granian(
+        "hubd.app:create_app", address=settings.host, port=settings.port, interface=Interfaces.ASGI,
+        factory=True, workers=settings.workers, log_level=settings.log_level,  # type: ignore[arg-type]
+        blocking_threads=None, backpressure=256,
+    ).serve()
+
+
+@main.group()
+def users() -> None:
+    """Manage user accounts."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--fullname", default="")
+@click.option("--email", default=None)
+@click.option("--admin", is_flag=True, help="A site administrator, with every right on every namespace.")
+@_setting_options(_STORE_OPTIONS)
+def users_add(name: str, fullname: str, email: str | None, admin: bool, **opts: Any) -> None:
+    try:
+        _hub(opts).accounts.add_user(name, fullname, email, admin)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"user {name} created", err=True)
+
+
+@main.group()
+def orgs() -> None:
+    """Manage organizations and their members."""
+
+
+@orgs.command("add")
+@click.argument("org")
+@click.option("--fullname", default="")
+@_setting_options(_STORE_OPTIONS)
+def orgs_add(org: str, fullname: str, **opts: Any) -> None:
+    try:
+        _hub(opts).accounts.add_org(org, fullname)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"organization {org} created", err=True)
+
+
+@orgs.command("add-member")
+@click.argument("org")
+@click.argument("user")
+@click.option("--role", type=click.Choice(["read", "contributor", "write", "admin"]), default="write")
+@_setting_options(_STORE_OPTIONS)
+def orgs_add_member(org: str, user: str, role: str, **opts: Any) -> None:
+    try:
+        _hub(opts).accounts.add_member(org, user, role)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"{user} is now {role} in {org}", err=True)
+
+
+@main.group()
+def tokens() -> None:
+    """Manage access tokens."""
+
+
+@tokens.command("add")
+@click.argument("user")
+@click.option("--role", type=click.Choice(["read", "write"]), default="write")
+@click.option("--name", default="")
+@click.option("--value", default=None, help="Import an existing token (hf_ followed by letters and digits).")
+@_setting_options(_STORE_OPTIONS)
+def tokens_add(user: str, role: str, name: str, value: str | None, **opts: Any) -> None:
+    """Create a token and print it on stdout."""
+    try:
+        token = _hub(opts).accounts.add_token(user, role, name, value)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(token)
+
+
+@main.command("fsck")
+@_setting_options(_STORE_OPTIONS)
+def fsck_command(**opts: Any) -> None:
+    """Check that every object reachable from every ref is present and intact."""
+    from hubd.hub.fsck import fsck
+
+    report = fsck(_hub(opts))
+    for problem in report.problems:
+        click.echo(f"problem: {problem}")
+    click.echo(f"checked {report.refs} refs, {report.objects} git objects, {report.lfs_objects} LFS objects: "
+               f"{len(report.problems)} problems")
+    sys.exit(1 if report.problems else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""One settings object: flags > env HUBD_* > defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: object
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", str, "127.0.0.1", "Address to listen on."),
+    Setting("port", int, 8000, "Port to listen on."),
+    Setting("data_dir", str, "./hubd-data", "Directory for the SQLite database and local blob storage."),
+    Setting("public_url", str, "", "Base URL used in every URL hubd returns (default: http://HOST:PORT)."),
+    Setting("database_url", str, "", "SQLAlchemy URL of the metadata database (default: SQLite in data_dir)."),
+    Setting("storage_url", str, "", "Where blobs live: file:///path (default: data_dir/storage)."),
+    Setting("lfs_threshold", int, 10 * MiB, "Files of at least this many bytes are uploaded as LFS."),
+    Setting("lfs_multipart_threshold", int, 4096 * MiB, "LFS uploads above this size use multipart."),
+    Setting("lfs_chunk_size", int, 512 * MiB, "Part size of multipart LFS uploads."),
+    Setting("workers", int, 1, "Number of server worker processes."),
+    Setting("log_level", str, "info", "Log level of the server."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str = "./hubd-data"
+    public_url: str = ""
+    database_url: str = ""
+    storage_url: str = ""
+    lfs_threshold: int = 10 * MiB
+    lfs_multipart_threshold: int = 4096 * MiB
+    lfs_chunk_size: int = 512 * MiB
+    workers: int = 1
+    log_level: str = "info"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'hubd.db'}"
+
+    @property
+    def blob_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return f"file://{Path(self.data_dir).resolve() / 'storage'}"
+
+    def to_env(self) -> dict[str, str]:
+        """Environment that lets a child process (a server worker) rebuild these settings."""
+        return {f"HUBD_{s.name.upper()}": str(getattr(self, s.name)) for s in SETTINGS}
+
+
+def _coerce(setting: Setting, raw: object) -> object:
+    if setting.type is int:
+        try:
+            return int(raw)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise ValueError(f"setting {setting.name}: {raw!r} is not a whole number") from None
+    return str(raw)
+
+
+def load_settings(overrides: dict[str, object] | None = None, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ) if env is None else env
+    values: dict[str, object] = {}
+    for s in SETTINGS:
+        raw: object = s.default
+        env_value = env.get(f"HUBD_{s.name.upper()}")
+        if env_value not in (None, ""):
+            raw = env_value
+        if overrides and overrides.get(s.name) is not None:
+            raw = overrides[s.name]
+        values[s.name] = _coerce(s, raw)
+    names = {f.name for f in dataclasses.fields(Settings)}
+    assert set(values) <= names
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,119 @@
+"""SQLAlchemy Core tables. Refs are the only mutable pointers into immutable content."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(96), nullable=False, unique=True),
+    Column("kind", String(8), nullable=False),  # "user" | "org"
+    Column("fullname", String(256), nullable=False, default=""),
+    Column("email", String(256)),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("org_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), nullable=False),  # read | contributor | write | admin
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("role", String(8), nullable=False),  # read | write
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+repos = Table(
+    "repos",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("type", String(8), nullable=False),  # model | dataset | space
+    Column("namespace", String(96), nullable=False),
+    Column("name", String(96), nullable=False),
+    Column("private", Boolean, nullable=False, default=False),
+    Column("gated", String(8), nullable=False, default=""),  # "" | auto | manual
+    Column("sdk", String(32)),
+    Column("created_at", Float, nullable=False),
+    Column("last_modified", Float, nullable=False),
+    Column("head_sha", String(40)),  # main's commit, denormalised for listings
+    Column("next_discussion", Integer, nullable=False, default=1),
+    UniqueConstraint("type", "namespace", "name", name="uq_repo_type_ns_name"),
+)
+Index("ix_repos_namespace", repos.c.namespace)
+
+refs = Table(
+    "refs",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(255), primary_key=True),  # refs/heads/main, refs/tags/v1, refs/pr/1
+    Column("target", String(40), nullable=False),
+)
+
+# Every commit that was ever the target of one of a repo's refs, or an ancestor of one. Lets a request by
+# (short) sha be answered without walking history, and keeps one repo from reading another's commits.
+repo_commits = Table(
+    "repo_commits",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("sha", String(40), primary_key=True),
+)
+
+discussions = Table(
+    "discussions",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("num", Integer, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("author_id", Integer, ForeignKey("accounts.id", ondelete="SET NULL")),
+    Column("is_pull_request", Boolean, nullable=False),
+    Column("status", String(8), nullable=False),  # open | closed | merged | draft
+    Column("created_at", Float, nullable=False),
+    Column("base_ref", String(255)),
+    Column("events", JSON, nullable=False, default=list),
+)
+
+# Multipart LFS uploads in progress; parts live in the blob store under the upload's id.
+lfs_uploads = Table(
+    "lfs_uploads",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("oid", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+hub_meta = Table(
+    "hub_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

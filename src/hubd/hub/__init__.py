@@ -1,0 +1,1 @@
+"""The domain: repos, revisions, commits, access rules. No HTTP here."""

@@ -1,0 +1,44 @@
+"""Who may do what: principals, namespace roles, and the rules for private and gated repos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLE_ORDER = {"read": 1, "contributor": 2, "write": 3, "admin": 4}
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    name: str
+    fullname: str
+    email: str | None
+    is_admin: bool
+    token_name: str
+    token_role: str  # read | write
+    org_roles: dict[str, str] = field(default_factory=dict)
+
+    def namespace_role(self, namespace: str) -> str | None:
+        if self.is_admin or namespace == self.name:
+            return "admin"
+        return self.org_roles.get(namespace)
+
+
+def can_read(p: Principal | None, namespace: str, private: bool) -> bool:
+    if not private:
+        return True
+    return p is not None and p.namespace_role(namespace) is not None
+
+
+def can_read_gated(p: Principal | None, namespace: str) -> bool:
+    """Gated repos: members of the namespace always have access; access requests come later."""
+    return p is not None and p.namespace_role(namespace) is not None
+
+
+def has_role(p: Principal | None, namespace: str, minimum: str, *, needs_write_token: bool = True) -> bool:
+    if p is None:
+        return False
+    if needs_write_token and p.token_role != "write":
+        return False
+    role = p.namespace_role(namespace)
+    return role is not None and ROLE_ORDER[role] >= ROLE_ORDER[minimum]

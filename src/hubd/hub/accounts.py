@@ -1,0 +1,125 @@
+"""Users, organisations, memberships and access tokens (stored as sha256, never in clear)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import string
+import time
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from hubd.db.engine import Database
+from hubd.db.schema import accounts, memberships, tokens
+from hubd.hub.access import ROLE_ORDER, Principal
+from hubd.hub.errors import BadRequest, Conflict, NotFound, Unauthorized
+from hubd.hub.names import check_account_name
+
+_TOKEN_ALPHABET = string.ascii_letters + string.digits
+_TOKEN_SHAPE = re.compile(r"^hf_[A-Za-z0-9]{20,200}$")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "hf_" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(34))
+
+
+class Accounts:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _add_account(self, name: str, kind: str, fullname: str, email: str | None, is_admin: bool) -> int:
+        check_account_name(name)
+        try:
+            with self.db.write() as conn:
+                return int(
+                    conn.execute(
+                        insert(accounts).values(
+                            name=name, kind=kind, fullname=fullname or name, email=email,
+                            is_admin=is_admin, created_at=time.time(),
+                        )
+                    ).inserted_primary_key[0]
+                )
+        except IntegrityError:
+            raise Conflict(f"An account named {name!r} already exists") from None
+
+    def add_user(self, name: str, fullname: str = "", email: str | None = None, admin: bool = False) -> int:
+        return self._add_account(name, "user", fullname, email, admin)
+
+    def add_org(self, name: str, fullname: str = "") -> int:
+        return self._add_account(name, "org", fullname, None, False)
+
+    def account(self, name: str) -> dict | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(accounts).where(accounts.c.name == name)).mappings().first()
+            return dict(row) if row else None
+
+    def add_member(self, org: str, user: str, role: str) -> None:
+        if role not in ROLE_ORDER:
+            raise BadRequest(f"Invalid role {role!r}: one of {', '.join(ROLE_ORDER)}")
+        o, u = self.account(org), self.account(user)
+        if not o or o["kind"] != "org":
+            raise NotFound(f"No organization named {org!r}")
+        if not u or u["kind"] != "user":
+            raise NotFound(f"No user named {user!r}")
+        with self.db.write() as conn:
+            conn.execute(memberships.delete().where(
+                (memberships.c.org_id == o["id"]) & (memberships.c.user_id == u["id"])
+            ))
+            conn.execute(insert(memberships).values(org_id=o["id"], user_id=u["id"], role=role))
+
+    def add_token(self, user: str, role: str = "write", name: str = "", value: str | None = None) -> str:
+        if role not in ("read", "write"):
+            raise BadRequest("Token role must be read or write")
+        u = self.account(user)
+        if not u or u["kind"] != "user":
+            raise NotFound(f"No user named {user!r}")
+        token = value or new_token()
+        if not _TOKEN_SHAPE.match(token):
+            raise BadRequest("A token must look like hf_ followed by 20 or more letters and digits")
+        try:
+            with self.db.write() as conn:
+                conn.execute(insert(tokens).values(
+                    user_id=u["id"], name=name or f"{role}-token", role=role,
+                    token_hash=hash_token(token), created_at=time.time(),
+                ))
+        except IntegrityError:
+            raise Conflict("This token is already registered") from None
+        return token
+
+    def authenticate(self, token: str) -> Principal:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(
+                    tokens.c.name.label("token_name"), tokens.c.role.label("token_role"), accounts.c.id,
+                    accounts.c.name, accounts.c.fullname, accounts.c.email, accounts.c.is_admin,
+                )
+                .join(accounts, accounts.c.id == tokens.c.user_id)
+                .where(tokens.c.token_hash == hash_token(token))
+            ).mappings().first()
+            if row is None:
+                raise Unauthorized()
+            orgs = conn.execute(
+                select(accounts.c.name, memberships.c.role)
+                .join(memberships, memberships.c.org_id == accounts.c.id)
+                .where(memberships.c.user_id == row["id"])
+            ).all()
+        return Principal(
+            user_id=row["id"], name=row["name"], fullname=row["fullname"], email=row["email"],
+            is_admin=bool(row["is_admin"]), token_name=row["token_name"], token_role=row["token_role"], org_roles={o.name: o.role for o in orgs},
+        )
+
+    def orgs_of(self, user_id: int) -> list[dict]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(accounts.c.name, accounts.c.fullname, memberships.c.role)
+                .join(memberships, memberships.c.org_id == accounts.c.id)
+                .where(memberships.c.user_id == user_id)
+                .order_by(accounts.c.name)
+            ).all()
+        return [{"name": r.name, "fullname": r.fullname, "roleInOrg": r.role} for r in rows]

@@ -1,0 +1,103 @@
+"""Commits: a plan of file operations turned into git objects, then a ref moved by compare-and-swap."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from dulwich.objects import Commit
+
+from hubd.hub.access import Principal
+from hubd.hub.errors import BadRequest, Conflict, PreconditionFailed
+from hubd.hub.lfs import pointer_bytes
+from hubd.hub.names import check_file_path
+from hubd.hub.treeedit import TreeEditor
+from hubd.storage.blobstore import BlobNotFound, BlobStore, is_sha256, lfs_key
+from hubd.storage.gitstore import GitStore
+
+MAX_CAS_RETRIES = 20
+
+
+@dataclass
+class CommitPlan:
+    """What one commit does, validated as it is built; blobs are already stored (content first)."""
+
+    summary: str = ""
+    description: str = ""
+    parent_commit: str | None = None
+    ops: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, path, blob sha or "")
+
+    def set_header(self, value: dict) -> None:
+        summary = value.get("summary") or ""
+        description = value.get("description") or ""
+        parent = value.get("parentCommit")
+        if not isinstance(summary, str) or not isinstance(description, str):
+            raise BadRequest("Commit summary and description must be strings")
+        if parent is not None and (not isinstance(parent, str) or not 5 <= len(parent) <= 40):
+            raise BadRequest("Invalid parentCommit")
+        self.summary, self.description, self.parent_commit = summary.strip(), description, parent
+
+    def add_file(self, git: GitStore, path: object, content: bytes) -> None:
+        self.ops.append(("add", check_file_path(path), git.add_blob(content)))
+
+    def add_lfs(self, git: GitStore, blobs: BlobStore, path: object, oid: object, size: object) -> None:
+        path = check_file_path(path)
+        if not is_sha256(oid):
+            raise BadRequest(f"Invalid LFS oid for {path!r}")
+        assert isinstance(oid, str)
+        try:
+            stored = blobs.stat(lfs_key(oid))
+        except BlobNotFound:
+            raise BadRequest(f"LFS object {oid} for {path!r} has not been uploaded") from None
+        if size is not None and size != stored:
+            raise BadRequest(f"LFS object {oid} for {path!r} has size {stored}, not {size}")
+        self.ops.append(("add", path, git.add_blob(pointer_bytes(oid, stored))))
+
+    def delete_file(self, path: object) -> None:
+        self.ops.append(("delete", check_file_path(path), ""))
+
+    def delete_folder(self, path: object) -> None:
+        if not isinstance(path, str):
+            raise BadRequest("Invalid folder path")
+        self.ops.append(("delete_folder", check_file_path(path.rstrip("/")), ""))
+
+    def message(self) -> str:
+        summary = self.summary or "Update files"
+        return f"{summary}\n\n{self.description}".rstrip() + "\n"
+
+
+def build_commit(git: GitStore, plan: CommitPlan, parent: str | None, author: Principal) -> str:
+    """Write the new trees and the commit object on top of `parent`; returns the commit sha."""
+    root = git.commit(parent).tree.decode() if parent else None
+    editor = TreeEditor(git, root)
+    for kind, path, sha in plan.ops:
+        if kind == "add":
+            editor.add(path, sha)
+        elif kind == "delete":
+            editor.delete_file(path)
+        else:
+            editor.delete_folder(path)
+    return git.add(new_commit(editor.write(), [parent] if parent else [], plan.message(), author))
+
+
+def new_commit(tree: str, parents: list[str], message: str, author: Principal) -> Commit:
+    c = Commit()
+    c.tree = tree.encode()
+    c.parents = [p.encode() for p in parents]
+    who = f"{author.fullname or author.name} <{author.email or author.name + '@users.noreply.hubd'}>"
+    c.author = c.committer = who.encode()
+    c.author_time = c.commit_time = int(time.time())
+    c.author_timezone = c.commit_timezone = 0
+    c.message = message.encode()
+    return c
+
+
+def check_parent(plan: CommitPlan, head: str) -> None:
+    if plan.parent_commit is not None and not head.startswith(plan.parent_commit.lower()):
+        raise PreconditionFailed(
+            f"A commit has happened since the parent commit {plan.parent_commit}: the branch is at {head}"
+        )
+
+
+def too_many_retries() -> Conflict:
+    return Conflict("The branch kept moving while committing; try again")

@@ -1,0 +1,98 @@
+"""Integrity check: every object reachable from every ref is present and hashes to its id."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from dulwich.objects import Commit, ShaFile, Tree
+
+from hubd.db.schema import refs, repos
+from hubd.hub.lfs import parse_pointer
+from hubd.hub.service import Hub
+from hubd.storage.blobstore import BlobNotFound, lfs_key
+from hubd.storage.gitstore import git_sha
+
+
+@dataclass
+class FsckReport:
+    problems: list[str] = field(default_factory=list)
+    objects: int = 0
+    lfs_objects: int = 0
+    refs: int = 0
+
+
+def _read_verified(hub: Hub, kind: str, sha: str, report: FsckReport) -> bytes | None:
+    try:
+        raw = hub.git.raw(kind, sha)
+    except BlobNotFound:
+        report.problems.append(f"missing {kind} {sha}")
+        return None
+    if git_sha(kind, raw) != sha:
+        report.problems.append(f"corrupt {kind} {sha}: content hashes to {git_sha(kind, raw)}")
+        return None
+    report.objects += 1
+    return raw
+
+
+def _sha256_of(hub: Hub, oid: str) -> tuple[str, int]:
+    h, size = hashlib.sha256(), 0
+    key = lfs_key(oid)
+    for chunk in hub.blobs.iter_range(key, 0, hub.blobs.stat(key), 8 * 1024 * 1024):
+        h.update(chunk)
+        size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _all_refs(hub: Hub) -> Iterator[tuple[str, str, str]]:
+    with hub.db.read() as conn:
+        rows = conn.execute(
+            repos.select().with_only_columns(repos.c.type, repos.c.namespace, repos.c.name, refs.c.name,
+                                             refs.c.target)
+            .join(refs, refs.c.repo_id == repos.c.id)
+        ).all()
+    for r in rows:
+        yield f"{r[0]}:{r[1]}/{r[2]}", r[3], r[4]
+
+
+def fsck(hub: Hub) -> FsckReport:
+    report = FsckReport()
+    seen: set[str] = set()
+    lfs_seen: set[str] = set()
+    for repo, ref, target in _all_refs(hub):
+        report.refs += 1
+        stack: list[tuple[str, str]] = [("commit", target)]
+        while stack:
+            kind, sha = stack.pop()
+            if sha in seen:
+                continue
+            seen.add(sha)
+            raw = _read_verified(hub, kind, sha, report)
+            if raw is None:
+                report.problems[-1] += f" (reachable from {repo} {ref})"
+                continue
+            if kind == "commit":
+                commit = ShaFile.from_raw_string(Commit.type_num, raw)
+                assert isinstance(commit, Commit)
+                stack.append(("tree", commit.tree.decode()))
+                stack.extend(("commit", p.decode()) for p in commit.parents)
+            elif kind == "tree":
+                tree = ShaFile.from_raw_string(Tree.type_num, raw)
+                assert isinstance(tree, Tree)
+                for entry in tree.iteritems():
+                    stack.append(("tree" if entry.mode & 0o170000 == 0o040000 else "blob", entry.sha.decode()))
+            else:
+                pointer = parse_pointer(raw) if len(raw) < 1024 else None
+                if pointer is None or pointer.oid in lfs_seen:
+                    continue
+                lfs_seen.add(pointer.oid)
+                try:
+                    digest, size = _sha256_of(hub, pointer.oid)
+                except BlobNotFound:
+                    report.problems.append(f"missing LFS object {pointer.oid} (in {repo} {ref})")
+                    continue
+                report.lfs_objects += 1
+                if digest != pointer.oid or size != pointer.size:
+                    report.problems.append(f"corrupt LFS object {pointer.oid}: sha256 {digest}, size {size}")
+    return report

@@ -1,0 +1,81 @@
+"""Validation of names the Hub accepts: accounts, repos, file paths, branches."""
+
+from __future__ import annotations
+
+import re
+
+from hubd.hub.errors import BadRequest
+
+REPO_TYPES = ("model", "dataset", "space")
+TYPE_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+PLURAL_TO_TYPE = {"models": "model", "datasets": "dataset", "spaces": "space"}
+RESERVED_NAMESPACES = frozenset(
+    {"api", "datasets", "spaces", "models", "kernels", "buckets", "docs", "settings", "organizations",
+     "users", "login", "logout", "join", "new", "viewer", "healthz", "readyz", "metrics", "static", "oauth"}
+)
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+MAX_PATH_BYTES = 1024
+
+
+def check_account_name(name: str) -> str:
+    if not _NAME.match(name) or "--" in name or ".." in name or name.lower() in RESERVED_NAMESPACES:
+        raise BadRequest(f"Invalid account name: {name!r}")
+    return name
+
+
+def check_repo_name(name: str) -> str:
+    if (
+        not isinstance(name, str)
+        or not _NAME.match(name)
+        or "--" in name
+        or ".." in name
+        or name.endswith(".git")
+        or name.endswith(".ipynb")
+    ):
+        raise BadRequest(
+            f"Invalid repo name: {name!r}. Use letters, digits, '-', '_' and '.', at most 96 characters, "
+            "not starting or ending with '-' or '.', without '--' or '..'."
+        )
+    return name
+
+
+def check_repo_type(repo_type: object) -> str:
+    if repo_type is None:
+        return "model"
+    if repo_type not in REPO_TYPES:
+        raise BadRequest(f"Invalid repo type: {repo_type!r}")
+    return str(repo_type)
+
+
+def check_file_path(path: object) -> str:
+    """A path inside a repo: relative, no '..' or '.' parts, no NUL, not under .git/."""
+    if not isinstance(path, str) or not path:
+        raise BadRequest("Invalid file path: empty")
+    if path.startswith("/") or "\\" in path or "\0" in path or len(path.encode()) > MAX_PATH_BYTES:
+        raise BadRequest(f"Invalid file path: {path!r}")
+    parts = path.split("/")
+    for part in parts:
+        if part in ("", ".", "..") or part.lower() == ".git":
+            raise BadRequest(f"Invalid file path: {path!r}")
+        if any(ord(c) < 32 for c in part):
+            raise BadRequest(f"Invalid file path: {path!r}")
+    return path
+
+
+def check_ref_name(name: str) -> str:
+    """A branch or tag name, as git check-ref-format would accept it."""
+    bad = (
+        not name
+        or len(name) > 200
+        or name.startswith(("/", "-", "."))
+        or name.endswith(("/", ".", ".lock"))
+        or ".." in name
+        or "//" in name
+        or "@{" in name
+        or re.search(r"[\x00-\x20~^:?*\[\\\x7f]", name) is not None
+        or name.startswith("refs/")
+        or re.fullmatch(r"[0-9a-f]{40}", name) is not None
+    )
+    if bad:
+        raise BadRequest(f"Invalid reference name: {name!r}")
+    return name

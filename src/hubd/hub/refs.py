@@ -1,0 +1,120 @@
+"""Revisions and refs: resolving a revision to a commit, and moving refs by compare-and-swap only."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hubd.db.engine import Database
+from hubd.db.schema import refs, repo_commits, repos
+from hubd.hub.errors import RevisionNotFound
+from hubd.hub.models import Repo
+
+MAIN = "refs/heads/main"
+_SHORT_SHA = re.compile(r"^[0-9a-f]{5,39}$")
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+class RefConflict(Exception):
+    """The ref was not at the expected commit: somebody else moved it first."""
+
+
+def ref_candidates(rev: str) -> list[str]:
+    if rev.startswith("refs/"):
+        return [rev]
+    return [f"refs/heads/{rev}", f"refs/tags/{rev}"]
+
+
+class Refs:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def resolve(self, repo: Repo, rev: str) -> str:
+        """Branch, tag, full ref name, full or short commit sha → the commit's full sha."""
+        with self.db.read() as conn:
+            for name in ref_candidates(rev):
+                target = conn.execute(
+                    select(refs.c.target).where((refs.c.repo_id == repo.id) & (refs.c.name == name))
+                ).scalar()
+                if target:
+                    return str(target)
+            if _FULL_SHA.match(rev):
+                found = conn.execute(
+                    select(repo_commits.c.sha).where(
+                        (repo_commits.c.repo_id == repo.id) & (repo_commits.c.sha == rev)
+                    )
+                ).scalar()
+                if found:
+                    return rev
+            elif _SHORT_SHA.match(rev):
+                found_all = conn.execute(
+                    select(repo_commits.c.sha)
+                    .where((repo_commits.c.repo_id == repo.id) & (repo_commits.c.sha.startswith(rev)))
+                    .limit(2)
+                ).scalars().all()
+                if len(found_all) == 1:
+                    return str(found_all[0])
+        raise RevisionNotFound(f"Invalid rev id: {rev}")
+
+    def get(self, repo: Repo, name: str) -> str | None:
+        with self.db.read() as conn:
+            return conn.execute(
+                select(refs.c.target).where((refs.c.repo_id == repo.id) & (refs.c.name == name))
+            ).scalar()
+
+    def all(self, repo: Repo) -> list[tuple[str, str]]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(refs.c.name, refs.c.target).where(refs.c.repo_id == repo.id).order_by(refs.c.name)
+            ).all()
+        return [(r.name, r.target) for r in rows]
+
+    def branch_ref(self, repo: Repo, rev: str) -> str:
+        """The ref a commit to `rev` moves: an existing branch or refs/pr/N."""
+        name = rev if rev.startswith("refs/pr/") else f"refs/heads/{rev}"
+        if rev.startswith("refs/heads/"):
+            name = rev
+        if self.get(repo, name) is None:
+            raise RevisionNotFound(f"Invalid rev id: {rev}")
+        return name
+
+
+def cas_ref(conn: Connection, repo_id: int, name: str, old: str | None, new: str | None) -> None:
+    """Move one ref from `old` to `new` inside the caller's transaction, or raise RefConflict."""
+    if old is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(refs).values(repo_id=repo_id, name=name, target=new))
+        except IntegrityError:
+            raise RefConflict(name) from None
+    elif new is None:
+        res = conn.execute(
+            refs.delete().where((refs.c.repo_id == repo_id) & (refs.c.name == name) & (refs.c.target == old))
+        )
+        if res.rowcount != 1:
+            raise RefConflict(name)
+    else:
+        res = conn.execute(
+            update(refs)
+            .where((refs.c.repo_id == repo_id) & (refs.c.name == name) & (refs.c.target == old))
+            .values(target=new)
+        )
+        if res.rowcount != 1:
+            raise RefConflict(name)
+    if new is not None:
+        record_commit(conn, repo_id, new)
+        if name == MAIN:
+            conn.execute(update(repos).where(repos.c.id == repo_id).values(head_sha=new))
+    conn.execute(update(repos).where(repos.c.id == repo_id).values(last_modified=time.time()))
+
+
+def record_commit(conn: Connection, repo_id: int, sha: str) -> None:
+    exists = conn.execute(
+        select(repo_commits.c.sha).where((repo_commits.c.repo_id == repo_id) & (repo_commits.c.sha == sha))
+    ).scalar()
+    if not exists:
+        conn.execute(insert(repo_commits).values(repo_id=repo_id, sha=sha))
+

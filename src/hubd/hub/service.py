@@ -1,0 +1,285 @@
+"""The Hub: repositories and their refs, with the access rules applied. Handlers call only this."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hubd.config import Settings
+from hubd.db.engine import Database
+from hubd.db.schema import accounts, discussions, refs, repo_commits, repos
+from hubd.hub import access
+from hubd.hub.access import Principal
+from hubd.hub.accounts import Accounts
+from hubd.hub.browse import Browser
+from hubd.hub.cards import card_data
+from hubd.hub.commits import CommitPlan, build_commit, check_parent, new_commit, too_many_retries
+from hubd.hub.errors import BadRequest, Conflict, Forbidden, GatedRepo, RepoNotFound, RevisionNotFound
+from hubd.hub.gitattributes import default_gitattributes
+from hubd.hub.models import Repo
+from hubd.hub.names import check_ref_name, check_repo_name, check_repo_type
+from hubd.hub.refs import MAIN, RefConflict, Refs, cas_ref
+from hubd.hub.signing import Signer, load_signing_key
+from hubd.hub.treeedit import TreeEditor
+from hubd.storage.blobstore import BlobStore
+from hubd.storage.gitstore import GitStore
+
+SDKS = ("gradio", "streamlit", "docker", "static")
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    sha: str
+    pr_num: int | None = None
+
+
+def _repo(row: object) -> Repo:
+    m = row._mapping  # type: ignore[attr-defined]
+    return Repo(
+        id=m["id"], type=m["type"], namespace=m["namespace"], name=m["name"], private=bool(m["private"]),
+        gated=m["gated"] or "", sdk=m["sdk"], created_at=m["created_at"], last_modified=m["last_modified"],
+        head_sha=m["head_sha"],
+    )
+
+
+class Hub:
+    def __init__(self, settings: Settings, db: Database, blobs: BlobStore) -> None:
+        self.settings = settings
+        self.db = db
+        self.blobs = blobs
+        self.git = GitStore(blobs)
+        self.refs = Refs(db)
+        self.accounts = Accounts(db)
+        self.browse = Browser(self.git)
+        self.signer = Signer(load_signing_key(db))
+        self._card = lru_cache(maxsize=4096)(lambda blob_sha: card_data(self.git.raw("blob", blob_sha)))
+
+    def card(self, commit_sha: str) -> dict | None:
+        """cardData of the README.md at a commit (cached by the README's blob id, which is immutable)."""
+        entry = self.browse.lookup(commit_sha, "README.md")
+        if entry is None or entry.is_dir or entry.lfs is not None:
+            return None
+        return self._card(entry.sha)
+
+    # --- finding repos, with access rules -------------------------------------------------------------
+    def find_repo(self, repo_type: str, namespace: str, name: str) -> Repo | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(repos).where(
+                    (repos.c.type == repo_type) & (repos.c.namespace == namespace) & (repos.c.name == name)
+                )
+            ).first()
+        return _repo(row) if row else None
+
+    def repo_for_read(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> Repo:
+        repo = self.find_repo(repo_type, namespace, name)
+        if repo is None or not access.can_read(p, repo.namespace, repo.private):
+            raise RepoNotFound()
+        return repo
+
+    def repo_for_download(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> Repo:
+        repo = self.repo_for_read(p, repo_type, namespace, name)
+        if repo.gated and not access.can_read_gated(p, repo.namespace):
+            raise GatedRepo(
+                f"Access to {repo.type} {repo.repo_id} is restricted. You must have access to it and be "
+                "authenticated to access it."
+            )
+        return repo
+
+    def repo_for_write(
+        self, p: Principal | None, repo_type: str, namespace: str, name: str, minimum: str = "contributor"
+    ) -> Repo:
+        repo = self.repo_for_read(p, repo_type, namespace, name)
+        if not access.has_role(p, repo.namespace, minimum):
+            raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
+        return repo
+
+    # --- repo lifecycle --------------------------------------------------------------------------------
+    def create_repo(
+        self, p: Principal, repo_type: str | None, namespace: str | None, name: str, private: bool,
+        sdk: str | None = None,
+    ) -> Repo:
+        repo_type = check_repo_type(repo_type)
+        check_repo_name(name)
+        namespace = namespace or p.name
+        if repo_type == "space" and sdk is not None and sdk not in SDKS:
+            raise BadRequest(f"Invalid sdk {sdk!r}: one of {', '.join(SDKS)}")
+        if self.accounts.account(namespace) is None:
+            raise RepoNotFound(f"Namespace {namespace!r} not found")
+        if not access.has_role(p, namespace, "contributor"):
+            raise Forbidden(f"You don't have the rights to create a repo in {namespace!r}")
+        plan = CommitPlan(summary="initial commit")
+        plan.add_file(self.git, ".gitattributes", default_gitattributes(repo_type))
+        sha = build_commit(self.git, plan, None, p)
+        now = time.time()
+        try:
+            with self.db.write() as conn:
+                repo_id = conn.execute(
+                    insert(repos).values(
+                        type=repo_type, namespace=namespace, name=name, private=private, gated="",
+                        sdk=sdk if repo_type == "space" else None, created_at=now, last_modified=now,
+                        head_sha=sha, next_discussion=1,
+                    )
+                ).inserted_primary_key[0]
+                cas_ref(conn, int(repo_id), MAIN, None, sha)
+        except IntegrityError:
+            raise Conflict(f"You already created this {repo_type} repo") from None
+        repo = self.find_repo(repo_type, namespace, name)
+        assert repo is not None
+        return repo
+
+    def delete_repo(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> None:
+        repo = self.repo_for_write(p, check_repo_type(repo_type), namespace, name, "write")
+        with self.db.write() as conn:
+            for table in (refs, repo_commits, discussions):
+                conn.execute(table.delete().where(table.c.repo_id == repo.id))
+            conn.execute(repos.delete().where(repos.c.id == repo.id))
+
+    def move_repo(self, p: Principal | None, repo_type: str, source: str, dest: str) -> Repo:
+        repo_type = check_repo_type(repo_type)
+        src_ns, _, src_name = source.partition("/")
+        dst_ns, _, dst_name = dest.partition("/")
+        if not dst_name or "/" in dst_name:
+            raise BadRequest(f"Invalid repo id {dest!r}")
+        check_repo_name(dst_name)
+        repo = self.repo_for_write(p, repo_type, src_ns, src_name, "write")
+        if self.accounts.account(dst_ns) is None or not access.has_role(p, dst_ns, "write"):
+            raise Forbidden(f"You don't have the rights to move a repo to {dst_ns!r}")
+        try:
+            with self.db.write() as conn:
+                conn.execute(
+                    update(repos).where(repos.c.id == repo.id).values(namespace=dst_ns, name=dst_name)
+                )
+        except IntegrityError:
+            raise Conflict(f"A {repo_type} repo named {dest} already exists") from None
+        moved = self.find_repo(repo_type, dst_ns, dst_name)
+        assert moved is not None
+        return moved
+
+    def update_settings(self, p: Principal | None, repo: Repo, private: bool | None, gated: object) -> None:
+        if not access.has_role(p, repo.namespace, "write"):
+            raise Forbidden(f"You don't have the rights to change the settings of {repo.repo_id}")
+        values: dict[str, object] = {}
+        if private is not None:
+            values["private"] = private
+        if gated is not None:
+            if gated is False or gated == "false":
+                values["gated"] = ""
+            elif gated in ("auto", "manual"):
+                values["gated"] = gated
+            else:
+                raise BadRequest("gated must be 'auto', 'manual' or false")
+        if values:
+            with self.db.write() as conn:
+                conn.execute(update(repos).where(repos.c.id == repo.id).values(**values))
+
+    # --- commits ---------------------------------------------------------------------------------------
+    def commit(
+        self, p: Principal, repo: Repo, ref: str | None, plan: CommitPlan, pr_title: str | None = None,
+        base_ref: str = MAIN,
+    ) -> CommitResult:
+        """Apply `plan` to `ref`, or to a new refs/pr/N opened on `base_ref` when `pr_title` is given."""
+        for _ in range(20):
+            target_ref = base_ref if pr_title is not None else ref
+            assert target_ref is not None
+            head = self.refs.get(repo, target_ref)
+            if head is None:
+                raise RepoNotFound() if target_ref == MAIN else BadRequest(f"Unknown ref {target_ref}")
+            check_parent(plan, head)
+            sha = build_commit(self.git, plan, head, p)
+            try:
+                with self.db.write() as conn:
+                    if pr_title is not None:
+                        num = self._open_discussion(conn, p, repo, pr_title, plan.description, True, base_ref)
+                        cas_ref(conn, repo.id, f"refs/pr/{num}", None, sha)
+                        return CommitResult(sha, num)
+                    cas_ref(conn, repo.id, target_ref, head, sha)
+                    return CommitResult(sha)
+            except RefConflict:
+                continue
+        raise too_many_retries()
+
+    def _open_discussion(
+        self, conn: object, p: Principal, repo: Repo, title: str, description: str, is_pr: bool, base_ref: str
+    ) -> int:
+        c = conn  # a Connection inside the caller's write transaction
+        num = c.execute(select(repos.c.next_discussion).where(repos.c.id == repo.id)).scalar_one()  # type: ignore[attr-defined]
+        c.execute(update(repos).where(repos.c.id == repo.id).values(next_discussion=num + 1))  # type: ignore[attr-defined]
+        c.execute(  # type: ignore[attr-defined]
+            insert(discussions).values(
+                repo_id=repo.id, num=num, title=title or "Untitled", description=description,
+                author_id=p.user_id, is_pull_request=is_pr, status="open" if not is_pr else "draft",
+                created_at=time.time(), base_ref=base_ref if is_pr else None, events=[],
+            )
+        )
+        return int(num)
+
+    def open_discussion(self, p: Principal, repo: Repo, title: str, description: str, is_pr: bool) -> int:
+        with self.db.write() as conn:
+            num = self._open_discussion(conn, p, repo, title, description, is_pr, MAIN)
+            if is_pr:
+                head = conn.execute(
+                    select(refs.c.target).where((refs.c.repo_id == repo.id) & (refs.c.name == MAIN))
+                ).scalar_one()
+                cas_ref(conn, repo.id, f"refs/pr/{num}", None, head)
+        return num
+
+    def discussion(self, repo: Repo, num: int) -> dict | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(discussions, accounts.c.name.label("author"))
+                .outerjoin(accounts, accounts.c.id == discussions.c.author_id)
+                .where((discussions.c.repo_id == repo.id) & (discussions.c.num == num))
+            ).mappings().first()
+        return dict(row) if row else None
+
+    def list_discussions(self, repo: Repo) -> list[dict]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(discussions, accounts.c.name.label("author"))
+                .outerjoin(accounts, accounts.c.id == discussions.c.author_id)
+                .where(discussions.c.repo_id == repo.id)
+                .order_by(discussions.c.num.desc())
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    # --- branches and tags -----------------------------------------------------------------------------
+    def create_branch(self, p: Principal | None, repo: Repo, branch: str, start: str | None, empty: bool) -> None:
+        check_ref_name(branch)
+        if empty:
+            author = p
+            assert author is not None
+            sha = self.git.add(new_commit(TreeEditor(self.git, None).write(), [], "Empty branch\n", author))
+        else:
+            sha = self.refs.resolve(repo, start or "main")
+        self._create_ref(repo, f"refs/heads/{branch}", sha, f"Branch {branch}")
+
+    def create_tag(self, repo: Repo, tag: str, revision: str) -> None:
+        check_ref_name(tag)
+        self._create_ref(repo, f"refs/tags/{tag}", self.refs.resolve(repo, revision), f"Tag {tag}")
+
+    def _create_ref(self, repo: Repo, name: str, sha: str, what: str) -> None:
+        try:
+            with self.db.write() as conn:
+                cas_ref(conn, repo.id, name, None, sha)
+        except RefConflict:
+            raise Conflict(f"{what} already exists") from None
+
+    def delete_ref(self, repo: Repo, name: str, what: str) -> None:
+        if name == MAIN:
+            raise Forbidden("Cannot delete the default branch main")
+        for _ in range(5):
+            target = self.refs.get(repo, name)
+            if target is None:
+                raise RevisionNotFound(f"{what} not found")
+            try:
+                with self.db.write() as conn:
+                    cas_ref(conn, repo.id, name, target, None)
+                return
+            except RefConflict:
+                continue
+        raise too_many_retries()

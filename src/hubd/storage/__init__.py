@@ -1,0 +1,1 @@
+"""Blob storage backends and the git object store built on them."""

@@ -1,0 +1,83 @@
+"""The BlobStore protocol: immutable, content-addressed bytes under string keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol
+
+from hubd.hub.errors import BadRequest
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+
+
+class BlobNotFound(Exception):
+    """A key is absent. Every backend maps its own not-found to this."""
+
+
+class StagedBlob(Protocol):
+    """A write in progress. Nothing is visible under any key until `publish`."""
+
+    def write(self, data: bytes) -> None: ...
+    def publish(self, key: str) -> None: ...
+    def abort(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    def open(self, key: str) -> BinaryIO: ...
+    def read(self, key: str) -> bytes: ...
+    def iter_range(self, key: str, start: int, end: int, chunk: int = ...) -> Iterator[bytes]: ...
+    def stat(self, key: str) -> int: ...
+    def exists(self, key: str) -> bool: ...
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+    def stage(self) -> StagedBlob: ...
+    def delete(self, key: str) -> None: ...
+    def local_path(self, key: str) -> str | None: ...
+    def iter_keys(self, prefix: str) -> Iterator[str]: ...
+
+
+def lfs_key(sha256: str) -> str:
+    if not _HEX64.match(sha256):
+        raise BadRequest(f"Invalid sha256 oid: {sha256!r}")
+    return f"lfs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def is_sha256(value: object) -> bool:
+    return isinstance(value, str) and bool(_HEX64.match(value))
+
+
+def is_sha1(value: object) -> bool:
+    return isinstance(value, str) and bool(_HEX40.match(value))
+
+
+class HashingWriter:
+    """Streams bytes into a staged blob while hashing and enforcing a size limit."""
+
+    def __init__(self, staged: StagedBlob, max_size: int) -> None:
+        self.staged = staged
+        self.max_size = max_size
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.max_size:
+            raise BadRequest(f"Upload is larger than the declared size ({self.max_size} bytes)")
+        self.sha256.update(data)
+        self.staged.write(data)
+
+    def publish_if_matches(self, store: BlobStore, oid: str, size: int) -> None:
+        """Publish under the LFS key only when the streamed bytes are the claimed object."""
+        if self.size != size:
+            self.staged.abort()
+            raise BadRequest(f"Size mismatch: expected {size} bytes, received {self.size}")
+        if not hmac.compare_digest(self.sha256.hexdigest(), oid):
+            self.staged.abort()
+            raise BadRequest("Content does not match the sha256 oid")
+        if store.exists(lfs_key(oid)):
+            self.staged.abort()
+            return
+        self.staged.publish(lfs_key(oid))

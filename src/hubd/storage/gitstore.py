@@ -1,0 +1,110 @@
+"""Git objects (dulwich's object model) kept in a BlobStore, with caches of immutable objects."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from dulwich.objects import Blob, Commit, ShaFile, Tree
+
+from hubd.hub.lfs import LfsPointer, parse_pointer
+from hubd.storage.blobstore import BlobNotFound, BlobStore
+
+KINDS = ("blob", "tree", "commit", "tag")
+DIR_MODE = 0o040000
+
+
+def object_key(kind: str, sha: str) -> str:
+    return f"git/{kind}/{sha[:2]}/{sha[2:]}"
+
+
+def git_sha(kind: str, raw: bytes) -> str:
+    h = hashlib.sha1(f"{kind} {len(raw)}\0".encode())
+    h.update(raw)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    name: str
+    mode: int
+    sha: str
+
+    @property
+    def is_dir(self) -> bool:
+        return self.mode & 0o170000 == DIR_MODE
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    size: int  # size of the file's content (the LFS object's size for a pointer)
+    blob_size: int  # size of the git blob itself
+    lfs: LfsPointer | None
+
+
+class GitStore:
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
+        # Objects are immutable, so caching them in memory is always correct.
+        self._tree = lru_cache(maxsize=20000)(self._load_tree)
+        self._commit = lru_cache(maxsize=20000)(self._load_commit)
+        self._blob_info = lru_cache(maxsize=100000)(self._load_blob_info)
+
+    # writing
+    def add(self, obj: ShaFile) -> str:
+        sha = obj.id.decode()
+        key = object_key(obj.type_name.decode(), sha)
+        if not self.blobs.exists(key):
+            self.blobs.put_bytes(key, obj.as_raw_string())
+        return sha
+
+    def add_blob(self, data: bytes) -> str:
+        return self.add(Blob.from_string(data))
+
+    # reading
+    def raw(self, kind: str, sha: str) -> bytes:
+        return self.blobs.read(object_key(kind, sha))
+
+    def has(self, kind: str, sha: str) -> bool:
+        return self.blobs.exists(object_key(kind, sha))
+
+    def commit(self, sha: str) -> Commit:
+        return self._commit(sha)
+
+    def tree(self, sha: str) -> tuple[TreeEntry, ...]:
+        return self._tree(sha)
+
+    def blob_info(self, sha: str) -> BlobInfo:
+        return self._blob_info(sha)
+
+    def blob_key(self, sha: str) -> str:
+        return object_key("blob", sha)
+
+    def _load_commit(self, sha: str) -> Commit:
+        obj = ShaFile.from_raw_string(Commit.type_num, self.raw("commit", sha), sha=sha.encode())
+        assert isinstance(obj, Commit)
+        return obj
+
+    def _load_tree(self, sha: str) -> tuple[TreeEntry, ...]:
+        obj = ShaFile.from_raw_string(Tree.type_num, self.raw("tree", sha), sha=sha.encode())
+        assert isinstance(obj, Tree)
+        return tuple(TreeEntry(e.path.decode(), e.mode, e.sha.decode()) for e in obj.iteritems())
+
+    def _load_blob_info(self, sha: str) -> BlobInfo:
+        key = object_key("blob", sha)
+        size = self.blobs.stat(key)
+        pointer = None
+        if size < 1024:
+            pointer = parse_pointer(self.blobs.read(key))
+        return BlobInfo(pointer.size if pointer else size, size, pointer)
+
+
+def make_tree(entries: dict[str, tuple[int, str]]) -> Tree:
+    tree = Tree()
+    for name, (mode, sha) in entries.items():
+        tree.add(name.encode(), mode, sha.encode())
+    return tree
+
+
+__all__ = ["BlobNotFound", "GitStore", "TreeEntry", "BlobInfo", "make_tree", "object_key", "git_sha", "KINDS"]

@@ -1,0 +1,113 @@
+"""BlobStore on a local directory: temp file + fsync + rename, so a key is whole or absent."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from hubd.storage.blobstore import BlobNotFound
+
+
+class _LocalStaged:
+    def __init__(self, store: LocalBlobStore) -> None:
+        self.store = store
+        fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="stage-")
+        self.file = os.fdopen(fd, "wb", buffering=1024 * 1024)
+        self.done = False
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def publish(self, key: str) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        dest = self.store.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.tmp_path, dest)
+        self.done = True
+
+    def abort(self) -> None:
+        if not self.done:
+            self.file.close()
+            Path(self.tmp_path).unlink(missing_ok=True)
+            self.done = True
+
+
+class LocalBlobStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.tmp_dir = self.root / "tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"bad blob key {key!r}")
+        return self.root / key
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return open(self.path(key), "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    def read(self, key: str) -> bytes:
+        with self.open(key) as f:
+            return f.read()
+
+    def iter_range(self, key: str, start: int, end: int, chunk: int = 1024 * 1024) -> Iterator[bytes]:
+        with self.open(key) as f:
+            f.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                data = f.read(min(chunk, remaining))
+                if not data:
+                    break
+                remaining -= len(data)
+                yield data
+
+    def stat(self, key: str) -> int:
+        try:
+            return self.path(key).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        if self.exists(key):
+            return
+        staged = self.stage()
+        try:
+            staged.write(data)
+            staged.publish(key)
+        finally:
+            staged.abort()
+
+    def stage(self) -> _LocalStaged:
+        return _LocalStaged(self)
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def local_path(self, key: str) -> str | None:
+        return str(self.path(key))
+
+    def iter_keys(self, prefix: str) -> Iterator[str]:
+        base = self.path(prefix) if prefix else self.root
+        if not base.exists():
+            return
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:
+                full = Path(dirpath) / name
+                yield str(full.relative_to(self.root))
+
+
+def open_blobstore(url: str) -> LocalBlobStore:
+    if url.startswith("file://"):
+        return LocalBlobStore(url[len("file://"):])
+    raise ValueError(f"unsupported storage url {url!r} (only file:// is implemented so far)")
