@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, quote
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
-from hubd.api.repos import require_user
 from hubd.api.shapes import commit_json, last_commit_json, tree_entry_json
 from hubd.hub.errors import BadRequest
 from hubd.hub.models import Repo
@@ -143,8 +142,7 @@ async def list_commits(ctx: Ctx) -> Response:
 
 
 async def _repo_for_refs(ctx: Ctx, minimum: str) -> Repo:
-    p = require_user(ctx)
-    return await ctx.run(ctx.hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+    return await ctx.run(ctx.hub.repo_for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
                          ctx.params["name"], minimum)
 
 

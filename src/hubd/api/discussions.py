@@ -5,7 +5,6 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
-from hubd.api.repos import require_user
 from hubd.hub.errors import BadRequest, NotFound
 from hubd.hub.models import Repo, iso
 from hubd.hub.names import PLURAL_TO_TYPE
@@ -39,7 +38,7 @@ async def _repo(ctx: Ctx) -> Repo:
 
 
 async def create(ctx: Ctx) -> Response:
-    p = require_user(ctx)
+    p = ctx.principal
     repo = await ctx.run(ctx.hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
                          ctx.params["name"])
     body = await ctx.json()

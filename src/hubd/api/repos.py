@@ -91,14 +91,13 @@ async def move_repo(ctx: Ctx) -> Response:
 
 
 async def update_settings(ctx: Ctx) -> Response:
-    p = require_user(ctx)
+    hub = ctx.hub
+    repo = await ctx.run(hub.repo_for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+                         ctx.params["name"], "write")
     body = await ctx.json()
     if not isinstance(body, dict):
         raise BadRequest("Expected a JSON object")
-    hub = ctx.hub
-    repo = await ctx.run(hub.repo_for_read, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
-                         ctx.params["name"])
-    await ctx.run(hub.update_settings, p, repo, _visibility(body), body.get("gated"))
+    await ctx.run(hub.update_settings, repo, _visibility(body), body.get("gated"))
     return json_response({})
 
 

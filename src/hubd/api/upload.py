@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
-from hubd.api.repos import require_user
 from hubd.hub.cards import CardError, front_matter
 from hubd.hub.commits import CommitPlan
 from hubd.hub.errors import BadRequest, PayloadTooLarge
@@ -22,7 +21,7 @@ MAX_PREUPLOAD_FILES = 1000
 
 async def preupload(ctx: Ctx) -> Response:
     hub = ctx.hub
-    p = require_user(ctx)
+    p = ctx.principal
     repo = await ctx.run(hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
                          ctx.params["name"])
     body = await ctx.json()
@@ -70,7 +69,7 @@ async def ndjson_lines(stream: AsyncIterator[bytes], max_line: int) -> AsyncIter
 
 async def commit(ctx: Ctx) -> Response:
     hub = ctx.hub
-    p = require_user(ctx)
+    p = ctx.principal
     repo = await ctx.run(hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
                          ctx.params["name"])
     rev = ctx.params["rev"]

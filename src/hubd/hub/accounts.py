@@ -111,7 +111,8 @@ class Accounts:
             ).all()
         return Principal(
             user_id=row["id"], name=row["name"], fullname=row["fullname"], email=row["email"],
-            is_admin=bool(row["is_admin"]), token_name=row["token_name"], token_role=row["token_role"], org_roles={o.name: o.role for o in orgs},
+            is_admin=bool(row["is_admin"]), token_name=row["token_name"], token_role=row["token_role"],
+            org_roles={o.name: o.role for o in orgs},
         )
 
     def orgs_of(self, user_id: int) -> list[dict]:

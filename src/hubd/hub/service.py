@@ -18,7 +18,7 @@ from hubd.hub.accounts import Accounts
 from hubd.hub.browse import Browser
 from hubd.hub.cards import card_data
 from hubd.hub.commits import CommitPlan, build_commit, check_parent, new_commit, too_many_retries
-from hubd.hub.errors import BadRequest, Conflict, Forbidden, GatedRepo, RepoNotFound, RevisionNotFound
+from hubd.hub.errors import BadRequest, Conflict, Forbidden, GatedRepo, RepoNotFound, RevisionNotFound, Unauthorized
 from hubd.hub.gitattributes import default_gitattributes
 from hubd.hub.models import Repo
 from hubd.hub.names import check_ref_name, check_repo_name, check_repo_type
@@ -94,6 +94,8 @@ class Hub:
         self, p: Principal | None, repo_type: str, namespace: str, name: str, minimum: str = "contributor"
     ) -> Repo:
         repo = self.repo_for_read(p, repo_type, namespace, name)
+        if p is None:
+            raise Unauthorized("You must be authenticated to write to a repo")
         if not access.has_role(p, repo.namespace, minimum):
             raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
         return repo
@@ -160,9 +162,8 @@ class Hub:
         assert moved is not None
         return moved
 
-    def update_settings(self, p: Principal | None, repo: Repo, private: bool | None, gated: object) -> None:
-        if not access.has_role(p, repo.namespace, "write"):
-            raise Forbidden(f"You don't have the rights to change the settings of {repo.repo_id}")
+    def update_settings(self, repo: Repo, private: bool | None, gated: object) -> None:
+        """Change visibility or gating; the caller got `repo` from repo_for_write(..., "write")."""
         values: dict[str, object] = {}
         if private is not None:
             values["private"] = private

@@ -1,0 +1,170 @@
+"""A real hubd on a free port, driven by the official clients. The client reads HF_ENDPOINT at import
+time, so the port is chosen and the environment set before any test module imports huggingface_hub."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_WORK = Path(tempfile.mkdtemp(prefix="hubd-tests-"))
+_PORT = free_port()
+os.environ.update({
+    "HF_ENDPOINT": f"http://127.0.0.1:{_PORT}",
+    "HF_HOME": str(_WORK / "hf-home"),
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+})
+os.environ.pop("HF_TOKEN", None)
+
+
+@dataclass
+class Hubd:
+    """One hubd process over one data dir, and the accounts made for the tests."""
+
+    data_dir: Path
+    port: int
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "hubd"), *args, "--data-dir", str(self.data_dir)],
+                              capture_output=True, text=True, check=check)
+
+    def start(self) -> None:
+        with open(self.data_dir.parent / f"hubd-{self.port}.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(BIN / "hubd"), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
+                 *self.extra_args],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                httpx.get(f"{self.url}/api/agent-harnesses", timeout=1)
+                return
+            except httpx.HTTPError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("hubd exited at start") from None
+                time.sleep(0.1)
+        raise RuntimeError("hubd did not start")
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.proc is None:
+            return
+        if sig is None:
+            self.proc.terminate()
+        else:
+            # granian runs the app in worker processes: a crash test must hit them too.
+            _kill_tree(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            _kill_tree(self.proc.pid, 9)
+            self.proc.wait()
+        self.proc = None
+
+    def add_user(self, name: str, role: str = "write") -> str:
+        self.cli("users", "add", name, "--email", f"{name}@example.org")
+        token = self.cli("tokens", "add", name, "--role", role).stdout.strip()
+        self.tokens[name] = token
+        return token
+
+
+def _kill_tree(pid: int, sig: int) -> None:
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    for child in children:
+        _kill_tree(int(child), sig)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def make_hubd(name: str, port: int | None = None, extra_args: list[str] | None = None) -> Hubd:
+    data = _WORK / name / "data"
+    data.mkdir(parents=True)
+    return Hubd(data, port or free_port(), extra_args or [])
+
+
+@pytest.fixture(scope="session")
+def hubd() -> Iterator[Hubd]:
+    """The shared server. Multipart LFS starts at 100 MiB so the 200 MB test goes through it."""
+    server = make_hubd("main", _PORT, ["--lfs-multipart-threshold", str(100 * 2**20),
+                                       "--lfs-chunk-size", str(64 * 2**20)])
+    server.add_user("alice")
+    server.add_user("bob")
+    server.tokens["alice-read"] = server.cli("tokens", "add", "alice", "--role", "read").stdout.strip()
+    server.cli("orgs", "add", "acme")
+    server.cli("orgs", "add-member", "acme", "alice", "--role", "admin")
+    server.start()
+    yield server
+    server.stop()
+    report = server.cli("fsck", check=False)
+    assert report.returncode == 0, report.stdout  # the whole suite leaves a consistent hub behind
+
+
+@pytest.fixture(scope="session")
+def alice(hubd: Hubd):  # type: ignore[no-untyped-def]
+    from huggingface_hub import HfApi
+
+    return HfApi(token=hubd.tokens["alice"])
+
+
+@pytest.fixture(scope="session")
+def bob(hubd: Hubd):  # type: ignore[no-untyped-def]
+    from huggingface_hub import HfApi
+
+    return HfApi(token=hubd.tokens["bob"])
+
+
+@pytest.fixture
+def anon(hubd: Hubd):  # type: ignore[no-untyped-def]
+    from huggingface_hub import HfApi
+
+    return HfApi(token=False)
+
+
+_counter = iter(range(10**6))
+
+
+@pytest.fixture
+def repo_name() -> str:
+    return f"r{next(_counter)}-{os.getpid()}"
+
+
+def run_client(code: str, token: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+    """Run client code in a fresh interpreter (for settings the client reads at import, like HF_HUB_DISABLE_XET)."""
+    full_env = {**os.environ, "HF_TOKEN": token, **(env or {})}
+    proc = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout
+
+
+def run_hf(args: list[str], token: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_TOKEN": token}
+    return subprocess.run([str(BIN / "hf"), *args], env=env, capture_output=True, text=True, cwd=cwd, timeout=600)
