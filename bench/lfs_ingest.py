@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from _hubd import CHUNK, Hubd, MiB, RssSampler, make_random_file, summary, temp_root, warm
+from _hubd import Hubd, MiB, RssSampler, make_random_file, summary, temp_root, warm
 
 
 def sha256sum_seconds(path: Path, oid: str) -> float:
@@ -31,7 +31,7 @@ def hashlib_seconds(path: Path, oid: str) -> float:
     t = time.perf_counter()
     h = hashlib.sha256()
     with open(path, "rb", buffering=0) as f:
-        while data := f.read(CHUNK):
+        while data := f.read(MiB):
             h.update(data)
     seconds = time.perf_counter() - t
     assert h.hexdigest() == oid
