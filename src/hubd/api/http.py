@@ -60,8 +60,9 @@ class Ctx:
     def query_list(self, name: str) -> list[str]:
         return self.request.query_params.getlist(name) + self.request.query_params.getlist(name + "[]")
 
-    def next_link(self, path: str, params: dict[str, Any]) -> str:
-        query = urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
+    def next_link(self, path: str, params: dict[str, Any] | list[tuple[str, str]]) -> str:
+        pairs = list(params.items()) if isinstance(params, dict) else params
+        query = urlencode([(k, v) for k, v in pairs if v is not None], doseq=True)
         return f'<{self.base_url}{path}?{query}>; rel="next"'
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubd.api import browse, discussions, files, lfs, repos, upload, users
+from hubd.api import browse, discussions, files, lfs, listing, repos, upload, users
 from hubd.api.http import Router
 
 REPO = repos.REPO
@@ -16,6 +16,7 @@ def build_router() -> Router:
     r.add("/api/repos/create", post=repos.create_repo)
     r.add("/api/repos/delete", delete=repos.delete_repo)
     r.add("/api/repos/move", post=repos.move_repo)
+    r.add(listing.LISTING, get=listing.list_repos_route)
     r.add(f"/api/{REPO}/settings", put=repos.update_settings)
     r.add(f"/api/{REPO}", get=repos.repo_info)
     r.add(f"/api/{REPO}/revision/(?P<rev>[^/]+)", get=repos.repo_info)

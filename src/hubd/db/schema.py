@@ -86,6 +86,15 @@ repo_commits = Table(
     Column("sha", String(40), primary_key=True),
 )
 
+# Tags derived from the default branch's content (README card for now), for listing filters.
+repo_tags = Table(
+    "repo_tags",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(255), primary_key=True),
+)
+Index("ix_repo_tags_tag", repo_tags.c.tag)
+
 discussions = Table(
     "discussions",
     metadata,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NewType
+from typing import Any, NewType
 
 CommitSha = NewType("CommitSha", str)
 
@@ -34,6 +34,15 @@ class Repo:
     @property
     def gated_value(self) -> str | bool:
         return self.gated or False
+
+
+def repo_from_row(row: Any) -> Repo:
+    m = row._mapping
+    return Repo(
+        id=m["id"], type=m["type"], namespace=m["namespace"], name=m["name"], private=bool(m["private"]),
+        gated=m["gated"] or "", sdk=m["sdk"], created_at=m["created_at"], last_modified=m["last_modified"],
+        head_sha=m["head_sha"],
+    )
 
 
 def iso(ts: float) -> str:

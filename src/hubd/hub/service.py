@@ -11,16 +11,16 @@ from sqlalchemy.exc import IntegrityError
 
 from hubd.config import Settings
 from hubd.db.engine import Database
-from hubd.db.schema import accounts, discussions, refs, repo_commits, repos
+from hubd.db.schema import accounts, discussions, refs, repo_commits, repo_tags, repos
 from hubd.hub import access
 from hubd.hub.access import Principal
 from hubd.hub.accounts import Accounts
 from hubd.hub.browse import Browser
-from hubd.hub.cards import card_data
+from hubd.hub.cards import card_data, card_tags
 from hubd.hub.commits import CommitPlan, build_commit, check_parent, new_commit, too_many_retries
 from hubd.hub.errors import BadRequest, Conflict, Forbidden, GatedRepo, RepoNotFound, RevisionNotFound, Unauthorized
 from hubd.hub.gitattributes import default_gitattributes
-from hubd.hub.models import Repo
+from hubd.hub.models import Repo, repo_from_row
 from hubd.hub.names import check_ref_name, check_repo_name, check_repo_type
 from hubd.hub.refs import MAIN, RefConflict, Refs, cas_ref
 from hubd.hub.signing import Signer, load_signing_key
@@ -35,15 +35,6 @@ SDKS = ("gradio", "streamlit", "docker", "static")
 class CommitResult:
     sha: str
     pr_num: int | None = None
-
-
-def _repo(row: object) -> Repo:
-    m = row._mapping  # type: ignore[attr-defined]
-    return Repo(
-        id=m["id"], type=m["type"], namespace=m["namespace"], name=m["name"], private=bool(m["private"]),
-        gated=m["gated"] or "", sdk=m["sdk"], created_at=m["created_at"], last_modified=m["last_modified"],
-        head_sha=m["head_sha"],
-    )
 
 
 class Hub:
@@ -73,7 +64,7 @@ class Hub:
                     (repos.c.type == repo_type) & (repos.c.namespace == namespace) & (repos.c.name == name)
                 )
             ).first()
-        return _repo(row) if row else None
+        return repo_from_row(row) if row else None
 
     def repo_for_read(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> Repo:
         repo = self.find_repo(repo_type, namespace, name)
@@ -137,7 +128,7 @@ class Hub:
     def delete_repo(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> None:
         repo = self.repo_for_write(p, check_repo_type(repo_type), namespace, name, "write")
         with self.db.write() as conn:
-            for table in (refs, repo_commits, discussions):
+            for table in (refs, repo_commits, discussions, repo_tags):
                 conn.execute(table.delete().where(table.c.repo_id == repo.id))
             conn.execute(repos.delete().where(repos.c.id == repo.id))
 
@@ -192,6 +183,7 @@ class Hub:
                 raise RepoNotFound() if target_ref == MAIN else BadRequest(f"Unknown ref {target_ref}")
             check_parent(plan, head)
             sha = build_commit(self.git, plan, head, p)
+            tags = card_tags(self.card(sha)) if target_ref == MAIN and pr_title is None else None
             try:
                 with self.db.write() as conn:
                     if pr_title is not None:
@@ -199,6 +191,10 @@ class Hub:
                         cas_ref(conn, repo.id, f"refs/pr/{num}", None, sha)
                         return CommitResult(sha, num)
                     cas_ref(conn, repo.id, target_ref, head, sha)
+                    if tags is not None:
+                        conn.execute(repo_tags.delete().where(repo_tags.c.repo_id == repo.id))
+                        if tags:
+                            conn.execute(insert(repo_tags), [{"repo_id": repo.id, "tag": t[:255]} for t in tags])
                     return CommitResult(sha)
             except RefConflict:
                 continue
