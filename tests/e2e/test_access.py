@@ -125,3 +125,32 @@ def test_gated_repo_needs_access(hubd, alice: HfApi, bob: HfApi, repo_name: str,
     with pytest.raises(GatedRepoError):
         hf_hub_download(repo_id, "g.txt", token=hubd.tokens["bob"], cache_dir=tmp_path)
     assert hf_hub_download(repo_id, "g.txt", token=hubd.tokens["alice"], cache_dir=tmp_path)
+
+
+def test_knowing_a_sha256_grants_nothing(hubd, alice: HfApi, bob: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    """An LFS object uploaded to alice's private repo cannot be committed into bob's repo by its oid alone."""
+    import hashlib
+    import io
+
+    secret = b"private weights " * 700000  # above the LFS threshold
+    oid = hashlib.sha256(secret).hexdigest()
+    alice.create_repo(f"alice/{repo_name}-vault", private=True)
+    alice.upload_file(path_or_fileobj=io.BytesIO(secret), path_in_repo="w.bin", repo_id=f"alice/{repo_name}-vault")
+    bob.create_repo(f"bob/{repo_name}-thief")
+    lines = [{"key": "header", "value": {"summary": "steal"}},
+             {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": oid, "size": len(secret)}}]
+    r = httpx.post(f"{hubd.url}/api/models/bob/{repo_name}-thief/commit/main",
+                   content="\n".join(json.dumps(x) for x in lines),
+                   headers={"authorization": f"Bearer {hubd.tokens['bob']}", "content-type": "application/x-ndjson"})
+    assert r.status_code == 400
+    batch = httpx.post(f"{hubd.url}/bob/{repo_name}-thief.git/info/lfs/objects/batch",
+                       headers={"authorization": f"Bearer {hubd.tokens['bob']}"},
+                       json={"operation": "download", "objects": [{"oid": oid, "size": len(secret)}]})
+    assert batch.json()["objects"][0]["error"]["code"] == 404
+    up = httpx.post(f"{hubd.url}/bob/{repo_name}-thief.git/info/lfs/objects/batch",
+                    headers={"authorization": f"Bearer {hubd.tokens['bob']}"},
+                    json={"operation": "upload", "objects": [{"oid": oid, "size": len(secret)}]})
+    assert "upload" in up.json()["objects"][0]["actions"]  # bob must prove he has the bytes
+    # with the bytes, bob's upload is an ordinary one
+    bob.upload_file(path_or_fileobj=io.BytesIO(secret), path_in_repo="w.bin", repo_id=f"bob/{repo_name}-thief")
+    assert bob.get_paths_info(f"bob/{repo_name}-thief", ["w.bin"])[0].lfs.sha256 == oid

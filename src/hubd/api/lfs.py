@@ -26,11 +26,12 @@ def _objects_url(ctx: Ctx, path: str, **params: object) -> str:
     return f"{ctx.base_url}/api/lfs/objects/{path}?{urlencode(params)}"
 
 
-def _upload_actions(ctx: Ctx, oid: str, size: int) -> dict:
+def _upload_actions(ctx: Ctx, repo_id: int, oid: str, size: int) -> dict:
     s = ctx.hub.settings
     signer = ctx.hub.signer
     if size <= s.lfs_multipart_threshold:
-        return {"upload": {"href": _objects_url(ctx, oid, size=size, **signer.sign("put", oid, size))}}
+        return {"upload": {"href": _objects_url(ctx, oid, repo=repo_id, size=size,
+                                                **signer.sign("put", repo_id, oid, size))}}
     upload_id = secrets.token_hex(16)
     chunk = s.lfs_chunk_size
     header: dict[str, str] = {"chunk_size": str(chunk)}
@@ -39,8 +40,8 @@ def _upload_actions(ctx: Ctx, oid: str, size: int) -> dict:
             ctx, f"{oid}/multipart/{upload_id}/{n}", size=size, chunk=chunk,
             **signer.sign("part", oid, upload_id, n, size, chunk),
         )
-    href = _objects_url(ctx, f"{oid}/multipart/{upload_id}", size=size, chunk=chunk,
-                        **signer.sign("complete", oid, upload_id, size, chunk))
+    href = _objects_url(ctx, f"{oid}/multipart/{upload_id}", repo=repo_id, size=size, chunk=chunk,
+                        **signer.sign("complete", repo_id, oid, upload_id, size, chunk))
     return {"upload": {"href": href, "header": header}}
 
 
@@ -69,16 +70,14 @@ async def batch(ctx: Ctx) -> Response:
             oid, size = (obj.get("oid"), obj.get("size")) if isinstance(obj, dict) else (None, None)
             if not is_sha256(oid) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
                 raise BadRequest("Each object needs a sha256 oid and a non-negative integer size")
-            try:
-                stored: int | None = hub.blobs.stat(lfs_key(oid))
-            except BlobNotFound:
-                stored = None
+            linked = hub.object_of(repo.id, oid)
+            stored = linked[0] if linked else None
             item: dict = {"oid": oid, "size": size, "authenticated": True}
             if upload:
                 if stored != size:
-                    item["actions"] = _upload_actions(ctx, oid, size)
+                    item["actions"] = _upload_actions(ctx, repo.id, oid, size)
                     item["actions"]["verify"] = {"href": verify_href}
-            elif stored is None:
+            elif stored is None or linked[1] is not None:
                 item["error"] = {"code": 404, "message": "Object does not exist"}
             else:
                 item["actions"] = {"download": {
@@ -93,15 +92,15 @@ async def batch(ctx: Ctx) -> Response:
 async def verify(ctx: Ctx) -> Response:
     hub = ctx.hub
     repo_type = PREFIX_TYPE[ctx.params.get("prefix")]
-    await ctx.run(hub.repo_for_read, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"])
+    repo = await ctx.run(hub.repo_for_read, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"])
     body = await ctx.json()
     oid, size = body.get("oid"), body.get("size")
     if not is_sha256(oid):
         raise BadRequest("Invalid oid")
-    try:
-        stored = await ctx.run(hub.blobs.stat, lfs_key(oid))
-    except BlobNotFound:
-        raise NotFound("Object not found") from None
+    linked = await ctx.run(hub.object_of, repo.id, oid)
+    if linked is None:
+        raise NotFound("Object not found")
+    stored = linked[0]
     if size is not None and stored != size:
         raise BadRequest(f"Object has size {stored}, not {size}")
     return _lfs_response({"oid": oid, "size": stored})
@@ -129,9 +128,10 @@ async def _stream_into(ctx: Ctx, writer: HashingWriter) -> None:
 
 
 async def put_object(ctx: Ctx) -> Response:
-    """Basic transfer: the bytes are hashed while streamed and kept only if they are the claimed object."""
-    hub, oid, size = ctx.hub, ctx.params["oid"], _size(ctx)
-    _signed(ctx, "put", oid, size)
+    """Basic transfer: the bytes are hashed while streamed and kept only if they are the claimed object.
+    An object already stored for another repo is still uploaded in full: that is the proof of possession."""
+    hub, oid, size, repo_id = ctx.hub, ctx.params["oid"], _size(ctx), _size(ctx, "repo")
+    _signed(ctx, "put", repo_id, oid, size)
     staged = hub.blobs.stage()
     try:
         writer = HashingWriter(staged, size)
@@ -139,6 +139,7 @@ async def put_object(ctx: Ctx) -> Response:
         await ctx.run(writer.publish_if_matches, hub.blobs, oid, size)
     finally:
         staged.abort()
+    await ctx.run(hub.link_object, repo_id, oid, size)
     return Response(status_code=200)
 
 
@@ -167,8 +168,8 @@ async def put_part(ctx: Ctx) -> Response:
 
 async def complete_multipart(ctx: Ctx) -> Response:
     hub, oid, upload_id = ctx.hub, ctx.params["oid"], ctx.params["upload_id"]
-    size, chunk = _size(ctx), _size(ctx, "chunk")
-    _signed(ctx, "complete", oid, upload_id, size, chunk)
+    size, chunk, repo_id = _size(ctx), _size(ctx, "chunk"), _size(ctx, "repo")
+    _signed(ctx, "complete", repo_id, oid, upload_id, size, chunk)
     count = math.ceil(size / chunk) if chunk else 0
     keys = [_part_key(upload_id, n) for n in range(1, count + 1)]
 
@@ -189,6 +190,7 @@ async def complete_multipart(ctx: Ctx) -> Response:
             hub.blobs.delete(key)
 
     await ctx.run(assemble)
+    await ctx.run(hub.link_object, repo_id, oid, size)
     return _lfs_response({"oid": oid, "size": size})
 
 

@@ -106,7 +106,9 @@ async def commit(ctx: Ctx) -> Response:
         elif key == "lfsFile":
             if value.get("algo", "sha256") != "sha256":
                 raise BadRequest("Only sha256 LFS oids are supported")
-            await ctx.run(plan.add_lfs, hub.git, hub.blobs, value.get("path"), value.get("oid"), value.get("size"))
+            oid = value.get("oid")
+            known = await ctx.run(hub.object_of, repo.id, oid) if isinstance(oid, str) else None
+            await ctx.run(plan.add_lfs, hub.git, value.get("path"), oid, value.get("size"), known and known[0])
         elif key == "deletedFile":
             plan.delete_file(value.get("path"))
         elif key == "deletedFolder":

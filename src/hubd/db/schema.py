@@ -86,6 +86,18 @@ repo_commits = Table(
     Column("sha", String(40), primary_key=True),
 )
 
+# Large objects (LFS sha256) a repo may reference: linked when uploaded for that repo, so knowing an
+# object's sha256 never grants access to content uploaded to another repo. xet_hash is set when the
+# bytes live in Xet storage rather than as one LFS blob.
+repo_objects = Table(
+    "repo_objects",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("oid", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("xet_hash", String(64)),
+)
+
 # Tags derived from the default branch's content (README card for now), for listing filters.
 repo_tags = Table(
     "repo_tags",

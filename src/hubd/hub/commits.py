@@ -12,7 +12,7 @@ from hubd.hub.errors import BadRequest, Conflict, PreconditionFailed
 from hubd.hub.lfs import pointer_bytes
 from hubd.hub.names import check_file_path
 from hubd.hub.treeedit import TreeEditor
-from hubd.storage.blobstore import BlobNotFound, BlobStore, is_sha256, lfs_key
+from hubd.storage.blobstore import is_sha256
 from hubd.storage.gitstore import GitStore
 
 MAX_CAS_RETRIES = 20
@@ -40,15 +40,14 @@ class CommitPlan:
     def add_file(self, git: GitStore, path: object, content: bytes) -> None:
         self.ops.append(("add", check_file_path(path), git.add_blob(content)))
 
-    def add_lfs(self, git: GitStore, blobs: BlobStore, path: object, oid: object, size: object) -> None:
+    def add_lfs(self, git: GitStore, path: object, oid: object, size: object, stored: int | None) -> None:
+        """`stored` is the size of the object as uploaded for this repo, None when it was not."""
         path = check_file_path(path)
         if not is_sha256(oid):
             raise BadRequest(f"Invalid LFS oid for {path!r}")
         assert isinstance(oid, str)
-        try:
-            stored = blobs.stat(lfs_key(oid))
-        except BlobNotFound:
-            raise BadRequest(f"LFS object {oid} for {path!r} has not been uploaded") from None
+        if stored is None:
+            raise BadRequest(f"LFS object {oid} for {path!r} has not been uploaded to this repo")
         if size is not None and size != stored:
             raise BadRequest(f"LFS object {oid} for {path!r} has size {stored}, not {size}")
         self.ops.append(("add", path, git.add_blob(pointer_bytes(oid, stored))))

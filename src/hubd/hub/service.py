@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hubd.config import Settings
 from hubd.db.engine import Database
-from hubd.db.schema import accounts, discussions, refs, repo_commits, repo_tags, repos
+from hubd.db.schema import accounts, discussions, refs, repo_commits, repo_objects, repo_tags, repos
 from hubd.hub import access
 from hubd.hub.access import Principal
 from hubd.hub.accounts import Accounts
@@ -128,7 +128,7 @@ class Hub:
     def delete_repo(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> None:
         repo = self.repo_for_write(p, check_repo_type(repo_type), namespace, name, "write")
         with self.db.write() as conn:
-            for table in (refs, repo_commits, discussions, repo_tags):
+            for table in (refs, repo_commits, discussions, repo_tags, repo_objects):
                 conn.execute(table.delete().where(table.c.repo_id == repo.id))
             conn.execute(repos.delete().where(repos.c.id == repo.id))
 
@@ -168,6 +168,25 @@ class Hub:
         if values:
             with self.db.write() as conn:
                 conn.execute(update(repos).where(repos.c.id == repo.id).values(**values))
+
+    # --- large objects ---------------------------------------------------------------------------------
+    def link_object(self, repo_id: int, oid: str, size: int, xet_hash: str | None = None) -> None:
+        """Record that `oid` was uploaded for this repo (its bytes are already stored)."""
+        with self.db.write() as conn:
+            row = conn.execute(select(repo_objects.c.size).where(
+                (repo_objects.c.repo_id == repo_id) & (repo_objects.c.oid == oid))).first()
+            if row is None:
+                conn.execute(insert(repo_objects).values(repo_id=repo_id, oid=oid, size=size, xet_hash=xet_hash))
+            elif xet_hash is not None:
+                conn.execute(update(repo_objects).where(
+                    (repo_objects.c.repo_id == repo_id) & (repo_objects.c.oid == oid)).values(xet_hash=xet_hash))
+
+    def object_of(self, repo_id: int, oid: str) -> tuple[int, str | None] | None:
+        """(size, xet hash or None) of a large object linked to the repo, or None."""
+        with self.db.read() as conn:
+            row = conn.execute(select(repo_objects.c.size, repo_objects.c.xet_hash).where(
+                (repo_objects.c.repo_id == repo_id) & (repo_objects.c.oid == oid))).first()
+        return (int(row.size), row.xet_hash) if row else None
 
     # --- commits ---------------------------------------------------------------------------------------
     def commit(
