@@ -46,9 +46,10 @@ async def tree(ctx: Ctx) -> Response:
 
     def listing() -> tuple[list[dict], bool]:
         entries = list(islice(hub.browse.list_dir(sha, path, recursive), start, start + page + 1))
+        xet = hub.xet_hashes(repo.id, [e.lfs.oid for e in entries[:page] if e.lfs is not None])
         out = []
         for e in entries[:page]:
-            item = tree_entry_json(e)
+            item = tree_entry_json(e, xet)
             if expand:
                 item["lastCommit"] = last_commit_json(*hub.browse.last_commit(sha, e.path))
             out.append(item)
@@ -88,11 +89,11 @@ async def paths_info(ctx: Ctx) -> Response:
 
     def lookup() -> list[dict]:
         out = []
-        for path in dict.fromkeys(p.strip("/") for p in paths):
-            entry = hub.browse.lookup(sha, path) if path else None
-            if entry is None:
-                continue
-            item = tree_entry_json(entry)
+        found = [hub.browse.lookup(sha, path) if path else None for path in dict.fromkeys(p.strip("/") for p in paths)]
+        entries = [e for e in found if e is not None]
+        xet = hub.xet_hashes(repo.id, [e.lfs.oid for e in entries if e.lfs is not None])
+        for entry in entries:
+            item = tree_entry_json(entry, xet)
             if expand:
                 item["lastCommit"] = last_commit_json(*hub.browse.last_commit(sha, entry.path))
             out.append(item)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubd.api import browse, discussions, files, lfs, listing, repos, upload, users
+from hubd.api import browse, discussions, files, lfs, listing, repos, upload, users, xet
 from hubd.api.http import Router
 
 REPO = repos.REPO
@@ -35,6 +35,13 @@ def build_router() -> Router:
           post=lfs.complete_multipart)
     r.add("/api/lfs/objects/(?P<oid>[0-9a-f]{64})/multipart/(?P<upload_id>[0-9a-f]{32})/(?P<part>[0-9]{1,5})",
           put=lfs.put_part)
+    r.add(f"/api/{REPO}/xet-(?P<mode>read|write)-token/(?P<rev>[^/]+)", get=xet.token)
+    cas, h = xet.CAS_PREFIX, "(?P<hash>[0-9a-fA-F]{64})"
+    r.add(f"{cas}/v1/xorbs/[^/]+/{h}", post=xet.upload_xorb)
+    r.add(f"{cas}/v1/shards", post=xet.upload_shard)
+    r.add(f"{cas}/v1/telemetry", post=xet.telemetry)
+    r.add(f"{cas}/(?P<version>v1|v2)/reconstructions/{h}", get=xet.reconstruction)
+    r.add(f"{cas}/fetch/{h}", get=xet.fetch_xorb)
     r.add(lfs.LFS_REPO + "/batch", post=lfs.batch)
     r.add(lfs.LFS_REPO + "/verify", post=lfs.verify)
     r.add(files.RESOLVE, get=files.resolve)

@@ -39,12 +39,14 @@ def last_commit_json(sha: str, commit: Commit) -> dict:
     return {"id": sha, "title": commit_title_message(commit)[0], "date": iso(commit.commit_time)}
 
 
-def tree_entry_json(e: PathEntry) -> dict:
+def tree_entry_json(e: PathEntry, xet_hashes: dict[str, str]) -> dict:
     if e.is_dir:
         return {"type": "directory", "oid": e.sha, "size": 0, "path": e.path}
     out: dict = {"type": "file", "oid": e.sha, "size": e.size, "path": e.path}
     if e.lfs is not None:
         out["lfs"] = {"oid": e.lfs.oid, "size": e.lfs.size, "pointerSize": e.lfs.pointer_size}
+        if e.lfs.oid in xet_hashes:
+            out["xetHash"] = xet_hashes[e.lfs.oid]
     return out
 
 

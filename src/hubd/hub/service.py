@@ -27,6 +27,7 @@ from hubd.hub.signing import Signer, load_signing_key
 from hubd.hub.treeedit import TreeEditor
 from hubd.storage.blobstore import BlobStore
 from hubd.storage.gitstore import GitStore
+from hubd.xet.store import XetStore
 
 SDKS = ("gradio", "streamlit", "docker", "static")
 
@@ -47,6 +48,7 @@ class Hub:
         self.accounts = Accounts(db)
         self.browse = Browser(self.git)
         self.signer = Signer(load_signing_key(db))
+        self.xet = XetStore(blobs)
         self._card = lru_cache(maxsize=4096)(lambda blob_sha: card_data(self.git.raw("blob", blob_sha)))
 
     def card(self, commit_sha: str) -> dict | None:
@@ -187,6 +189,22 @@ class Hub:
             row = conn.execute(select(repo_objects.c.size, repo_objects.c.xet_hash).where(
                 (repo_objects.c.repo_id == repo_id) & (repo_objects.c.oid == oid))).first()
         return (int(row.size), row.xet_hash) if row else None
+
+    def repo_has_xet_file(self, repo_id: int, xet_hash: str) -> bool:
+        with self.db.read() as conn:
+            row = conn.execute(select(repo_objects.c.oid).where(
+                (repo_objects.c.repo_id == repo_id) & (repo_objects.c.xet_hash == xet_hash)).limit(1)).first()
+        return row is not None
+
+    def xet_hashes(self, repo_id: int, oids: list[str]) -> dict[str, str]:
+        """sha256 → xet file hash for those of `oids` whose bytes this repo keeps in Xet."""
+        if not oids:
+            return {}
+        with self.db.read() as conn:
+            rows = conn.execute(select(repo_objects.c.oid, repo_objects.c.xet_hash).where(
+                (repo_objects.c.repo_id == repo_id) & repo_objects.c.oid.in_(oids)
+                & repo_objects.c.xet_hash.is_not(None))).all()
+        return {r.oid: r.xet_hash for r in rows}
 
     # --- commits ---------------------------------------------------------------------------------------
     def commit(

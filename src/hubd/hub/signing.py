@@ -39,8 +39,8 @@ class Signer:
         msg = "\x1f".join([str(exp), *map(str, parts)]).encode()
         return hmac.new(self.key, msg, sha256).hexdigest()
 
-    def sign(self, *parts: object) -> dict[str, str]:
-        exp = int(time.time()) + SIGNED_URL_TTL
+    def sign(self, *parts: object, ttl: int = SIGNED_URL_TTL) -> dict[str, str]:
+        exp = int(time.time()) + ttl
         return {"exp": str(exp), "sig": self._mac(exp, parts)}
 
     def verify(self, exp: str | None, sig: str | None, *parts: object) -> None:

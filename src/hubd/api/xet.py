@@ -1,0 +1,157 @@
+"""Xet: the Hub's token endpoints and the CAS server (xorbs, shards, reconstructions, xorb fetches)."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.responses import FileResponse, Response
+
+from hubd.api.http import Ctx, json_response
+from hubd.hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized
+from hubd.hub.names import PLURAL_TO_TYPE
+from hubd.xet.shard import MAX_SHARD_BYTES, parse_shard
+from hubd.xet.store import XetFile, unhex_or_400, xorb_key
+from hubd.xet.xorb import XorbParser
+
+CAS_PREFIX = "/api/cas"
+TOKEN_TTL = 3600
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+
+
+def cas_url(ctx: Ctx) -> str:
+    return ctx.base_url + CAS_PREFIX
+
+
+async def token(ctx: Ctx) -> Response:
+    """GET /api/{types}/{id}/xet-{read|write}-token/{rev}: JSON for hf_xet and X-Xet-* headers for the hub client."""
+    hub, mode = ctx.hub, ctx.params["mode"]
+    args = (ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"], ctx.params["name"])
+    repo = await ctx.run(hub.repo_for_write, *args) if mode == "write" else await ctx.run(hub.repo_for_download, *args)
+    rev = ctx.params["rev"]
+    if not (mode == "write" and (ctx.query_bool("create_pr") or rev == "None")):
+        await ctx.run(hub.refs.resolve, repo, rev)
+    signed = hub.signer.sign("xet", repo.id, mode, ttl=TOKEN_TTL)
+    access = f"{repo.id}:{mode}:{signed['exp']}:{signed['sig']}"
+    exp = int(signed["exp"])
+    return json_response(
+        {"accessToken": access, "exp": exp, "casUrl": cas_url(ctx)},
+        headers={"X-Xet-Cas-Url": cas_url(ctx), "X-Xet-Access-Token": access, "X-Xet-Token-Expiration": str(exp)},
+    )
+
+
+def _cas_auth(ctx: Ctx, need_write: bool) -> int:
+    """The repo id a CAS token is for; write tokens also read."""
+    header = ctx.request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    parts = value.strip().split(":")
+    if scheme.lower() != "bearer" or len(parts) != 4 or not parts[0].isdigit() or parts[1] not in ("read", "write"):
+        raise Unauthorized("A Xet access token is required")
+    repo_id, mode, exp, sig = int(parts[0]), parts[1], parts[2], parts[3]
+    try:
+        ctx.hub.signer.verify(exp, sig, "xet", repo_id, mode)
+    except Forbidden:
+        raise Unauthorized("Invalid or expired Xet access token") from None
+    if need_write and mode != "write":
+        raise Forbidden("This Xet token cannot write")
+    return repo_id
+
+
+async def upload_xorb(ctx: Ctx) -> Response:
+    _cas_auth(ctx, need_write=True)
+    h = unhex_or_400(ctx.params["hash"])
+    store = ctx.hub.xet
+    staged = ctx.hub.blobs.stage()
+    try:
+        parser = XorbParser(staged.write)
+        async for data in ctx.request.stream():
+            if data:
+                parser.feed(data)
+        inserted = await ctx.run(store.publish_xorb, h, parser, staged)
+    finally:
+        staged.abort()
+    return json_response({"was_inserted": inserted})
+
+
+async def upload_shard(ctx: Ctx) -> Response:
+    repo_id = _cas_auth(ctx, need_write=True)
+    body = bytearray()
+    async for data in ctx.request.stream():
+        body.extend(data)
+        if len(body) > MAX_SHARD_BYTES:
+            raise PayloadTooLarge("Shard is larger than 64 MiB")
+    hub = ctx.hub
+
+    def ingest() -> None:
+        files, xorbs = parse_shard(bytes(body))
+        for f in hub.xet.add_files(files, xorbs):
+            hub.link_object(repo_id, f.sha256, f.size, f.hash)
+
+    await ctx.run(ingest)
+    return json_response({"result": 1})
+
+
+async def telemetry(ctx: Ctx) -> Response:
+    async for _ in ctx.request.stream():
+        pass
+    return json_response({})
+
+
+def _requested_range(ctx: Ctx, size: int) -> tuple[int, int]:
+    """[start, end) from a `Range: bytes=S-E` (inclusive end); the whole file without one."""
+    header = ctx.request.headers.get("range")
+    if not header:
+        return 0, size
+    m = _RANGE.match(header.strip())
+    if not m:
+        raise BadRequest(f"Invalid range {header!r}")
+    start = int(m.group(1))
+    end = min(int(m.group(2)) + 1, size) if m.group(2) else size
+    if start >= size or end <= start:
+        raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, end
+
+
+async def reconstruction(ctx: Ctx) -> Response:
+    repo_id = _cas_auth(ctx, need_write=False)
+    h = unhex_or_400(ctx.params["hash"])
+    hub = ctx.hub
+    if not await ctx.run(hub.repo_has_xet_file, repo_id, h):
+        raise NotFound(f"File {h} not found")
+    f: XetFile | None = await ctx.run(hub.xet.file, h)
+    if f is None:
+        raise NotFound(f"File {h} not found")
+    start, end = _requested_range(ctx, f.size)
+    pieces = await ctx.run(hub.xet.pieces, f, start, end)
+    terms, fetch = [], {}
+    for p in pieces:
+        unpacked = sum(c.size for c in hub.xet.xorb_index(p.xorb)[p.start:p.end])
+        terms.append({"hash": p.xorb, "unpacked_length": unpacked, "range": {"start": p.start, "end": p.end}})
+        first, last = hub.xet.byte_range(p.xorb, p.start, p.end)
+        ranges = fetch.setdefault(p.xorb, {})
+        ranges[(p.start, p.end)] = (first, last - 1)
+    urls = {x: _fetch_url(ctx, x) for x in fetch}
+    offset = pieces[0].skip if pieces else 0
+    if ctx.params["version"] == "v2":
+        xorbs = {x: [{"url": urls[x], "ranges": [{"chunks": {"start": s, "end": e}, "bytes": {"start": a, "end": b}}
+                                                 for (s, e), (a, b) in r.items()]}] for x, r in fetch.items()}
+        return json_response({"offset_into_first_range": offset, "terms": terms, "xorbs": xorbs})
+    fetch_info = {x: [{"range": {"start": s, "end": e}, "url": urls[x], "url_range": {"start": a, "end": b}}
+                      for (s, e), (a, b) in r.items()] for x, r in fetch.items()}
+    return json_response({"offset_into_first_range": offset, "terms": terms, "fetch_info": fetch_info})
+
+
+def _fetch_url(ctx: Ctx, xorb: str) -> str:
+    signed = ctx.hub.signer.sign("xorb", xorb, ttl=TOKEN_TTL)
+    return f"{cas_url(ctx)}/fetch/{xorb}?exp={signed['exp']}&sig={signed['sig']}"
+
+
+async def fetch_xorb(ctx: Ctx) -> Response:
+    """The signed URL hf_xet fetches xorb byte ranges from; it carries no Authorization header."""
+    h = unhex_or_400(ctx.params["hash"])
+    q = ctx.request.query_params
+    ctx.hub.signer.verify(q.get("exp"), q.get("sig"), "xorb", h)
+    local = ctx.hub.blobs.local_path(xorb_key(h))
+    if local is None or not ctx.hub.blobs.exists(xorb_key(h)):
+        raise NotFound("Xorb not found")
+    return FileResponse(local, media_type="application/octet-stream")
+

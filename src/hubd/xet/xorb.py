@@ -1,0 +1,125 @@
+"""Xorbs: a stream of [8-byte header][compressed chunk] records, parsed and validated as it arrives."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import lz4.frame
+
+from hubd.hub.errors import BadRequest
+from hubd.xet.hashing import Node, chunk_hash
+
+HEADER = 8
+MAX_CHUNK = 131072
+MAX_COMPRESSED = 262144
+MAX_CHUNKS = 8192
+MAX_XORB_BYTES = 64 * 1024 * 1024 + HEADER * MAX_CHUNKS + 4096
+FOOTER_MAGIC = b"XETBLOB"
+_ENTRY = struct.Struct("<32sII")  # chunk hash, compressed end offset (headers included), uncompressed size
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkMeta:
+    hash: bytes
+    end: int  # end offset of the chunk's record in the stored chunk stream
+    size: int  # uncompressed length
+
+
+def decompress(scheme: int, body: bytes, size: int) -> bytes:
+    if scheme == 0:
+        raw = body
+    elif scheme in (1, 2):
+        try:
+            raw = lz4.frame.decompress(body)
+        except RuntimeError as exc:
+            raise BadRequest(f"Invalid LZ4 data in xorb chunk: {exc}") from None
+        if scheme == 2:  # byte grouping: the 4 byte lanes were stored one after the other
+            n = len(raw)
+            q, r = divmod(n, 4)
+            out = bytearray(n)
+            off = 0
+            for g in range(4):
+                sz = q + (1 if g < r else 0)
+                out[g::4] = raw[off:off + sz]
+                off += sz
+            raw = bytes(out)
+    else:
+        raise BadRequest(f"Unknown xorb compression scheme {scheme}")
+    if len(raw) != size:
+        raise BadRequest("Xorb chunk length does not match its header")
+    return raw
+
+
+def parse_header(h: bytes) -> tuple[int, int, int]:
+    """(compressed length, scheme, uncompressed length) of a chunk record header."""
+    if h[0] != 0:
+        raise BadRequest(f"Unsupported xorb chunk version {h[0]}")
+    clen = int.from_bytes(h[1:4], "little")
+    ulen = int.from_bytes(h[5:8], "little")
+    if clen > MAX_COMPRESSED or ulen > MAX_CHUNK:
+        raise BadRequest("Xorb chunk exceeds the size limits")
+    return clen, h[4], ulen
+
+
+class XorbParser:
+    """Feed the upload in pieces; complete chunk records are checked, hashed and handed to `sink`."""
+
+    def __init__(self, sink) -> None:  # type: ignore[no-untyped-def]
+        self.sink = sink
+        self.buf = bytearray()
+        self.offset = 0
+        self.chunks: list[ChunkMeta] = []
+        self.in_footer = False
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        if self.total > MAX_XORB_BYTES:
+            raise BadRequest("Xorb is larger than 64 MiB")
+        if self.in_footer:
+            return  # a footer is derived data: the stored form is rebuilt from the chunks
+        self.buf.extend(data)
+        while len(self.buf) >= HEADER:
+            if self.buf[:7] == FOOTER_MAGIC:
+                self.in_footer = True
+                self.buf.clear()
+                return
+            clen, scheme, ulen = parse_header(bytes(self.buf[:HEADER]))
+            if len(self.buf) < HEADER + clen:
+                return
+            record = bytes(self.buf[:HEADER + clen])
+            del self.buf[:HEADER + clen]
+            raw = decompress(scheme, record[HEADER:], ulen)
+            self.offset += len(record)
+            self.chunks.append(ChunkMeta(chunk_hash(raw), self.offset, ulen))
+            if len(self.chunks) > MAX_CHUNKS:
+                raise BadRequest(f"Xorb has more than {MAX_CHUNKS} chunks")
+            self.sink(record)
+
+    def finish(self) -> list[ChunkMeta]:
+        if self.buf:
+            raise BadRequest("Xorb is truncated")
+        if not self.chunks:
+            raise BadRequest("Xorb has no chunks")
+        return self.chunks
+
+    def nodes(self) -> list[Node]:
+        return [(c.hash, c.size) for c in self.chunks]
+
+
+def pack_index(chunks: list[ChunkMeta]) -> bytes:
+    return b"".join(_ENTRY.pack(c.hash, c.end, c.size) for c in chunks)
+
+
+def unpack_index(data: bytes) -> tuple[ChunkMeta, ...]:
+    return tuple(ChunkMeta(h, end, size) for h, end, size in _ENTRY.iter_unpack(data))
+
+
+def iter_records(data: bytes):  # type: ignore[no-untyped-def]
+    """Decompressed chunks of a stretch of stored chunk stream that starts at a record boundary."""
+    pos = 0
+    while pos < len(data):
+        clen, scheme, ulen = parse_header(data[pos:pos + HEADER])
+        yield decompress(scheme, data[pos + HEADER:pos + HEADER + clen], ulen)
+        pos += HEADER + clen
