@@ -34,6 +34,7 @@ os.environ.update({
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "HF_HUB_DISABLE_UPDATE_CHECK": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_XET_CACHE": str(_WORK / "xet-cache"),
 })
 os.environ.pop("HF_TOKEN", None)
 

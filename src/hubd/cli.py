@@ -136,7 +136,8 @@ def fsck_command(**opts: Any) -> None:
     report = fsck(_hub(opts))
     for problem in report.problems:
         click.echo(f"problem: {problem}")
-    click.echo(f"checked {report.refs} refs, {report.objects} git objects, {report.lfs_objects} LFS objects: "
+    click.echo(f"checked {report.refs} refs, {report.objects} git objects, {report.lfs_objects} LFS objects, "
+               f"{report.xet_files} Xet files: "
                f"{len(report.problems)} problems")
     sys.exit(1 if report.problems else 0)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from dulwich.objects import Commit, ShaFile, Tree
 
 from hubd.db.schema import refs, repos
-from hubd.hub.lfs import parse_pointer
+from hubd.hub.lfs import LfsPointer, parse_pointer
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound, lfs_key
 from hubd.storage.gitstore import git_sha
@@ -20,6 +20,7 @@ class FsckReport:
     problems: list[str] = field(default_factory=list)
     objects: int = 0
     lfs_objects: int = 0
+    xet_files: int = 0
     refs: int = 0
 
 
@@ -45,22 +46,56 @@ def _sha256_of(hub: Hub, oid: str) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _all_refs(hub: Hub) -> Iterator[tuple[str, str, str]]:
+def _all_refs(hub: Hub) -> Iterator[tuple[int, str, str, str]]:
     with hub.db.read() as conn:
         rows = conn.execute(
-            repos.select().with_only_columns(repos.c.type, repos.c.namespace, repos.c.name, refs.c.name,
-                                             refs.c.target)
+            repos.select().with_only_columns(repos.c.id, repos.c.type, repos.c.namespace, repos.c.name,
+                                             refs.c.name, refs.c.target)
             .join(refs, refs.c.repo_id == repos.c.id)
         ).all()
     for r in rows:
-        yield f"{r[0]}:{r[1]}/{r[2]}", r[3], r[4]
+        yield r[0], f"{r[1]}:{r[2]}/{r[3]}", r[4], r[5]
+
+
+def _check_large_object(hub: Hub, repo_id: int, pointer: LfsPointer, where: str, report: FsckReport,
+                        xorbs_seen: set[str]) -> None:
+    """The bytes behind a pointer: one LFS blob, or a Xet file whose xorbs are intact."""
+    linked = hub.object_of(repo_id, pointer.oid)
+    if linked is None or linked[1] is None:
+        try:
+            digest, size = _sha256_of(hub, pointer.oid)
+        except BlobNotFound:
+            report.problems.append(f"missing LFS object {pointer.oid} (in {where})")
+            return
+        report.lfs_objects += 1
+        if digest != pointer.oid or size != pointer.size:
+            report.problems.append(f"corrupt LFS object {pointer.oid}: sha256 {digest}, size {size}")
+        return
+    f = hub.xet.file(linked[1])
+    if f is None:
+        report.problems.append(f"missing Xet file {linked[1]} for {pointer.oid} (in {where})")
+        return
+    for term in f.terms:
+        if term.xorb not in xorbs_seen:
+            xorbs_seen.add(term.xorb)
+            problem = hub.xet.verify_xorb(term.xorb)
+            if problem:
+                report.problems.append(f"{problem} (in {where})")
+                return
+    digest_h = hashlib.sha256()
+    for data in hub.xet.iter_bytes(f, 0, f.size):
+        digest_h.update(data)
+    report.xet_files += 1
+    if digest_h.hexdigest() != pointer.oid or f.size != pointer.size:
+        report.problems.append(f"Xet file {f.hash} does not rebuild {pointer.oid} (in {where})")
 
 
 def fsck(hub: Hub) -> FsckReport:
     report = FsckReport()
     seen: set[str] = set()
-    lfs_seen: set[str] = set()
-    for repo, ref, target in _all_refs(hub):
+    lfs_seen: set[tuple[int, str]] = set()
+    xorbs_seen: set[str] = set()
+    for repo_id, repo, ref, target in _all_refs(hub):
         report.refs += 1
         stack: list[tuple[str, str]] = [("commit", target)]
         while stack:
@@ -84,15 +119,8 @@ def fsck(hub: Hub) -> FsckReport:
                     stack.append(("tree" if entry.mode & 0o170000 == 0o040000 else "blob", entry.sha.decode()))
             else:
                 pointer = parse_pointer(raw) if len(raw) < 1024 else None
-                if pointer is None or pointer.oid in lfs_seen:
+                if pointer is None or (repo_id, pointer.oid) in lfs_seen:
                     continue
-                lfs_seen.add(pointer.oid)
-                try:
-                    digest, size = _sha256_of(hub, pointer.oid)
-                except BlobNotFound:
-                    report.problems.append(f"missing LFS object {pointer.oid} (in {repo} {ref})")
-                    continue
-                report.lfs_objects += 1
-                if digest != pointer.oid or size != pointer.size:
-                    report.problems.append(f"corrupt LFS object {pointer.oid}: sha256 {digest}, size {size}")
+                lfs_seen.add((repo_id, pointer.oid))
+                _check_large_object(hub, repo_id, pointer, f"{repo} {ref}", report, xorbs_seen)
     return report

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from hubd.hub.errors import BadRequest
-from hubd.storage.blobstore import BlobStore
+from hubd.storage.blobstore import BlobNotFound, BlobStore
 from hubd.xet.hashing import file_hash, range_hash, xet_hex, xet_unhex, xorb_hash
 from hubd.xet.shard import ShardFile, ShardXorb
 from hubd.xet.xorb import HEADER, ChunkMeta, XorbParser, decompress, pack_index, parse_header, unpack_index
@@ -79,6 +79,24 @@ class XetStore:
         staged.publish(xorb_key(h))
         self.blobs.put_bytes(xorb_index_key(h), pack_index(chunks))  # written last: it marks the xorb whole
         return True
+
+    def verify_xorb(self, h: str) -> str | None:
+        """Re-hash a stored xorb from its chunks; a problem described, or None when it is intact."""
+        try:
+            index = self.xorb_index(h)
+            size = self.blobs.stat(xorb_key(h))
+        except BlobNotFound:
+            return f"missing xorb {h}"
+        parser = XorbParser(lambda _record: None)
+        try:
+            for data in self.blobs.iter_range(xorb_key(h), 0, size):
+                parser.feed(data)
+            chunks = parser.finish()
+        except BadRequest as exc:
+            return f"corrupt xorb {h}: {exc.message}"
+        if xet_hex(xorb_hash(parser.nodes())) != h or tuple(chunks) != index:
+            return f"corrupt xorb {h}: its chunks do not hash to its name"
+        return None
 
     # --- files -----------------------------------------------------------------------------------------
     def _load_file(self, h: str) -> XetFile | None:
