@@ -197,9 +197,9 @@ def test_copy_and_noop_commit(alice: HfApi, repo_name: str) -> None:
 def test_ranges_and_headers(hubd, alice: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
     repo_id = f"alice/{repo_name}"
     alice.create_repo(repo_id)
-    data = os.urandom(10_000)
-    alice.upload_file(path_or_fileobj=data, path_in_repo="r.bin", repo_id=repo_id)
-    url = f"{hubd.url}/{repo_id}/resolve/main/r.bin"
+    data = os.urandom(5_000).hex().encode()  # text, so it is committed as a regular git blob
+    alice.upload_file(path_or_fileobj=data, path_in_repo="r.txt", repo_id=repo_id)
+    url = f"{hubd.url}/{repo_id}/resolve/main/r.txt"
     head = httpx.head(url)
     assert head.status_code == 200
     assert head.headers["etag"] == f'"{git_blob_sha(data)}"'
@@ -211,11 +211,11 @@ def test_ranges_and_headers(hubd, alice: HfApi, repo_name: str) -> None:  # type
     past = httpx.get(url, headers={"Range": "bytes=20000-"})
     assert past.status_code == 416 and past.headers["x-error-code"] == "RangeNotSatisfiable"
     fs = HfFileSystem()
-    with fs.open(f"{repo_id}/r.bin", "rb") as f:
+    with fs.open(f"{repo_id}/r.txt", "rb") as f:
         f.seek(5000)
         assert f.read(100) == data[5000:5100]
     missing = httpx.head(f"{hubd.url}/{repo_id}/resolve/main/nope.bin")
     assert missing.status_code == 404 and missing.headers["x-error-code"] == "EntryNotFound"
     assert missing.headers["x-repo-commit"] == head.headers["x-repo-commit"]
-    bad_rev = httpx.get(f"{hubd.url}/{repo_id}/resolve/nope/r.bin")
+    bad_rev = httpx.get(f"{hubd.url}/{repo_id}/resolve/nope/r.txt")
     assert bad_rev.headers["x-error-code"] == "RevisionNotFound" and "error" in bad_rev.json()

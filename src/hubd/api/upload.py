@@ -13,6 +13,7 @@ from hubd.api.http import Ctx, json_response
 from hubd.hub.cards import CardError, front_matter
 from hubd.hub.commits import CommitPlan
 from hubd.hub.errors import BadRequest, PayloadTooLarge
+from hubd.hub.gitattributes import is_lfs_path, lfs_patterns
 from hubd.hub.names import PLURAL_TO_TYPE, check_file_path
 from hubd.hub.refs import MAIN
 
@@ -33,11 +34,19 @@ async def preupload(ctx: Ctx) -> Response:
 
     def decide() -> list[dict]:
         out = []
+        attributes = hub.browse.lookup(sha, ".gitattributes")
+        patterns = []
+        if attributes is not None and not attributes.is_dir and attributes.lfs is None:
+            patterns = lfs_patterns(hub.git.raw("blob", attributes.sha).decode("utf-8", errors="replace"))
         for f in files:
             if not isinstance(f, dict) or not isinstance(f.get("size", 0), int):
                 raise BadRequest("Each file needs a path and a size")
             path = check_file_path(f.get("path"))
-            mode = "lfs" if f.get("size", 0) >= threshold else "regular"
+            # As on the Hub: LFS for large files, for binary content, and for paths .gitattributes sends there.
+            sample = f.get("sample") or ""
+            binary = isinstance(sample, str) and b"\0" in _b64(sample)
+            large = f.get("size", 0) >= threshold
+            mode = "lfs" if large or binary or is_lfs_path(patterns, path) else "regular"
             existing = hub.browse.lookup(sha, path)
             oid = None
             if existing is not None and not existing.is_dir:
@@ -46,6 +55,13 @@ async def preupload(ctx: Ctx) -> Response:
         return out
 
     return json_response({"files": await ctx.run(decide), "commitOid": sha})
+
+
+def _b64(sample: str) -> bytes:
+    try:
+        return base64.b64decode(sample, validate=False)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 async def ndjson_lines(stream: AsyncIterator[bytes], max_line: int) -> AsyncIterator[bytes]:
