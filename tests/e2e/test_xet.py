@@ -147,3 +147,33 @@ def test_dedup_of_an_edited_file(tmp_path: Path) -> None:
         assert sha256_file(got) == hashlib.sha256(data).hexdigest()
     finally:
         server.stop()
+
+
+def test_global_dedup_across_clients_and_repos(tmp_path: Path) -> None:
+    """A second client with an empty Xet cache, writing to another repo, still reuses stored chunks."""
+    server = make_hubd("xet-global")
+    token = server.add_user("finn")
+    server.start()
+    try:
+        original = tmp_path / "w.bin"
+        write_random(original, 100 * 2**20, seed=7)
+        edited = tmp_path / "w2.bin"
+        data = bytearray(original.read_bytes())
+        data[50 * 2**20:51 * 2**20] = os.urandom(2**20)
+        edited.write_bytes(data)
+        upload = ("from huggingface_hub import HfApi; api = HfApi(endpoint={url!r}); api.create_repo({repo!r}); "
+                  "api.upload_file(path_or_fileobj={path!r}, path_in_repo='w.bin', repo_id={repo!r})")
+        run_client(upload.format(url=server.url, repo="finn/a", path=str(original)), token,
+                   {"HF_XET_CACHE": str(tmp_path / "cache-a")})
+        first = _storage_bytes(server)
+        run_client(upload.format(url=server.url, repo="finn/b", path=str(edited)), token,
+                   {"HF_XET_CACHE": str(tmp_path / "cache-b")})
+        added = _storage_bytes(server) - first
+        print(f"\nglobal dedup: first upload stored {first} bytes; another client's edited copy added {added} "
+              f"bytes ({100 * added / first:.2f}%)")
+        assert added < 0.5 * first
+        got = hf_hub_download("finn/b", "w.bin", cache_dir=tmp_path / "c", endpoint=server.url, token=token)
+        assert sha256_file(got) == hashlib.sha256(data).hexdigest()
+        assert server.cli("fsck", check=False).returncode == 0
+    finally:
+        server.stop()

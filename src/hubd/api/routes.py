@@ -40,6 +40,7 @@ def build_router() -> Router:
     r.add(f"{cas}/v1/xorbs/[^/]+/{h}", post=xet.upload_xorb)
     r.add(f"{cas}/v1/shards", post=xet.upload_shard)
     r.add(f"{cas}/v1/telemetry", post=xet.telemetry)
+    r.add(f"{cas}/v1/chunks/[^/]+/{h}", get=xet.chunk_query)
     r.add(f"{cas}/(?P<version>v1|v2)/reconstructions/{h}", get=xet.reconstruction)
     r.add(f"{cas}/fetch/{h}", get=xet.fetch_xorb)
     r.add(lfs.LFS_REPO + "/batch", post=lfs.batch)

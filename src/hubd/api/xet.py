@@ -9,6 +9,7 @@ from starlette.responses import FileResponse, Response
 from hubd.api.http import Ctx, json_response
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized
 from hubd.hub.names import PLURAL_TO_TYPE
+from hubd.xet.dedup import dedup_entries, dedup_shard, index_chunks, xorb_for_chunk
 from hubd.xet.shard import MAX_SHARD_BYTES, parse_shard
 from hubd.xet.store import XetFile, unhex_or_400, xorb_key
 from hubd.xet.xorb import XorbParser
@@ -83,11 +84,24 @@ async def upload_shard(ctx: Ctx) -> Response:
 
     def ingest() -> None:
         files, xorbs = parse_shard(bytes(body))
-        for f in hub.xet.add_files(files, xorbs):
+        stored = hub.xet.add_files(files, xorbs)
+        for f in stored:
             hub.link_object(repo_id, f.sha256, f.size, f.hash)
+        index_chunks(hub.db, dedup_entries(hub.xet, stored, xorbs))
 
     await ctx.run(ingest)
     return json_response({"result": 1})
+
+
+async def chunk_query(ctx: Ctx) -> Response:
+    """Global dedup: a shard describing the xorb that holds this chunk, or 404."""
+    _cas_auth(ctx, need_write=False)
+    h = unhex_or_400(ctx.params["hash"])
+    xorb = await ctx.run(xorb_for_chunk, ctx.hub.db, h)
+    if xorb is None:
+        raise NotFound("Chunk not known")
+    body = await ctx.run(dedup_shard, ctx.hub.xet, xorb)
+    return Response(body, media_type="application/octet-stream")
 
 
 async def telemetry(ctx: Ctx) -> Response:

@@ -98,6 +98,15 @@ repo_objects = Table(
     Column("xet_hash", String(64)),
 )
 
+# Global dedup: chunks eligible for the client's dedup query (first chunk of a file, or hash % 1024 == 0),
+# each mapped to a xorb holding it.
+xet_chunks = Table(
+    "xet_chunks",
+    metadata,
+    Column("chunk", String(64), primary_key=True),
+    Column("xorb", String(64), nullable=False),
+)
+
 # Tags derived from the default branch's content (README card for now), for listing filters.
 repo_tags = Table(
     "repo_tags",
