@@ -142,5 +142,20 @@ def fsck_command(**opts: Any) -> None:
     sys.exit(1 if report.problems else 0)
 
 
+@main.command("gc")
+@click.option("--grace-hours", type=float, default=24.0, show_default=True,
+              help="Keep unreferenced content younger than this (uploads still in progress).")
+@click.option("--dry-run", is_flag=True, help="Report what would be deleted, delete nothing.")
+@_setting_options(_STORE_OPTIONS)
+def gc_command(grace_hours: float, dry_run: bool, **opts: Any) -> None:
+    """Delete stored content that no ref, commit or upload can reach any more."""
+    from hubd.hub.gc import gc
+
+    report = gc(_hub(opts), grace_hours * 3600, dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{report.live_objects} live objects; {verb} {report.deleted} unreferenced "
+               f"({report.deleted_bytes} bytes); kept {report.kept_young} younger than the grace period")
+
+
 if __name__ == "__main__":
     main()

@@ -75,6 +75,12 @@ class LocalBlobStore:
         except FileNotFoundError:
             raise BlobNotFound(key) from None
 
+    def modified(self, key: str) -> float:
+        try:
+            return self.path(key).stat().st_mtime
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
