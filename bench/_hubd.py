@@ -84,7 +84,9 @@ class Hubd:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"hubd exited with {self.proc.returncode}, see {self.data_dir / 'serve.log'}")
+                self.log.close()
+                tail = (self.data_dir / "serve.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"hubd exited with {self.proc.returncode}:\n{tail}")
             try:
                 self.request("GET", "/api/whoami-v2")
                 return

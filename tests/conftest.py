@@ -169,3 +169,13 @@ def run_client(code: str, token: str, env: dict[str, str] | None = None, cwd: Pa
 def run_hf(args: list[str], token: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_TOKEN": token}
     return subprocess.run([str(BIN / "hf"), *args], env=env, capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def eventually(check, timeout: float = 30.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Retry `check` until it returns a truthy value: for what hubd's background jobs derive."""
+    deadline = time.time() + timeout
+    while True:
+        result = check()
+        if result or time.time() > deadline:
+            return result
+        time.sleep(interval)

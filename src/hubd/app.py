@@ -16,8 +16,11 @@ from hubd.api.xet import CAS_PREFIX
 from hubd.config import Settings, load_settings
 from hubd.db.engine import Database
 from hubd.hub.access import Principal
+from hubd.hub.counters import recount
 from hubd.hub.errors import HubError, Unauthorized
 from hubd.hub.service import Hub
+from hubd.jobs.queue import enqueue
+from hubd.jobs.worker import Worker
 from hubd.storage.local import open_blobstore
 
 log = logging.getLogger("hubd")
@@ -27,6 +30,20 @@ def open_hub(settings: Settings) -> Hub:
     db = Database(settings.db_url)
     db.create_schema()
     return Hub(settings, db, open_blobstore(settings.blob_url))
+
+
+def start_worker(hub: Hub) -> Worker:
+    from hubd.hub.derive import run_derive_job
+
+    handlers = {
+        "derive": lambda job: run_derive_job(hub, job.repo_id),
+        "recount": lambda job: recount(hub.db),
+    }
+    with hub.db.write() as conn:
+        enqueue(conn, "recount")
+    worker = Worker(hub.db, handlers, on_idle=hub.downloads.flush)
+    worker.start()
+    return worker
 
 
 def _token(request: Request) -> str | None:
@@ -49,6 +66,7 @@ class HubApp:
         self.settings = settings
         self.router = build_router()
         self.hub: Hub | None = None
+        self.worker: Worker | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -89,12 +107,16 @@ class HubApp:
             if message["type"] == "lifespan.startup":
                 try:
                     self.hub = await anyio.to_thread.run_sync(open_hub, self.settings)
+                    self.worker = await anyio.to_thread.run_sync(start_worker, self.hub)
                 except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.worker is not None:
+                    await anyio.to_thread.run_sync(self.worker.stop)
                 if self.hub is not None:
+                    await anyio.to_thread.run_sync(self.hub.downloads.flush)
                     self.hub.db.dispose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from huggingface_hub import CommitOperationAdd, HfApi
 
+from tests.conftest import eventually
+
 
 def test_listing(hubd, alice: HfApi, bob: HfApi, anon: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
     stem = f"lst{repo_name}"
@@ -14,6 +16,8 @@ def test_listing(hubd, alice: HfApi, bob: HfApi, anon: HfApi, repo_name: str) ->
     alice.create_commit(f"alice/{stem}-m07", [CommitOperationAdd(
         "README.md", b"---\nlicense: apache-2.0\npipeline_tag: text-classification\nlibrary_name: transformers\n"
                      b"tags: [special]\n---\n")], commit_message="card")
+    # tags are derived by a background job after the commit
+    assert eventually(lambda: list(alice.list_models(search=stem, filter="special")))
 
     # search walks every page through the Link header (30 per page by default)
     found = [m.id for m in alice.list_models(search=stem)]

@@ -9,6 +9,7 @@ from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from hubd.api.http import Ctx
+from hubd.hub.counters import counts_as_download
 from hubd.hub.errors import EntryNotFound, RangeNotSatisfiable
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import lfs_key
@@ -60,6 +61,10 @@ async def resolve(ctx: Ctx) -> Response:
         headers["ETag"] = f'"{entry.sha}"'
     size = entry.size
     _check_range(ctx.request.headers.get("range"), size)
+    if ctx.request.method == "GET" and not ctx.request.headers.get("range"):
+        has_config = path == "config.json" or await ctx.run(hub.browse.lookup, sha, "config.json") is not None
+        if counts_as_download(path, has_config):
+            hub.downloads.hit(repo.id)
     if ctx.request.method == "HEAD":
         headers["Content-Length"] = str(size)
         return Response(status_code=200, headers=headers, media_type="application/octet-stream")

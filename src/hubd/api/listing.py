@@ -1,27 +1,17 @@
-"""GET /api/models, /api/datasets, /api/spaces: search, filters, sort, and Link pagination."""
+"""GET /api/models, /api/datasets, /api/spaces: search, filters, sort, keyset Link pagination."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
-from hubd.api.shapes import sibling_json
+from hubd.api.repojson import Meta, repo_json, select_fields
 from hubd.hub.errors import BadRequest
-from hubd.hub.listing import ListQuery, list_repos, tags_of
-from hubd.hub.models import Repo, iso
+from hubd.hub.listing import ListQuery, list_repos
 from hubd.hub.names import PLURAL_TO_TYPE
 
 LISTING = "/api/(?P<types>models|datasets|spaces)"
-
-
-def _int(ctx: Ctx, name: str, default: int) -> int:
-    raw = ctx.request.query_params.get(name)
-    try:
-        return default if raw in (None, "") else int(raw)
-    except ValueError:
-        raise BadRequest(f"Invalid {name}: {raw!r}") from None
+DEFAULT_LIMIT = 30
 
 
 def _query(ctx: Ctx) -> ListQuery:
@@ -32,6 +22,11 @@ def _query(ctx: Ctx) -> ListQuery:
     direction = qp.get("direction")
     if direction not in (None, "", "-1", "1"):
         raise BadRequest("direction must be -1 or 1")
+    raw_limit = qp.get("limit") or str(DEFAULT_LIMIT)
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise BadRequest(f"Invalid limit: {raw_limit!r}") from None
     return ListQuery(
         repo_type=PLURAL_TO_TYPE[ctx.params["types"]],
         search=[s for s in qp.getlist("search") if s],
@@ -39,61 +34,34 @@ def _query(ctx: Ctx) -> ListQuery:
         tags=tags,
         sort=qp.get("sort") or "createdAt",
         descending=direction != "1",
-        limit=_int(ctx, "limit", 30),
-        offset=_int(ctx, "cursor", 0),
+        limit=limit,
+        cursor=qp.get("cursor") or None,
     )
-
-
-def _item(ctx: Ctx, repo: Repo, tags: list[str], full: bool, card: bool, expand: list[str]) -> dict:
-    hub = ctx.hub
-    item: dict = {
-        "_id": f"{repo.id:024x}",
-        "id": repo.repo_id,
-        "author": repo.namespace,
-        "private": repo.private,
-        "gated": repo.gated_value,
-        "disabled": False,
-        "downloads": 0,
-        "likes": 0,
-        "trendingScore": 0,
-        "tags": tags,
-        "createdAt": iso(repo.created_at),
-        "lastModified": iso(repo.last_modified),
-    }
-    if repo.type == "model":
-        item["modelId"] = repo.repo_id
-    if repo.type == "space":
-        item["sdk"] = repo.sdk
-    wants_card = card or full or "cardData" in expand
-    data = hub.card(repo.head_sha) if (wants_card or repo.type == "model") and repo.head_sha else None
-    if data is not None and wants_card:
-        item["cardData"] = data
-    if data is not None and repo.type == "model":
-        for key in ("library_name", "pipeline_tag"):
-            if isinstance(data.get(key), str):
-                item[key] = data[key]
-    if (full or "siblings" in expand) and repo.head_sha:
-        item["siblings"] = [sibling_json(f, False) for f in hub.browse.files(repo.head_sha)]
-        item["sha"] = repo.head_sha
-    if expand:
-        item = {k: v for k, v in item.items() if k in ("_id", "id") or k in expand}
-    return item
 
 
 async def list_repos_route(ctx: Ctx) -> Response:
     q = _query(ctx)
-    full, card = ctx.query_bool("full"), ctx.query_bool("cardData")
+    full, card, config = ctx.query_bool("full"), ctx.query_bool("cardData"), ctx.query_bool("config")
     expand = ctx.query_list("expand")
+    needs_files = full or "siblings" in expand
+    hub = ctx.hub
 
-    def page() -> tuple[list[dict], bool]:
-        found = list_repos(ctx.hub.db, ctx.principal, replace(q, limit=q.limit + 1))
-        tags = tags_of(ctx.hub.db, [r.id for r in found[: q.limit]])
-        return [_item(ctx, r, tags[r.id], full, card, expand) for r in found[: q.limit]], len(found) > q.limit
+    def page() -> tuple[list[dict], str | None]:
+        listed, next_cursor = list_repos(hub.db, ctx.principal, q)
+        items = []
+        for it in listed:
+            r = it.repo
+            meta = Meta(it.tags, it.card_data, it.config, it.transformers_info, it.safetensors, r.pipeline_tag,
+                        r.library_name, r.used_storage)
+            files = hub.browse.files(r.head_sha) if needs_files and r.head_sha else None
+            item = repo_json(r, r.head_sha, r.last_modified, meta, files)
+            items.append(select_fields(item, expand, full, card, config))
+        return items, next_cursor
 
-    items, more = await ctx.run(page)
+    items, next_cursor = await ctx.run(page)
     headers = {}
-    if more:
+    if next_cursor:
         params = [(k, v) for k, v in ctx.request.query_params.multi_items() if k != "cursor"]
-        params.append(("cursor", str(q.offset + q.limit)))
+        params.append(("cursor", next_cursor))
         headers["Link"] = ctx.next_link(f"/api/{ctx.params['types']}", params)
     return json_response(items, headers=headers)

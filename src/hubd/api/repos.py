@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
-from hubd.api.shapes import sibling_json
-from hubd.hub.cards import card_tags
+from hubd.api.repojson import Meta, repo_json
+from hubd.hub.derive import for_revision
 from hubd.hub.errors import BadRequest, Conflict, Unauthorized
-from hubd.hub.models import Repo, iso
+from hubd.hub.models import Repo
 from hubd.hub.names import PLURAL_TO_TYPE
 
 TYPES = "(?P<types>models|datasets|spaces)"
@@ -103,38 +105,12 @@ async def update_settings(ctx: Ctx) -> Response:
 
 def repo_info_json(ctx: Ctx, repo: Repo, sha: str, blobs: bool) -> dict:
     hub = ctx.hub
-    commit = hub.git.commit(sha)
-    card = hub.card(sha)
-    files = hub.browse.files(sha)
-    info: dict = {
-        "_id": f"{repo.id:024x}",
-        "id": repo.repo_id,
-        "author": repo.namespace,
-        "sha": sha,
-        "lastModified": iso(commit.commit_time),
-        "createdAt": iso(repo.created_at),
-        "private": repo.private,
-        "gated": repo.gated_value,
-        "disabled": False,
-        "downloads": 0,
-        "likes": 0,
-        "tags": card_tags(card),
-        "siblings": [sibling_json(f, blobs) for f in files],
-        "usedStorage": sum(f.size for f in files),
-    }
-    if card is not None:
-        info["cardData"] = card
-    if repo.type == "model":
-        for key in ("library_name", "pipeline_tag"):
-            if card and isinstance(card.get(key), str):
-                info[key] = card[key]
-    if repo.type == "space":
-        info["sdk"] = (card or {}).get("sdk") or repo.sdk
-        # hubd stores Spaces but does not run them (yet): say so instead of pretending.
-        info["runtime"] = {"stage": "STOPPED", "hardware": {"current": None, "requested": None},
-                           "storage": None, "replicas": {"current": 0, "requested": 0}}
-        info["subdomain"] = f"{repo.namespace}-{repo.name}".lower()
-    return info
+    d = for_revision(hub, repo, sha)
+    meta = Meta(d.tags, d.card_data, d.config, d.transformers_info, d.safetensors, d.pipeline_tag,
+                d.library_name, d.used_storage)
+    if repo.type == "space" and d.sdk:
+        repo = replace(repo, sdk=d.sdk)
+    return repo_json(repo, sha, hub.git.commit(sha).commit_time, meta, hub.browse.files(sha), blobs)
 
 
 async def repo_info(ctx: Ctx) -> Response:

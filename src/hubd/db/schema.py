@@ -65,9 +65,70 @@ repos = Table(
     Column("last_modified", Float, nullable=False),
     Column("head_sha", String(40)),  # main's commit, denormalised for listings
     Column("next_discussion", Integer, nullable=False, default=1),
+    # Listing columns, kept current by the commit path, the derive job and the counters.
+    Column("search_id", String(200), nullable=False, default=""),  # lower("namespace/name")
+    Column("downloads", BigInteger, nullable=False, default=0),  # last 30 days
+    Column("downloads_all_time", BigInteger, nullable=False, default=0),
+    Column("likes", Integer, nullable=False, default=0),
+    Column("trending_score", Float, nullable=False, default=0),
+    Column("pipeline_tag", String(64)),
+    Column("library_name", String(64)),
+    Column("used_storage", BigInteger, nullable=False, default=0),
+    Column("derived_sha", String(40)),  # the commit the derived metadata describes
     UniqueConstraint("type", "namespace", "name", name="uq_repo_type_ns_name"),
 )
-Index("ix_repos_namespace", repos.c.namespace)
+Index("ix_repos_namespace", repos.c.namespace, repos.c.type)
+for _col in ("created_at", "last_modified", "downloads", "likes", "trending_score"):
+    Index(f"ix_repos_type_{_col}", repos.c.type, repos.c[_col], repos.c.id)
+
+# Derived metadata too large or too rarely asked for to sit in the listing row.
+repo_meta = Table(
+    "repo_meta",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("card_data", JSON),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("config", JSON),
+    Column("transformers_info", JSON),
+    Column("safetensors", JSON),
+    Column("error", Text),
+)
+
+likes = Table(
+    "likes",
+    metadata,
+    Column("user_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_likes_repo", likes.c.repo_id, likes.c.created_at)
+
+downloads_daily = Table(
+    "downloads_daily",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Integer, primary_key=True),  # days since the epoch, UTC
+    Column("count", BigInteger, nullable=False),
+)
+
+# The durable job queue: derived metadata, counters, parquet export. A job is claimed by one worker
+# at a time (locked_until), retried with back-off, and its last error kept for the operator.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("repo_id", Integer),
+    Column("payload", JSON, nullable=False, default=dict),
+    Column("state", String(8), nullable=False),  # queued | running | done | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("run_after", Float, nullable=False),
+    Column("locked_until", Float),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float),
+)
+Index("ix_jobs_ready", jobs.c.state, jobs.c.run_after)
 
 refs = Table(
     "refs",

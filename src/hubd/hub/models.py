@@ -21,6 +21,14 @@ class Repo:
     created_at: float
     last_modified: float
     head_sha: str | None
+    downloads: int = 0
+    downloads_all_time: int = 0
+    likes: int = 0
+    trending_score: float = 0.0
+    pipeline_tag: str | None = None
+    library_name: str | None = None
+    used_storage: int = 0
+    derived_sha: str | None = None
 
     @property
     def repo_id(self) -> str:
@@ -41,7 +49,9 @@ def repo_from_row(row: Any) -> Repo:
     return Repo(
         id=m["id"], type=m["type"], namespace=m["namespace"], name=m["name"], private=bool(m["private"]),
         gated=m["gated"] or "", sdk=m["sdk"], created_at=m["created_at"], last_modified=m["last_modified"],
-        head_sha=m["head_sha"],
+        head_sha=m["head_sha"], downloads=m["downloads"] or 0, downloads_all_time=m["downloads_all_time"] or 0,
+        likes=m["likes"] or 0, trending_score=m["trending_score"] or 0.0, pipeline_tag=m["pipeline_tag"],
+        library_name=m["library_name"], used_storage=m["used_storage"] or 0, derived_sha=m["derived_sha"],
     )
 
 

@@ -11,13 +11,25 @@ from sqlalchemy.exc import IntegrityError
 
 from hubd.config import Settings
 from hubd.db.engine import Database
-from hubd.db.schema import accounts, discussions, refs, repo_commits, repo_objects, repo_tags, repos
+from hubd.db.schema import (
+    accounts,
+    discussions,
+    downloads_daily,
+    likes,
+    refs,
+    repo_commits,
+    repo_meta,
+    repo_objects,
+    repo_tags,
+    repos,
+)
 from hubd.hub import access
 from hubd.hub.access import Principal
 from hubd.hub.accounts import Accounts
-from hubd.hub.browse import Browser
-from hubd.hub.cards import card_data, card_tags
+from hubd.hub.browse import Browser, PathEntry
+from hubd.hub.cards import card_data
 from hubd.hub.commits import CommitPlan, build_commit, check_parent, new_commit, too_many_retries
+from hubd.hub.counters import DownloadCounter
 from hubd.hub.errors import BadRequest, Conflict, Forbidden, GatedRepo, RepoNotFound, RevisionNotFound, Unauthorized
 from hubd.hub.gitattributes import default_gitattributes
 from hubd.hub.models import Repo, repo_from_row
@@ -25,7 +37,8 @@ from hubd.hub.names import check_ref_name, check_repo_name, check_repo_type
 from hubd.hub.refs import MAIN, RefConflict, Refs, cas_ref
 from hubd.hub.signing import Signer, load_signing_key
 from hubd.hub.treeedit import TreeEditor
-from hubd.storage.blobstore import BlobStore
+from hubd.jobs.queue import enqueue
+from hubd.storage.blobstore import BlobStore, lfs_key
 from hubd.storage.gitstore import GitStore
 from hubd.xet.store import XetStore
 
@@ -49,6 +62,7 @@ class Hub:
         self.browse = Browser(self.git)
         self.signer = Signer(load_signing_key(db))
         self.xet = XetStore(blobs)
+        self.downloads = DownloadCounter(db)
         self._card = lru_cache(maxsize=4096)(lambda blob_sha: card_data(self.git.raw("blob", blob_sha)))
 
     def card(self, commit_sha: str) -> dict | None:
@@ -67,6 +81,23 @@ class Hub:
                 )
             ).first()
         return repo_from_row(row) if row else None
+
+    def repo_by_id(self, repo_id: int) -> Repo | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(repos).where(repos.c.id == repo_id)).first()
+        return repo_from_row(row) if row else None
+
+    def read_range(self, repo_id: int, entry: PathEntry, start: int, end: int) -> bytes:
+        """Bytes [start, end) of a file, wherever they are kept (git blob, LFS object, Xet)."""
+        if entry.lfs is None:
+            return self.git.raw("blob", entry.sha)[start:end]
+        end = min(end, entry.lfs.size)
+        linked = self.object_of(repo_id, entry.lfs.oid)
+        if linked is not None and linked[1] is not None:
+            f = self.xet.file(linked[1])
+            if f is not None:
+                return b"".join(self.xet.iter_bytes(f, start, end))
+        return b"".join(self.blobs.iter_range(lfs_key(entry.lfs.oid), start, end))
 
     def repo_for_read(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> Repo:
         repo = self.find_repo(repo_type, namespace, name)
@@ -121,6 +152,9 @@ class Hub:
                     )
                 ).inserted_primary_key[0]
                 cas_ref(conn, int(repo_id), MAIN, None, sha)
+                conn.execute(update(repos).where(repos.c.id == repo_id).values(
+                    search_id=f"{namespace}/{name}".lower()))
+                enqueue(conn, "derive", int(repo_id))
         except IntegrityError:
             raise Conflict(f"You already created this {repo_type} repo") from None
         repo = self.find_repo(repo_type, namespace, name)
@@ -130,7 +164,8 @@ class Hub:
     def delete_repo(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> None:
         repo = self.repo_for_write(p, check_repo_type(repo_type), namespace, name, "write")
         with self.db.write() as conn:
-            for table in (refs, repo_commits, discussions, repo_tags, repo_objects):
+            for table in (refs, repo_commits, discussions, repo_tags, repo_objects, repo_meta, likes,
+                          downloads_daily):
                 conn.execute(table.delete().where(table.c.repo_id == repo.id))
             conn.execute(repos.delete().where(repos.c.id == repo.id))
 
@@ -147,7 +182,8 @@ class Hub:
         try:
             with self.db.write() as conn:
                 conn.execute(
-                    update(repos).where(repos.c.id == repo.id).values(namespace=dst_ns, name=dst_name)
+                    update(repos).where(repos.c.id == repo.id).values(
+                        namespace=dst_ns, name=dst_name, search_id=f"{dst_ns}/{dst_name}".lower())
                 )
         except IntegrityError:
             raise Conflict(f"A {repo_type} repo named {dest} already exists") from None
@@ -220,7 +256,6 @@ class Hub:
                 raise RepoNotFound() if target_ref == MAIN else BadRequest(f"Unknown ref {target_ref}")
             check_parent(plan, head)
             sha = build_commit(self.git, plan, head, p)
-            tags = card_tags(self.card(sha)) if target_ref == MAIN and pr_title is None else None
             try:
                 with self.db.write() as conn:
                     if pr_title is not None:
@@ -228,10 +263,8 @@ class Hub:
                         cas_ref(conn, repo.id, f"refs/pr/{num}", None, sha)
                         return CommitResult(sha, num)
                     cas_ref(conn, repo.id, target_ref, head, sha)
-                    if tags is not None:
-                        conn.execute(repo_tags.delete().where(repo_tags.c.repo_id == repo.id))
-                        if tags:
-                            conn.execute(insert(repo_tags), [{"repo_id": repo.id, "tag": t[:255]} for t in tags])
+                    if target_ref == MAIN:
+                        enqueue(conn, "derive", repo.id)
                     return CommitResult(sha)
             except RefConflict:
                 continue

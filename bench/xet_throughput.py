@@ -1,0 +1,266 @@
+"""Xet throughput of hubd with the official client: upload, download, dedup, server RSS. Prints figures.
+
+    python bench/xet_throughput.py [--size-mib 2048] [--py-spy DIR]
+
+Upload is compared with `sha256sum` of the same (page-cached) file, downloads with nginx serving it
+(sendfile on). Client runs are subprocesses with a fresh HF_XET_CACHE each (except dedup (a)); their
+time is the `upload_file` / `hf_hub_download` call alone, interpreter start and imports excluded.
+"Received by hubd" is the TCP payload hubd's sockets received (tcp_info bytes_received, summed over
+the connections to hubd's port, polled with `ss` every 50 ms; the last <50 ms of a connection that
+closes may be missed), i.e. what the client sent: xorbs, shards, API calls. The load average is
+printed because other work on the machine skews every figure. With --py-spy DIR the hubd worker is
+sampled during each hubd phase (py-spy on PATH or beside this Python) and the hottest frames printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _hubd import Hubd, MiB, RssSampler, free_port, make_random_file, warm  # noqa: E402
+
+UPLOAD = ("import sys, time\nfrom huggingface_hub import HfApi\nt = time.perf_counter()\n"
+          "HfApi().upload_file(path_or_fileobj=sys.argv[1], path_in_repo=sys.argv[2], repo_id=sys.argv[3])\n"
+          "print(time.perf_counter() - t)")
+DOWNLOAD = ("import sys, time\nfrom huggingface_hub import hf_hub_download\nt = time.perf_counter()\n"
+            "hf_hub_download(sys.argv[3], sys.argv[2], cache_dir=sys.argv[1])\nprint(time.perf_counter() - t)")
+NGINX_CONF = """daemon off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;
+events {{ worker_connections 64; }}
+http {{ access_log off; sendfile on; tcp_nopush on; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{ listen 127.0.0.1:{port}; root {root}; }} }}
+"""
+
+
+class Received:
+    """Bytes hubd's sockets received during the block: per-connection maximum of bytes_received, summed."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.seen = port, dict[str, int]()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _poll(self) -> None:
+        out = subprocess.run(["ss", "-tinH", f"( sport = :{self.port} )"], capture_output=True, text=True).stdout
+        peer = ""
+        for line in out.splitlines():
+            if not line[:1].isspace():
+                peer = line.split()[-1]
+            for tok in line.split():
+                if tok.startswith("bytes_received:"):
+                    self.seen[peer] = max(self.seen.get(peer, 0), int(tok.partition(":")[2]))
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self._poll()
+
+    def __enter__(self) -> Received:
+        self._poll()
+        self.before = dict(self.seen)  # connections already open count from here
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._poll()
+
+    @property
+    def bytes(self) -> int:
+        return sum(n - self.before.get(peer, 0) for peer, n in self.seen.items())
+
+
+def sha256_seconds(path: Path) -> float:
+    t0 = time.perf_counter()
+    h = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        while data := f.read(MiB * 16):
+            h.update(data)
+    return time.perf_counter() - t0
+
+
+def tree_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def client(hub: Hubd, code: str, xet_cache: Path, *args: str) -> float:
+    """Run a huggingface_hub snippet against hubd; the seconds it printed."""
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": hub.token, "HF_XET_CACHE": str(xet_cache),
+           "HF_HOME": str(xet_cache.parent / "hf-home"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    env.pop("HF_HUB_DISABLE_XET", None)
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def curl_speed(url: str, *headers: str) -> float:
+    """Bytes/s of a GET to /dev/null as curl measures it."""
+    out = subprocess.run(["curl", "-sS", "--fail", "-L", "-o", "/dev/null", "-w", "%{speed_download}",
+                          *[a for h in headers for a in ("-H", h)], url], check=True, capture_output=True, text=True)
+    return float(out.stdout)
+
+
+@contextmanager
+def nginx(root: Path, work: Path) -> Iterator[str]:
+    port = free_port()
+    for sub in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    conf = work / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(d=work, port=port, root=root))
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)], stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            if subprocess.run(["curl", "-s", "-o", "/dev/null", url], check=False).returncode == 0:
+                break
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGQUIT)  # graceful stop of this master and its worker
+        proc.wait(10)
+
+
+@contextmanager
+def spy(hub: Hubd, out_dir: Path | None, phase: str) -> Iterator[None]:
+    """Record the hubd worker with py-spy during the block, when asked, into DIR/PHASE.txt."""
+    if out_dir is None:
+        yield
+        return
+    worker = max(pid for pid, role in hub.pids().items() if role == "worker")
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out = out_dir / f"{phase}.txt"
+    proc = subprocess.Popen([exe, "record", "--pid", str(worker), "--rate", "100", "--format", "raw",
+                             "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+
+
+def print_hot(out_dir: Path | None, phase: str, top: int = 8) -> None:
+    """Leaf frames (self time) and hubd frames (inclusive) of py-spy's collapsed stacks."""
+    if out_dir is None:
+        return
+    raw = out_dir / f"{phase}.txt"
+    leaf: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines() if raw.exists() else []:
+        stack, _, count = line.rpartition(" ")
+        frames = [f.strip() for f in stack.split(";")]
+        n = int(count)
+        total += n
+        leaf[frames[-1] or "(no Python frame: native code)"] += n
+        for f in {f for f in frames if "hubd/" in f}:
+            incl[f.split(":")[0] + ")" if ":" in f else f] += n
+    if not total:
+        print(f"  py-spy {phase}: no samples")
+        return
+    print(f"  py-spy {phase}: {total} samples of busy threads; self time:")
+    for f, n in leaf.most_common(top):
+        print(f"    {100 * n / total:5.1f}%  {f}")
+    print("  hubd functions, inclusive:")
+    for f, n in incl.most_common(top):
+        print(f"    {100 * n / total:5.1f}%  {f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size-mib", type=int, default=2048)
+    ap.add_argument("--py-spy", type=Path, default=None, metavar="DIR", help="profile the hubd worker into DIR")
+    args = ap.parse_args()
+    size = args.size_mib * MiB
+    if args.py_spy:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="hubd-xet-bench-"))
+    try:
+        run(tmp, size, args.py_spy)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(tmp: Path, size: int, spy_dir: Path | None) -> None:
+    files = tmp / "files"
+    files.mkdir()
+    files.chmod(0o755)  # nginx's worker runs as nobody
+    tmp.chmod(0o755)
+    big, mods = files / "big.bin", (files / "big-mod-a.bin", files / "big-mod-b.bin")
+    print(f"file: {size / MiB:.0f} MiB of random bytes; load average {os.getloadavg()[0]:.2f} on "
+          f"{os.cpu_count()} CPUs")
+    make_random_file(big, size)
+    for mod in mods:  # each its own change, so that (b) cannot reuse what (a) stored
+        shutil.copyfile(big, mod)
+        with open(mod, "r+b") as f:
+            f.seek(size // 2 - MiB // 2)
+            f.write(os.urandom(min(MiB, size)))
+    (tmp / "data").mkdir()
+    caches = {name: tmp / "clients" / name / "xet" for name in ("up", "down", "fresh")}
+    for c in caches.values():
+        c.mkdir(parents=True)
+    with Hubd(tmp / "data") as hub:
+        xet = hub.data_dir / "storage" / "xet"
+        repo, repo2 = hub.create_repo("bench"), hub.create_repo("bench2")
+
+        print("\n1. Xet upload (page cache warm)")
+        warm(big)
+        t0 = time.perf_counter()
+        subprocess.run(["sha256sum", str(big)], check=True, capture_output=True)
+        sha_s, lib_s = time.perf_counter() - t0, sha256_seconds(big)
+        with RssSampler(hub) as rss, Received(hub.port) as net, spy(hub, spy_dir, "upload"):
+            up_s = client(hub, UPLOAD, caches["up"], str(big), "big.bin", repo)
+        print(f"  sha256sum                  {size / sha_s / 1e6:6.0f} MB/s  ({sha_s:.2f} s)")
+        print(f"  hashlib.sha256 (reference) {size / lib_s / 1e6:5.0f} MB/s  ({lib_s:.2f} s)")
+        print(f"  hubd Xet upload            {size / up_s / 1e6:6.0f} MB/s  ({up_s:.2f} s)   ratio hubd/sha256sum "
+              f"{sha_s / up_s:.2f}, hubd/hashlib {lib_s / up_s:.2f}")
+        print(f"  received by hubd: {net.bytes / MiB:.0f} MiB")
+        print(f"  stored under storage/xet: {tree_bytes(xet) / MiB:.0f} MiB")
+        print(f"  server RSS: {rss.report()}")
+        print_hot(spy_dir, "upload")
+
+        print("\n2. Downloads (GB/s; hubd through the official client writes the file to disk, curl to /dev/null)")
+        with nginx(files, tmp / "nginx") as url:
+            ngx = curl_speed(f"{url}/big.bin") / 1e9
+        with RssSampler(hub) as rss, spy(hub, spy_dir, "download-xet"):
+            down_s = client(hub, DOWNLOAD, caches["down"], str(caches["down"].parent / "hub"), "big.bin", repo)
+        xet_gbps = size / down_s / 1e9
+        print(f"  nginx sendfile         {ngx:6.2f} GB/s")
+        print(f"  hubd Xet (hf_xet)      {xet_gbps:6.2f} GB/s  ({down_s:.2f} s)   ratio to nginx {xet_gbps / ngx:.2f}")
+        print(f"    server RSS: {rss.report()}")
+        print_hot(spy_dir, "download-xet")
+        with RssSampler(hub) as rss, spy(hub, spy_dir, "download-http"):
+            http = curl_speed(f"{hub.url}/{repo}/resolve/main/big.bin", f"Authorization: Bearer {hub.token}") / 1e9
+        print(f"  hubd plain HTTP resolve {http:5.2f} GB/s   ratio to nginx {http / ngx:.2f}")
+        print(f"    server RSS: {rss.report()}")
+        print_hot(spy_dir, "download-http")
+
+        print(f"\n3. Dedup: a copy with 1 MiB changed in the middle, a different change for (a) and (b) "
+              f"(% of the {size / MiB:.0f} MiB file)")
+        for label, cache, target, mod in (("(a) same client cache, same repo", caches["up"], repo, mods[0]),
+                                          ("(b) fresh client cache, other repo", caches["fresh"], repo2, mods[1])):
+            before_store, before_xorbs = tree_bytes(xet), tree_bytes(xet / "xorbs")
+            with Received(hub.port) as net:
+                secs = client(hub, UPLOAD, cache, str(mod), "big-mod.bin", target)
+            grown, xorbs = tree_bytes(xet) - before_store, tree_bytes(xet / "xorbs") - before_xorbs
+            print(f"  {label}: {secs:.2f} s")
+            for what, n in (("storage added", grown), ("  of which new xorbs", xorbs),
+                            ("received by hubd", net.bytes)):
+                print(f"    {what:26s} {n / MiB:10.2f} MiB  {100 * n / size:7.3f}%")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Downloads, likes and trending: counted cheaply on the hot path, summed into listing columns."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from sqlalchemy import delete, func, insert, select, update
+
+from hubd.db.engine import Database
+from hubd.db.schema import downloads_daily, likes, repos
+from hubd.hub.errors import Conflict
+from hubd.jobs.queue import enqueue
+
+DAY = 86400
+RECOUNT_EVERY = 3600
+# paths never counted as a download: metadata every client fetches alongside the real thing
+_NOT_DOWNLOADS = ("README.md", ".gitattributes")
+
+
+def counts_as_download(path: str, repo_has_config: bool) -> bool:
+    """config.json when the repo has one (as the Hub counts transformers models), else any content file."""
+    if repo_has_config:
+        return path == "config.json"
+    return path not in _NOT_DOWNLOADS
+
+
+class DownloadCounter:
+    """Counts in memory and adds them to the database every few seconds: a resolve GET never writes SQL.
+    A crash loses at most the counts of the last flush interval."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.pending: Counter[int] = Counter()
+        self.lock = threading.Lock()
+
+    def hit(self, repo_id: int) -> None:
+        with self.lock:
+            self.pending[repo_id] += 1
+
+    def flush(self) -> None:
+        with self.lock:
+            pending, self.pending = self.pending, Counter()
+        if not pending:
+            return
+        day = int(time.time() // DAY)
+        with self.db.write() as conn:
+            for repo_id, n in pending.items():
+                updated = conn.execute(update(downloads_daily).where(
+                    (downloads_daily.c.repo_id == repo_id) & (downloads_daily.c.day == day))
+                    .values(count=downloads_daily.c.count + n)).rowcount
+                if not updated:
+                    if conn.execute(select(repos.c.id).where(repos.c.id == repo_id)).first() is None:
+                        continue  # deleted meanwhile
+                    conn.execute(insert(downloads_daily).values(repo_id=repo_id, day=day, count=n))
+                conn.execute(update(repos).where(repos.c.id == repo_id).values(
+                    downloads=repos.c.downloads + n, downloads_all_time=repos.c.downloads_all_time + n))
+
+
+def recount(db: Database) -> None:
+    """Recompute the 30-day downloads and the trending score of every repo with recent activity, then
+    schedule the next recount."""
+    today = int(time.time() // DAY)
+    now = time.time()
+    with db.write() as conn:
+        month = dict(conn.execute(
+            select(downloads_daily.c.repo_id, func.sum(downloads_daily.c.count))
+            .where(downloads_daily.c.day > today - 30).group_by(downloads_daily.c.repo_id)).all())
+        week_rows = conn.execute(select(downloads_daily.c.repo_id, downloads_daily.c.day, downloads_daily.c.count)
+                                 .where(downloads_daily.c.day > today - 7)).all()
+        recent_likes = dict(conn.execute(select(likes.c.repo_id, func.count()).where(
+            likes.c.created_at > now - 7 * DAY).group_by(likes.c.repo_id)).all())
+        trending: Counter[int] = Counter()
+        for repo_id, day, count in week_rows:
+            trending[repo_id] += count * (7 - (today - day)) / 7
+        for repo_id, n in recent_likes.items():
+            trending[repo_id] += 10 * n
+        stale = conn.execute(select(repos.c.id).where(
+            (repos.c.downloads > 0) | (repos.c.trending_score > 0))).scalars().all()
+        for repo_id in set(stale) | set(month) | set(trending):
+            conn.execute(update(repos).where(repos.c.id == repo_id).values(
+                downloads=int(month.get(repo_id, 0)), trending_score=float(trending.get(repo_id, 0))))
+        conn.execute(delete(downloads_daily).where(downloads_daily.c.day <= today - 366))
+        enqueue(conn, "recount", None, run_after=now + RECOUNT_EVERY)
+
+
+def like(db: Database, user_id: int, repo_id: int) -> None:
+    with db.write() as conn:
+        exists = conn.execute(select(likes.c.user_id).where(
+            (likes.c.user_id == user_id) & (likes.c.repo_id == repo_id))).first()
+        if exists:
+            raise Conflict("You already liked this repo")
+        conn.execute(insert(likes).values(user_id=user_id, repo_id=repo_id, created_at=time.time()))
+        conn.execute(update(repos).where(repos.c.id == repo_id).values(likes=repos.c.likes + 1))
+
+
+def unlike(db: Database, user_id: int, repo_id: int) -> None:
+    with db.write() as conn:
+        gone = conn.execute(delete(likes).where((likes.c.user_id == user_id) & (likes.c.repo_id == repo_id))).rowcount
+        if gone:
+            conn.execute(update(repos).where(repos.c.id == repo_id).values(likes=repos.c.likes - 1))

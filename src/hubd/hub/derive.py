@@ -1,0 +1,145 @@
+"""Derived metadata of a commit: computed by a job after each commit to main (and on the fly for other
+revisions), from the README card, config.json and safetensors headers (read by range, never whole)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import delete, insert, select, update
+
+from hubd.db.schema import repo_meta, repo_tags, repos
+from hubd.hub import modelmeta
+from hubd.hub.browse import PathEntry
+from hubd.hub.models import Repo
+from hubd.hub.service import Hub
+
+MAX_JSON_FILE = 2 * 1024 * 1024
+
+
+@dataclass
+class Derived:
+    sha: str
+    card_data: dict | None = None
+    tags: list[str] = field(default_factory=list)
+    pipeline_tag: str | None = None
+    library_name: str | None = None
+    config: dict | None = None
+    transformers_info: dict | None = None
+    safetensors: dict | None = None
+    used_storage: int = 0
+    sdk: str | None = None
+    error: str | None = None
+
+
+def _json_file(hub: Hub, repo: Repo, entry: PathEntry | None) -> dict | None:
+    if entry is None or entry.size > MAX_JSON_FILE:
+        return None
+    try:
+        data = json.loads(hub.read_range(repo.id, entry, 0, entry.size))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _safetensors(hub: Hub, repo: Repo, by_path: dict[str, PathEntry]) -> dict | None:
+    index = _json_file(hub, repo, by_path.get("model.safetensors.index.json"))
+    if index and isinstance(index.get("weight_map"), dict):
+        shards = sorted({str(v) for v in index["weight_map"].values()})
+    else:
+        shards = sorted(p for p in by_path if p.endswith(".safetensors") and "/" not in p)
+    if not shards:
+        return None
+    counts: dict[str, int] = {}
+    for name in shards:
+        entry = by_path.get(name)
+        if entry is None:
+            raise ValueError(f"safetensors shard {name} is missing")
+        n = modelmeta.safetensors_header_size(hub.read_range(repo.id, entry, 0, 8))
+        for dtype, count in modelmeta.count_parameters(hub.read_range(repo.id, entry, 8, 8 + n)).items():
+            counts[dtype] = counts.get(dtype, 0) + count
+    return {"parameters": counts, "total": sum(counts.values())}
+
+
+def derive(hub: Hub, repo: Repo, sha: str) -> Derived:
+    files = hub.browse.files(sha)
+    by_path = {f.path: f for f in files}
+    paths = list(by_path)
+    card = hub.card(sha)
+    card_dict = card or {}
+    readme_entry = by_path.get("README.md")
+    readme = ""
+    if readme_entry is not None and readme_entry.size <= MAX_JSON_FILE:
+        readme = hub.read_range(repo.id, readme_entry, 0, readme_entry.size).decode("utf-8", errors="replace")
+    out = Derived(sha=sha, card_data=card, used_storage=sum(f.size for f in files))
+    if repo.type == "model":
+        config = _json_file(hub, repo, by_path.get("config.json"))
+        tokenizer_config = _json_file(hub, repo, by_path.get("tokenizer_config.json"))
+        out.transformers_info = modelmeta.transformers_info(config, paths)
+        out.config = modelmeta.config_subset(config, tokenizer_config)
+        pipeline = card_dict.get("pipeline_tag")
+        out.pipeline_tag = pipeline if isinstance(pipeline, str) else (out.transformers_info or {}).get(
+            "pipeline_tag")
+        out.library_name = modelmeta.library_name(card_dict, config, paths)
+        out.tags = modelmeta.model_tags(card_dict, readme, out.library_name, out.pipeline_tag, config, paths)
+        try:
+            out.safetensors = _safetensors(hub, repo, by_path)
+        except (ValueError, KeyError, TypeError) as exc:  # a broken header must not break the repo
+            out.error = f"safetensors: {exc}"
+    elif repo.type == "dataset":
+        out.tags = modelmeta.dataset_tags(card_dict, readme, paths)
+    else:
+        sdk = card_dict.get("sdk")
+        out.sdk = sdk if isinstance(sdk, str) else repo.sdk
+        out.tags = modelmeta.space_tags(card_dict, out.sdk)
+    return out
+
+
+def store(hub: Hub, repo_id: int, d: Derived) -> None:
+    with hub.db.write() as conn:
+        conn.execute(update(repos).where(repos.c.id == repo_id).values(
+            pipeline_tag=d.pipeline_tag, library_name=d.library_name, used_storage=d.used_storage,
+            derived_sha=d.sha, **({"sdk": d.sdk} if d.sdk else {}),
+        ))
+        conn.execute(delete(repo_meta).where(repo_meta.c.repo_id == repo_id))
+        conn.execute(insert(repo_meta).values(
+            repo_id=repo_id, card_data=d.card_data, tags=d.tags, config=d.config,
+            transformers_info=d.transformers_info, safetensors=d.safetensors, error=d.error,
+        ))
+        conn.execute(delete(repo_tags).where(repo_tags.c.repo_id == repo_id))
+        if d.tags:
+            conn.execute(insert(repo_tags), [{"repo_id": repo_id, "tag": t[:255]} for t in dict.fromkeys(d.tags)])
+
+
+def load(hub: Hub, repo: Repo) -> Derived | None:
+    """The stored derivation of the repo's main head, if the job has caught up with it."""
+    if repo.head_sha is None:
+        return None
+    with hub.db.read() as conn:
+        row = conn.execute(select(repos.c.derived_sha, repos.c.pipeline_tag, repos.c.library_name,
+                                  repos.c.used_storage, repo_meta)
+                           .join(repo_meta, repo_meta.c.repo_id == repos.c.id)
+                           .where(repos.c.id == repo.id)).mappings().first()
+    if row is None or row["derived_sha"] != repo.head_sha:
+        return None
+    return Derived(
+        sha=row["derived_sha"], card_data=row["card_data"], tags=list(row["tags"] or []),
+        pipeline_tag=row["pipeline_tag"], library_name=row["library_name"], config=row["config"],
+        transformers_info=row["transformers_info"], safetensors=row["safetensors"],
+        used_storage=row["used_storage"], sdk=repo.sdk, error=row["error"],
+    )
+
+
+def for_revision(hub: Hub, repo: Repo, sha: str) -> Derived:
+    stored = load(hub, repo) if sha == repo.head_sha else None
+    return stored or derive(hub, repo, sha)
+
+
+def run_derive_job(hub: Hub, repo_id: int) -> None:
+    repo = hub.repo_by_id(repo_id)
+    if repo is None or repo.head_sha is None:
+        return  # deleted since
+    store(hub, repo.id, derive(hub, repo, repo.head_sha))
+
+
+__all__ = ["Derived", "derive", "store", "load", "for_revision", "run_derive_job", "asdict"]

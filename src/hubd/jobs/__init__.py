@@ -1,0 +1,1 @@
+"""The durable job queue in the database and the worker that runs it."""

@@ -1,0 +1,85 @@
+"""Jobs in SQL: enqueued inside the transaction that makes them necessary, claimed by one worker at a
+time (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's single writer gives the same), leased, retried."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+
+from hubd.db.engine import Database
+from hubd.db.schema import jobs
+
+LEASE_SECONDS = 300
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    repo_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+def enqueue(conn: Connection, kind: str, repo_id: int | None = None, payload: dict | None = None,
+            run_after: float | None = None) -> None:
+    """Add a job unless the same one is already waiting (a repo derived once for many quick commits)."""
+    now = time.time()
+    waiting = conn.execute(
+        select(jobs.c.id).where(
+            (jobs.c.kind == kind) & (jobs.c.state == "queued")
+            & (jobs.c.repo_id.is_(None) if repo_id is None else jobs.c.repo_id == repo_id)
+        ).limit(1)
+    ).first()
+    if waiting is None:
+        conn.execute(insert(jobs).values(
+            kind=kind, repo_id=repo_id, payload=payload or {}, state="queued", attempts=0,
+            run_after=run_after if run_after is not None else now, created_at=now,
+        ))
+
+
+def claim(db: Database) -> Job | None:
+    now = time.time()
+    ready = or_(
+        and_(jobs.c.state == "queued", jobs.c.run_after <= now),
+        and_(jobs.c.state == "running", jobs.c.locked_until < now),  # a worker died holding it
+    )
+    pick = select(jobs.c.id).where(ready).order_by(jobs.c.run_after, jobs.c.id).limit(1)
+    if not db.is_sqlite:
+        pick = pick.with_for_update(skip_locked=True)
+    with db.write() as conn:
+        job_id = conn.execute(pick).scalar()
+        if job_id is None:
+            return None
+        row = conn.execute(
+            update(jobs).where(jobs.c.id == job_id)
+            .values(state="running", locked_until=now + LEASE_SECONDS, attempts=jobs.c.attempts + 1)
+            .returning(jobs.c.id, jobs.c.kind, jobs.c.repo_id, jobs.c.payload, jobs.c.attempts)
+        ).one()
+    return Job(row.id, row.kind, row.repo_id, row.payload or {}, row.attempts)
+
+
+def finish(db: Database, job: Job) -> None:
+    with db.write() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == job.id).values(
+            state="done", finished_at=time.time(), last_error=None, locked_until=None))
+
+
+def fail(db: Database, job: Job, error: str) -> None:
+    """Retry with exponential back-off; after MAX_ATTEMPTS the failure stays recorded, never a crash loop."""
+    final = job.attempts >= MAX_ATTEMPTS
+    with db.write() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == job.id).values(
+            state="failed" if final else "queued", last_error=error[-4000:], locked_until=None,
+            run_after=time.time() + min(600, 2 ** job.attempts), finished_at=time.time() if final else None,
+        ))
+
+
+def recent(db: Database, limit: int = 50) -> list[dict]:
+    with db.read() as conn:
+        rows = conn.execute(select(jobs).order_by(jobs.c.id.desc()).limit(limit)).mappings().all()
+    return [dict(r) for r in rows]

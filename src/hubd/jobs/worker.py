@@ -1,0 +1,59 @@
+"""The worker: a thread in every hubd process that claims jobs and runs them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+
+from hubd.jobs.queue import Job, claim, fail, finish
+
+log = logging.getLogger("hubd.jobs")
+Handler = Callable[[Job], None]
+
+
+class Worker:
+    def __init__(self, db, handlers: dict[str, Handler], idle_sleep: float = 0.5,  # type: ignore[no-untyped-def]
+                 on_idle: Callable[[], None] | None = None) -> None:
+        self.db = db
+        self.handlers = handlers
+        self.idle_sleep = idle_sleep
+        self.on_idle = on_idle
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="hubd-jobs", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+
+    def run_once(self) -> bool:
+        job = claim(self.db)
+        if job is None:
+            return False
+        handler = self.handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise RuntimeError(f"no handler for job kind {job.kind!r}")
+            handler(job)
+        except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, the worker goes on
+            log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
+            fail(self.db, job, "".join(traceback.format_exception(exc)))
+        else:
+            finish(self.db, job)
+        return True
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                busy = self.run_once()
+                if not busy and self.on_idle is not None:
+                    self.on_idle()
+            except Exception:  # noqa: BLE001 - the database may be briefly unavailable; try again
+                log.exception("job worker error")
+                busy = False
+            if not busy:
+                self.stop_event.wait(self.idle_sleep)
