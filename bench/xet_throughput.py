@@ -5,11 +5,14 @@
 Upload is compared with `sha256sum` of the same (page-cached) file, downloads with nginx serving it
 (sendfile on). Client runs are subprocesses with a fresh HF_XET_CACHE each (except dedup (a)); their
 time is the `upload_file` / `hf_hub_download` call alone, interpreter start and imports excluded.
-"Received by hubd" is the TCP payload hubd's sockets received (tcp_info bytes_received, summed over
-the connections to hubd's port, polled with `ss` every 50 ms; the last <50 ms of a connection that
-closes may be missed), i.e. what the client sent: xorbs, shards, API calls. The load average is
-printed because other work on the machine skews every figure. With --py-spy DIR the hubd worker is
-sampled during each hubd phase (py-spy on PATH or beside this Python) and the hottest frames printed.
+
+Measures: "received by hubd" is the TCP payload hubd's sockets received (tcp_info bytes_received summed
+over the connections to hubd's port, polled with `ss` every 50 ms, so the last <50 ms of a connection that
+closes may be missed), i.e. what the client sent: xorbs, shards, API calls. "CPU" is user+system time of
+the hubd processes (/proc/PID/stat) and of the client subprocess (rusage) during the phase; both share
+the machine's cores. RSS is VmRSS sampled every 100 ms. The load average is printed because other work on
+the machine skews every figure. With --py-spy DIR, py-spy (on PATH or beside this Python) samples the
+hubd worker's GIL holder during each hubd phase and the hottest frames are printed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import collections
 import hashlib
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -27,6 +31,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,13 +48,14 @@ http {{ access_log off; sendfile on; tcp_nopush on; client_body_temp_path {d}/bo
   fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
   server {{ listen 127.0.0.1:{port}; root {root}; }} }}
 """
+SPY_RATE = 100
 
 
 class Received:
     """Bytes hubd's sockets received during the block: per-connection maximum of bytes_received, summed."""
 
     def __init__(self, port: int) -> None:
-        self.port, self.seen = port, dict[str, int]()
+        self.port, self.seen, self.before = port, dict[str, int](), dict[str, int]()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -83,13 +89,90 @@ class Received:
         return sum(n - self.before.get(peer, 0) for peer, n in self.seen.items())
 
 
-def sha256_seconds(path: Path) -> float:
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+@dataclass
+class Phase:
+    wall: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    received: int = 0
+    rss: str = ""
+    hot: str = ""
+
+    def report(self) -> str:
+        return (f"    CPU during {self.wall:.1f} s: hubd {self.server_cpu:.1f} s, client {self.client_cpu:.1f} s; "
+                f"hubd RSS {self.rss}\n{self.hot}")
+
+
+@contextmanager
+def phase(hub: Hubd, spy_dir: Path | None, name: str) -> Iterator[Phase]:
+    """Measure hubd and the client subprocesses during the block."""
+    p, pids = Phase(), list(hub.pids())
+    cpu0, kids0, t0 = cpu_seconds(pids), children_cpu(), time.perf_counter()
+    with RssSampler(hub) as rss, Received(hub.port) as net, spy(hub, spy_dir, name, p):
+        yield p
+    p.wall, p.server_cpu = time.perf_counter() - t0, cpu_seconds(pids) - cpu0
+    p.client_cpu, p.received = children_cpu() - kids0, net.bytes
+    p.rss = "; ".join(f"{role} peak {rss.peak[pid] / 1024:.0f} MiB (before {rss.baseline[pid] / 1024:.0f})"
+                      for pid, role in rss.pids.items())
+
+
+@contextmanager
+def spy(hub: Hubd, out_dir: Path | None, name: str, p: Phase) -> Iterator[None]:
+    """When asked, record the hubd worker's GIL holder with py-spy into DIR/NAME.txt; summary into p.hot."""
+    if out_dir is None:
+        yield
+        return
+    worker = max(pid for pid, role in hub.pids().items() if role == "worker")
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out = out_dir / f"{name}.txt"
+    proc = subprocess.Popen([exe, "record", "--pid", str(worker), "--rate", str(SPY_RATE), "--gil", "--format",
+                             "raw", "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)  # attached
     t0 = time.perf_counter()
-    h = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        while data := f.read(MiB * 16):
-            h.update(data)
-    return time.perf_counter() - t0
+    try:
+        yield
+    finally:
+        seconds = time.perf_counter() - t0
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+        p.hot = hot_spots(out, seconds)
+
+
+def hot_spots(raw: Path, seconds: float, top: int = 8) -> str:
+    """Self time by frame and inclusive time of hubd functions, from py-spy's collapsed stacks."""
+    leaf: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    for line in raw.read_text().splitlines() if raw.exists() else []:
+        stack, _, count = line.rpartition(" ")
+        frames = [f.strip() for f in stack.split(";")]
+        leaf[frames[-1] or "(no Python frame)"] += int(count)
+        for f in {f.rpartition(":")[0] + ")" for f in frames if "hubd/" in f}:
+            incl[f] += int(count)
+    total = sum(leaf.values())
+    if not total:
+        return "    py-spy: no samples\n"
+    lines = [f"    py-spy: GIL held by a thread {100 * total / (SPY_RATE * seconds):.0f}% of the time; "
+             "of those samples, self time:"]
+    lines += [f"      {100 * n / total:5.1f}%  {f}" for f, n in leaf.most_common(top)]
+    lines += ["    hubd functions, inclusive:"]
+    lines += [f"      {100 * n / total:5.1f}%  {f}" for f, n in incl.most_common(top)]
+    return "\n".join(lines) + "\n"
 
 
 def tree_bytes(path: Path) -> int:
@@ -112,6 +195,15 @@ def curl_speed(url: str, *headers: str) -> float:
     return float(out.stdout)
 
 
+def sha256_seconds(path: Path) -> float:
+    t0 = time.perf_counter()
+    h = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        while data := f.read(16 * MiB):
+            h.update(data)
+    return time.perf_counter() - t0
+
+
 @contextmanager
 def nginx(root: Path, work: Path) -> Iterator[str]:
     port = free_port()
@@ -132,63 +224,16 @@ def nginx(root: Path, work: Path) -> Iterator[str]:
         proc.wait(10)
 
 
-@contextmanager
-def spy(hub: Hubd, out_dir: Path | None, phase: str) -> Iterator[None]:
-    """Record the hubd worker with py-spy during the block, when asked, into DIR/PHASE.txt."""
-    if out_dir is None:
-        yield
-        return
-    worker = max(pid for pid, role in hub.pids().items() if role == "worker")
-    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    out = out_dir / f"{phase}.txt"
-    proc = subprocess.Popen([exe, "record", "--pid", str(worker), "--rate", "100", "--format", "raw",
-                             "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1)
-    try:
-        yield
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(60)
-
-
-def print_hot(out_dir: Path | None, phase: str, top: int = 8) -> None:
-    """Leaf frames (self time) and hubd frames (inclusive) of py-spy's collapsed stacks."""
-    if out_dir is None:
-        return
-    raw = out_dir / f"{phase}.txt"
-    leaf: collections.Counter[str] = collections.Counter()
-    incl: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in raw.read_text().splitlines() if raw.exists() else []:
-        stack, _, count = line.rpartition(" ")
-        frames = [f.strip() for f in stack.split(";")]
-        n = int(count)
-        total += n
-        leaf[frames[-1] or "(no Python frame: native code)"] += n
-        for f in {f for f in frames if "hubd/" in f}:
-            incl[f.split(":")[0] + ")" if ":" in f else f] += n
-    if not total:
-        print(f"  py-spy {phase}: no samples")
-        return
-    print(f"  py-spy {phase}: {total} samples of busy threads; self time:")
-    for f, n in leaf.most_common(top):
-        print(f"    {100 * n / total:5.1f}%  {f}")
-    print("  hubd functions, inclusive:")
-    for f, n in incl.most_common(top):
-        print(f"    {100 * n / total:5.1f}%  {f}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mib", type=int, default=2048)
     ap.add_argument("--py-spy", type=Path, default=None, metavar="DIR", help="profile the hubd worker into DIR")
     args = ap.parse_args()
-    size = args.size_mib * MiB
     if args.py_spy:
         args.py_spy.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="hubd-xet-bench-"))
     try:
-        run(tmp, size, args.py_spy)
+        run(tmp, args.size_mib * MiB, args.py_spy)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -196,8 +241,8 @@ def main() -> None:
 def run(tmp: Path, size: int, spy_dir: Path | None) -> None:
     files = tmp / "files"
     files.mkdir()
-    files.chmod(0o755)  # nginx's worker runs as nobody
-    tmp.chmod(0o755)
+    for d in (tmp, files):
+        d.chmod(0o755)  # nginx's worker runs as nobody
     big, mods = files / "big.bin", (files / "big-mod-a.bin", files / "big-mod-b.bin")
     print(f"file: {size / MiB:.0f} MiB of random bytes; load average {os.getloadavg()[0]:.2f} on "
           f"{os.cpu_count()} CPUs")
@@ -220,45 +265,42 @@ def run(tmp: Path, size: int, spy_dir: Path | None) -> None:
         t0 = time.perf_counter()
         subprocess.run(["sha256sum", str(big)], check=True, capture_output=True)
         sha_s, lib_s = time.perf_counter() - t0, sha256_seconds(big)
-        with RssSampler(hub) as rss, Received(hub.port) as net, spy(hub, spy_dir, "upload"):
+        with phase(hub, spy_dir, "upload") as p:
             up_s = client(hub, UPLOAD, caches["up"], str(big), "big.bin", repo)
         print(f"  sha256sum                  {size / sha_s / 1e6:6.0f} MB/s  ({sha_s:.2f} s)")
-        print(f"  hashlib.sha256 (reference) {size / lib_s / 1e6:5.0f} MB/s  ({lib_s:.2f} s)")
-        print(f"  hubd Xet upload            {size / up_s / 1e6:6.0f} MB/s  ({up_s:.2f} s)   ratio hubd/sha256sum "
-              f"{sha_s / up_s:.2f}, hubd/hashlib {lib_s / up_s:.2f}")
-        print(f"  received by hubd: {net.bytes / MiB:.0f} MiB")
-        print(f"  stored under storage/xet: {tree_bytes(xet) / MiB:.0f} MiB")
-        print(f"  server RSS: {rss.report()}")
-        print_hot(spy_dir, "upload")
+        print(f"  hashlib.sha256 (reference) {size / lib_s / 1e6:6.0f} MB/s  ({lib_s:.2f} s)")
+        print(f"  hubd Xet upload            {size / up_s / 1e6:6.0f} MB/s  ({up_s:.2f} s)   "
+              f"ratio hubd/sha256sum {sha_s / up_s:.2f}, hubd/hashlib {lib_s / up_s:.2f}")
+        print(f"    received by hubd {p.received / MiB:.0f} MiB, stored under storage/xet "
+              f"{tree_bytes(xet) / MiB:.0f} MiB")
+        print(p.report(), end="")
 
-        print("\n2. Downloads (GB/s; hubd through the official client writes the file to disk, curl to /dev/null)")
+        print("\n2. Downloads (hf_hub_download writes the file to disk, curl to /dev/null)")
         with nginx(files, tmp / "nginx") as url:
             ngx = curl_speed(f"{url}/big.bin") / 1e9
-        with RssSampler(hub) as rss, spy(hub, spy_dir, "download-xet"):
+        print(f"  nginx sendfile          {ngx:5.2f} GB/s")
+        with phase(hub, spy_dir, "download-xet") as p:
             down_s = client(hub, DOWNLOAD, caches["down"], str(caches["down"].parent / "hub"), "big.bin", repo)
-        xet_gbps = size / down_s / 1e9
-        print(f"  nginx sendfile         {ngx:6.2f} GB/s")
-        print(f"  hubd Xet (hf_xet)      {xet_gbps:6.2f} GB/s  ({down_s:.2f} s)   ratio to nginx {xet_gbps / ngx:.2f}")
-        print(f"    server RSS: {rss.report()}")
-        print_hot(spy_dir, "download-xet")
-        with RssSampler(hub) as rss, spy(hub, spy_dir, "download-http"):
-            http = curl_speed(f"{hub.url}/{repo}/resolve/main/big.bin", f"Authorization: Bearer {hub.token}") / 1e9
-        print(f"  hubd plain HTTP resolve {http:5.2f} GB/s   ratio to nginx {http / ngx:.2f}")
-        print(f"    server RSS: {rss.report()}")
-        print_hot(spy_dir, "download-http")
+        gb = size / down_s / 1e9
+        print(f"  hubd Xet (hf_xet)       {gb:5.2f} GB/s  ({down_s:.2f} s)   ratio to nginx {gb / ngx:.2f}")
+        print(p.report(), end="")
+        with phase(hub, spy_dir, "download-http") as p:
+            gb = curl_speed(f"{hub.url}/{repo}/resolve/main/big.bin", f"Authorization: Bearer {hub.token}") / 1e9
+        print(f"  hubd plain HTTP resolve {gb:5.2f} GB/s   ratio to nginx {gb / ngx:.2f}")
+        print(p.report(), end="")
 
         print(f"\n3. Dedup: a copy with 1 MiB changed in the middle, a different change for (a) and (b) "
               f"(% of the {size / MiB:.0f} MiB file)")
         for label, cache, target, mod in (("(a) same client cache, same repo", caches["up"], repo, mods[0]),
                                           ("(b) fresh client cache, other repo", caches["fresh"], repo2, mods[1])):
             before_store, before_xorbs = tree_bytes(xet), tree_bytes(xet / "xorbs")
-            with Received(hub.port) as net:
+            with phase(hub, None, label) as p:
                 secs = client(hub, UPLOAD, cache, str(mod), "big-mod.bin", target)
             grown, xorbs = tree_bytes(xet) - before_store, tree_bytes(xet / "xorbs") - before_xorbs
             print(f"  {label}: {secs:.2f} s")
             for what, n in (("storage added", grown), ("  of which new xorbs", xorbs),
-                            ("received by hubd", net.bytes)):
-                print(f"    {what:26s} {n / MiB:10.2f} MiB  {100 * n / size:7.3f}%")
+                            ("received by hubd", p.received)):
+                print(f"    {what:22s} {n / MiB:10.2f} MiB  {100 * n / size:7.3f}%")
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubd.api import browse, discussions, files, lfs, listing, repos, upload, users, xet
+from hubd.api import browse, discovery, discussions, files, lfs, listing, repos, upload, users, xet
 from hubd.api.http import Router
 
 REPO = repos.REPO
@@ -17,6 +17,12 @@ def build_router() -> Router:
     r.add("/api/repos/delete", delete=repos.delete_repo)
     r.add("/api/repos/move", post=repos.move_repo)
     r.add(listing.LISTING, get=listing.list_repos_route)
+    r.add("/api/models-tags-by-type", get=discovery.models_tags_by_type)
+    r.add("/api/datasets-tags-by-type", get=discovery.datasets_tags_by_type)
+    r.add("/api/metrics", get=discovery.metrics)
+    r.add("/api/users/(?P<user>[^/]+)/likes", get=discovery.user_likes)
+    r.add(f"/api/{REPO}/like", post=discovery.like, delete=discovery.like)
+    r.add(f"/api/{REPO}/likers", get=discovery.likers)
     r.add(f"/api/{REPO}/settings", put=repos.update_settings)
     r.add(f"/api/{REPO}", get=repos.repo_info)
     r.add(f"/api/{REPO}/revision/(?P<rev>[^/]+)", get=repos.repo_info)

@@ -16,7 +16,7 @@ async def whoami(ctx: Ctx) -> Response:
         "id": f"{p.user_id:024x}",
         "name": p.name,
         "fullname": p.fullname,
-        "email": p.email,
+        **({"email": p.email} if p.email else {}),
         "emailVerified": p.email is not None,
         "isPro": False,
         "canPay": False,

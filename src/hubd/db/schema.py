@@ -94,6 +94,14 @@ repo_meta = Table(
     Column("error", Text),
 )
 
+# Evaluation metrics named in model cards' model-index, for /api/metrics.
+repo_metrics = Table(
+    "repo_metrics",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("metric", String(128), primary_key=True),
+)
+
 likes = Table(
     "likes",
     metadata,

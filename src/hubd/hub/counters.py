@@ -9,7 +9,7 @@ from collections import Counter
 from sqlalchemy import delete, func, insert, select, update
 
 from hubd.db.engine import Database
-from hubd.db.schema import downloads_daily, likes, repos
+from hubd.db.schema import accounts, downloads_daily, likes, repos
 from hubd.hub.errors import Conflict
 from hubd.jobs.queue import enqueue
 
@@ -100,3 +100,18 @@ def unlike(db: Database, user_id: int, repo_id: int) -> None:
         gone = conn.execute(delete(likes).where((likes.c.user_id == user_id) & (likes.c.repo_id == repo_id))).rowcount
         if gone:
             conn.execute(update(repos).where(repos.c.id == repo_id).values(likes=repos.c.likes - 1))
+
+
+def likers(db: Database, repo_id: int) -> list[dict]:
+    with db.read() as conn:
+        rows = conn.execute(select(accounts.c.name, accounts.c.fullname).join(likes, likes.c.user_id == accounts.c.id)
+                            .where(likes.c.repo_id == repo_id).order_by(likes.c.created_at.desc())).mappings()
+        return [dict(r) for r in rows]
+
+
+def liked_by(db: Database, user_id: int) -> list[dict]:
+    with db.read() as conn:
+        rows = conn.execute(select(repos.c.type, repos.c.namespace, repos.c.name, likes.c.created_at)
+                            .join(likes, likes.c.repo_id == repos.c.id).where(likes.c.user_id == user_id)
+                            .order_by(likes.c.created_at.desc())).mappings()
+        return [dict(r) for r in rows]

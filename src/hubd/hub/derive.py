@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import delete, insert, select, update
 
-from hubd.db.schema import repo_meta, repo_tags, repos
+from hubd.db.schema import repo_meta, repo_metrics, repo_tags, repos
 from hubd.hub import modelmeta
 from hubd.hub.browse import PathEntry
 from hubd.hub.models import Repo
@@ -29,6 +29,7 @@ class Derived:
     safetensors: dict | None = None
     used_storage: int = 0
     sdk: str | None = None
+    metrics: list[str] = field(default_factory=list)
     error: str | None = None
 
 
@@ -82,6 +83,7 @@ def derive(hub: Hub, repo: Repo, sha: str) -> Derived:
             "pipeline_tag")
         out.library_name = modelmeta.library_name(card_dict, config, paths)
         out.tags = modelmeta.model_tags(card_dict, readme, out.library_name, out.pipeline_tag, config, paths)
+        out.metrics = modelmeta.card_metrics(card_dict)
         try:
             out.safetensors = _safetensors(hub, repo, by_path)
         except (ValueError, KeyError, TypeError) as exc:  # a broken header must not break the repo
@@ -106,6 +108,9 @@ def store(hub: Hub, repo_id: int, d: Derived) -> None:
             repo_id=repo_id, card_data=d.card_data, tags=d.tags, config=d.config,
             transformers_info=d.transformers_info, safetensors=d.safetensors, error=d.error,
         ))
+        conn.execute(delete(repo_metrics).where(repo_metrics.c.repo_id == repo_id))
+        if d.metrics:
+            conn.execute(insert(repo_metrics), [{"repo_id": repo_id, "metric": m} for m in d.metrics])
         conn.execute(delete(repo_tags).where(repo_tags.c.repo_id == repo_id))
         if d.tags:
             conn.execute(insert(repo_tags), [{"repo_id": repo_id, "tag": t[:255]} for t in dict.fromkeys(d.tags)])

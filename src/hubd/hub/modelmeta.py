@@ -8,8 +8,6 @@ import re
 import struct
 from collections.abc import Iterable
 
-from hubd.hub.errors import BadRequest
-
 # architecture suffix → (auto class, pipeline tag); the first suffix that matches wins
 _ARCHITECTURES = (
     ("ForSequenceClassification", "AutoModelForSequenceClassification", "text-classification"),
@@ -156,10 +154,10 @@ def space_tags(card: dict, sdk: str | None) -> list[str]:
 
 def safetensors_header_size(first8: bytes) -> int:
     if len(first8) != 8:
-        raise BadRequest("safetensors file too short")
+        raise ValueError("safetensors file too short")
     (n,) = struct.unpack("<Q", first8)
     if n > MAX_SAFETENSORS_HEADER:
-        raise BadRequest("safetensors header too large")
+        raise ValueError("safetensors header too large")
     return n
 
 
@@ -175,3 +173,15 @@ def count_parameters(header: bytes) -> dict[str, int]:
         dtype = str(tensor.get("dtype"))
         counts[dtype] = counts.get(dtype, 0) + n
     return counts
+
+
+def card_metrics(card: dict) -> list[str]:
+    """Metric types named in a card's model-index results."""
+    out: list[str] = []
+    index = card.get("model-index")
+    for model in index if isinstance(index, list) else []:
+        for result in model.get("results", []) if isinstance(model, dict) else []:
+            for metric in result.get("metrics", []) if isinstance(result, dict) else []:
+                if isinstance(metric, dict) and isinstance(metric.get("type"), str) and metric["type"] not in out:
+                    out.append(metric["type"][:128])
+    return out

@@ -19,6 +19,7 @@ from hubd.db.schema import (
     refs,
     repo_commits,
     repo_meta,
+    repo_metrics,
     repo_objects,
     repo_tags,
     repos,
@@ -164,7 +165,7 @@ class Hub:
     def delete_repo(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> None:
         repo = self.repo_for_write(p, check_repo_type(repo_type), namespace, name, "write")
         with self.db.write() as conn:
-            for table in (refs, repo_commits, discussions, repo_tags, repo_objects, repo_meta, likes,
+            for table in (refs, repo_commits, discussions, repo_tags, repo_objects, repo_meta, likes, repo_metrics,
                           downloads_daily):
                 conn.execute(table.delete().where(table.c.repo_id == repo.id))
             conn.execute(repos.delete().where(repos.c.id == repo.id))

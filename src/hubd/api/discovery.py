@@ -1,0 +1,58 @@
+"""Tags by type, metrics, likes."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from hubd.api.http import Ctx, json_response
+from hubd.api.repos import require_user
+from hubd.hub import catalog, counters
+from hubd.hub.errors import NotFound
+from hubd.hub.models import iso
+from hubd.hub.names import PLURAL_TO_TYPE
+
+
+async def models_tags_by_type(ctx: Ctx) -> Response:
+    return json_response(await ctx.run(catalog.model_tags_by_type, ctx.hub.db))
+
+
+async def datasets_tags_by_type(ctx: Ctx) -> Response:
+    return json_response(await ctx.run(catalog.dataset_tags_by_type, ctx.hub.db))
+
+
+async def metrics(ctx: Ctx) -> Response:
+    return json_response(await ctx.run(catalog.metrics, ctx.hub.db))
+
+
+async def like(ctx: Ctx) -> Response:
+    p = require_user(ctx)
+    repo = await ctx.run(ctx.hub.repo_for_read, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+                         ctx.params["name"])
+    if ctx.request.method == "DELETE":
+        await ctx.run(counters.unlike, ctx.hub.db, p.user_id, repo.id)
+    else:
+        await ctx.run(counters.like, ctx.hub.db, p.user_id, repo.id)
+    return json_response({})
+
+
+async def likers(ctx: Ctx) -> Response:
+    repo = await ctx.run(ctx.hub.repo_for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
+                         ctx.params["ns"], ctx.params["name"])
+    users = await ctx.run(counters.likers, ctx.hub.db, repo.id)
+    return json_response([{"user": u["name"], "fullname": u["fullname"], "type": "user", "avatarUrl": "",
+                           "isPro": False} for u in users])
+
+
+async def user_likes(ctx: Ctx) -> Response:
+    account = await ctx.run(ctx.hub.accounts.account, ctx.params["user"])
+    if account is None:
+        raise NotFound("User not found")
+    liked = await ctx.run(counters.liked_by, ctx.hub.db, account["id"])
+    visible = []
+    for row in liked:
+        repo = await ctx.run(ctx.hub.find_repo, row["type"], row["namespace"], row["name"])
+        if repo is not None and (not repo.private or (ctx.principal and ctx.principal.namespace_role(
+                repo.namespace))):
+            visible.append({"createdAt": iso(row["created_at"]),
+                            "repo": {"name": repo.repo_id, "type": repo.type}})
+    return json_response(visible)

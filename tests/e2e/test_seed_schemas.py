@@ -1,0 +1,72 @@
+"""Every seed operation's 200 response validates against the seed's own schemas (shared/seed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+import yaml
+from huggingface_hub import CommitOperationAdd, HfApi
+
+from tests.conftest import Hubd, eventually
+
+# shared/ stands beside the checkout, for developers and CI alike
+SEED = Path(__file__).parents[3] / "shared" / "seed" / "hub-api.openapi.yaml"
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict:
+    return yaml.safe_load(SEED.read_text())
+
+
+def response_schema(spec: dict, path: str, method: str) -> dict:
+    content = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+    return {**content, "components": spec["components"]}
+
+
+def validate(spec: dict, path: str, method: str, body: object) -> None:
+    jsonschema.validate(body, response_schema(spec, path, method), cls=jsonschema.Draft202012Validator)
+
+
+def test_seed_operations_validate(hubd: Hubd, alice: HfApi, repo_name: str, spec: dict) -> None:
+    auth = {"authorization": f"Bearer {hubd.tokens['alice']}"}
+    r = httpx.post(f"{hubd.url}/api/repos/create", json={"name": f"{repo_name}-m", "type": "model"}, headers=auth)
+    validate(spec, "/repos/create", "post", r.json())
+    for kind, sdk in (("dataset", None), ("space", "gradio")):
+        body = {"name": f"{repo_name}-{kind[0]}", "type": kind, **({"sdk": sdk} if sdk else {})}
+        assert httpx.post(f"{hubd.url}/api/repos/create", json=body, headers=auth).status_code == 200
+    alice.create_commit(f"alice/{repo_name}-m", [
+        CommitOperationAdd("README.md", b"---\nlicense: mit\npipeline_tag: fill-mask\nmodel-index:\n- name: m\n"
+                                        b"  results:\n  - metrics:\n    - {type: f1, value: 1}\n---\n"),
+        CommitOperationAdd("config.json", b'{"architectures": ["BertForMaskedLM"], "model_type": "bert"}'),
+    ], commit_message="card")
+    alice.upload_file(path_or_fileobj=b"---\nlicense: mit\nlanguage: [en]\nsize_categories: [n<1K]\n---\n",
+                      path_in_repo="README.md", repo_id=f"alice/{repo_name}-d", repo_type="dataset")
+    eventually(lambda: next(iter(alice.list_models(search=f"{repo_name}-m"))).pipeline_tag)
+
+    checks = [
+        ("/models", f"/api/models?search={repo_name}&full=true&config=true"),
+        ("/models", "/api/models?limit=5"),
+        ("/models/{repo_id}", f"/api/models/alice/{repo_name}-m"),
+        ("/models/{repo_id}/revision/{revision}", f"/api/models/alice/{repo_name}-m/revision/main"),
+        ("/datasets", f"/api/datasets?search={repo_name}&full=true"),
+        ("/datasets/{repo_id}", f"/api/datasets/alice/{repo_name}-d"),
+        ("/spaces", f"/api/spaces?search={repo_name}"),
+        ("/spaces/{repo_id}", f"/api/spaces/alice/{repo_name}-s"),
+        ("/whoami-v2", "/api/whoami-v2"),
+        ("/metrics", "/api/metrics"),
+        ("/models-tags-by-type", "/api/models-tags-by-type"),
+        ("/datasets-tags-by-type", "/api/datasets-tags-by-type"),
+    ]
+    for seed_path, url in checks:
+        r = httpx.get(hubd.url + url, headers=auth)
+        assert r.status_code == 200, url
+        validate(spec, seed_path, "get", r.json())
+        assert r.json(), url
+    r = httpx.put(f"{hubd.url}/api/models/alice/{repo_name}-m/settings", json={"private": True}, headers=auth)
+    assert r.status_code == 200
+    r = httpx.request("DELETE", f"{hubd.url}/api/repos/delete", json={"name": f"alice/{repo_name}-m",
+                                                                       "type": "model"}, headers=auth)
+    assert r.status_code == 200
