@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from hubd.db.schema import metadata
+from hubd.db.search import create_search_index
 
 
 class Database:
@@ -19,6 +20,7 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.has_trigram_index = False
         if self.is_sqlite:
             if parsed.database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -31,6 +33,7 @@ class Database:
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
+        self.has_trigram_index = create_search_index(self.engine, self.is_sqlite)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -149,12 +149,10 @@ class Hub:
                     insert(repos).values(
                         type=repo_type, namespace=namespace, name=name, private=private, gated="",
                         sdk=sdk if repo_type == "space" else None, created_at=now, last_modified=now,
-                        head_sha=sha, next_discussion=1,
+                        head_sha=sha, next_discussion=1, search_id=f"{namespace}/{name}".lower(),
                     )
                 ).inserted_primary_key[0]
                 cas_ref(conn, int(repo_id), MAIN, None, sha)
-                conn.execute(update(repos).where(repos.c.id == repo_id).values(
-                    search_id=f"{namespace}/{name}".lower()))
                 enqueue(conn, "derive", int(repo_id))
         except IntegrityError:
             raise Conflict(f"You already created this {repo_type} repo") from None
