@@ -188,9 +188,9 @@ def client(hub: Hubd, code: str, xet_cache: Path, *args: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def curl_speed(url: str, *headers: str) -> float:
-    """Bytes/s of a GET to /dev/null as curl measures it."""
-    out = subprocess.run(["curl", "-sS", "--fail", "-L", "-o", "/dev/null", "-w", "%{speed_download}",
+def curl_speed(url: str, *headers: str, to: str = "/dev/null") -> float:
+    """Bytes/s of a GET as curl measures it."""
+    out = subprocess.run(["curl", "-sS", "--fail", "-L", "-o", to, "-w", "%{speed_download}",
                           *[a for h in headers for a in ("-H", h)], url], check=True, capture_output=True, text=True)
     return float(out.stdout)
 
@@ -275,14 +275,18 @@ def run(tmp: Path, size: int, spy_dir: Path | None) -> None:
               f"{tree_bytes(xet) / MiB:.0f} MiB")
         print(p.report(), end="")
 
-        print("\n2. Downloads (hf_hub_download writes the file to disk, curl to /dev/null)")
+        print("\n2. Downloads (curl to /dev/null unless said; hf_hub_download writes the file to disk)")
         with nginx(files, tmp / "nginx") as url:
             ngx = curl_speed(f"{url}/big.bin") / 1e9
+            ngx_disk = curl_speed(f"{url}/big.bin", to=str(tmp / "nginx" / "copy.bin")) / 1e9
+            (tmp / "nginx" / "copy.bin").unlink()
         print(f"  nginx sendfile          {ngx:5.2f} GB/s")
+        print(f"  nginx sendfile -> file  {ngx_disk:5.2f} GB/s   (curl -o a file in the same temp dir)")
         with phase(hub, spy_dir, "download-xet") as p:
             down_s = client(hub, DOWNLOAD, caches["down"], str(caches["down"].parent / "hub"), "big.bin", repo)
         gb = size / down_s / 1e9
-        print(f"  hubd Xet (hf_xet)       {gb:5.2f} GB/s  ({down_s:.2f} s)   ratio to nginx {gb / ngx:.2f}")
+        print(f"  hubd Xet (hf_xet)       {gb:5.2f} GB/s  ({down_s:.2f} s)   ratio to nginx {gb / ngx:.2f}, "
+              f"to nginx -> file {gb / ngx_disk:.2f}")
         print(p.report(), end="")
         with phase(hub, spy_dir, "download-http") as p:
             gb = curl_speed(f"{hub.url}/{repo}/resolve/main/big.bin", f"Authorization: Bearer {hub.token}") / 1e9

@@ -25,6 +25,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("public_url", str, "", "Base URL used in every URL hubd returns (default: http://HOST:PORT)."),
     Setting("database_url", str, "", "SQLAlchemy URL of the metadata database (default: SQLite in data_dir)."),
     Setting("storage_url", str, "", "Where blobs live: file:///path (default: data_dir/storage)."),
+    Setting("storage_proxy", int, 0,
+            "1: stream S3 blobs through hubd instead of redirecting clients to presigned URLs."),
     Setting("lfs_threshold", int, 10 * MiB, "Files of at least this many bytes are uploaded as LFS."),
     Setting("lfs_multipart_threshold", int, 4096 * MiB, "LFS uploads above this size use multipart."),
     Setting("lfs_chunk_size", int, 512 * MiB, "Part size of multipart LFS uploads."),
@@ -41,6 +43,7 @@ class Settings:
     public_url: str = ""
     database_url: str = ""
     storage_url: str = ""
+    storage_proxy: int = 0
     lfs_threshold: int = 10 * MiB
     lfs_multipart_threshold: int = 4096 * MiB
     lfs_chunk_size: int = 512 * MiB

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
-from starlette.concurrency import iterate_in_threadpool
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response
 
+from hubd.api.blobs import blob_response, can_redirect, parse_range, stream_response
 from hubd.api.http import Ctx
 from hubd.hub.counters import counts_as_download
-from hubd.hub.errors import EntryNotFound, RangeNotSatisfiable
-from hubd.hub.service import Hub
+from hubd.hub.errors import EntryNotFound
 from hubd.storage.blobstore import lfs_key
-from hubd.xet.store import XetFile
 
 RESOLVE = r"/(?:(?P<prefix>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)"
 PREFIX_TYPE = {None: "model", "datasets": "dataset", "spaces": "space"}
-_RANGE_START = re.compile(r"^bytes=(\d+)-")
-_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
-
-
-def _check_range(range_header: str | None, size: int) -> None:
-    m = _RANGE_START.match(range_header or "")
-    if m and int(m.group(1)) >= size:
-        raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
 
 
 async def resolve(ctx: Ctx) -> Response:
@@ -60,32 +49,18 @@ async def resolve(ctx: Ctx) -> Response:
         key = hub.git.blob_key(entry.sha)
         headers["ETag"] = f'"{entry.sha}"'
     size = entry.size
-    _check_range(ctx.request.headers.get("range"), size)
-    if ctx.request.method == "GET" and not ctx.request.headers.get("range"):
+    range_header = ctx.request.headers.get("range")
+    parse_range(range_header, size)  # a bad or unsatisfiable range fails here, in the Hub's error shape
+    if ctx.request.method == "GET" and not range_header:
         has_config = path == "config.json" or await ctx.run(hub.browse.lookup, sha, "config.json") is not None
         if counts_as_download(path, has_config):
             hub.downloads.hit(repo.id)
-    if ctx.request.method == "HEAD":
+    redirect = entry.lfs is not None and xet_file is None and can_redirect(hub)
+    if ctx.request.method == "HEAD" and not redirect:
         headers["Content-Length"] = str(size)
         return Response(status_code=200, headers=headers, media_type="application/octet-stream")
     if xet_file is not None:
-        return xet_response(hub, xet_file, ctx.request.headers.get("range"), headers)
-    local = hub.blobs.local_path(key)
-    assert local is not None, "every storage backend so far is a local directory"
-    return FileResponse(local, headers=headers, media_type="application/octet-stream")
-
-
-def xet_response(hub: Hub, f: XetFile, range_header: str | None, headers: dict[str, str]) -> Response:
-    """The file's bytes rebuilt from its xorbs, for clients that do not speak Xet (Range honoured)."""
-    start, end, status = 0, f.size, 200
-    m = _RANGE.match(range_header or "")
-    if m:
-        start = int(m.group(1))
-        end = min(int(m.group(2)) + 1, f.size) if m.group(2) else f.size
-        if start >= f.size or end <= start:
-            raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{f.size}"})
-        status = 206
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{f.size}"
-    headers["Content-Length"] = str(end - start)
-    return StreamingResponse(iterate_in_threadpool(hub.xet.iter_bytes(f, start, end)), status_code=status,
-                             headers=headers, media_type="application/octet-stream")
+        # rebuilt from xorbs, for clients that do not speak Xet
+        f = xet_file
+        return stream_response(lambda _key, s, e: hub.xet.iter_bytes(f, s, e), f.hash, size, range_header, headers)
+    return blob_response(hub, key, size, range_header, headers, redirect=redirect)

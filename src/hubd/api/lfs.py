@@ -6,8 +6,9 @@ import math
 import secrets
 from urllib.parse import urlencode
 
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
+from hubd.api.blobs import blob_response
 from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx, json_response
 from hubd.hub.errors import BadRequest, NotFound, Unauthorized
@@ -132,7 +133,7 @@ async def put_object(ctx: Ctx) -> Response:
     An object already stored for another repo is still uploaded in full: that is the proof of possession."""
     hub, oid, size, repo_id = ctx.hub, ctx.params["oid"], _size(ctx), _size(ctx, "repo")
     _signed(ctx, "put", repo_id, oid, size)
-    staged = hub.blobs.stage()
+    staged = hub.blobs.stage(lfs_key(oid))
     try:
         writer = HashingWriter(staged, size)
         await _stream_into(ctx, writer)
@@ -154,13 +155,13 @@ async def put_part(ctx: Ctx) -> Response:
     size, chunk, n = _size(ctx), _size(ctx, "chunk"), int(ctx.params["part"])
     _signed(ctx, "part", oid, upload_id, n, size, chunk)
     expected = min(chunk, size - (n - 1) * chunk)
-    staged = hub.blobs.stage()
+    staged = hub.blobs.stage(_part_key(upload_id, n))
     try:
         writer = HashingWriter(staged, expected)
         await _stream_into(ctx, writer)
         if writer.size != expected:
             raise BadRequest(f"Part {n} must be {expected} bytes, got {writer.size}")
-        await ctx.run(staged.publish, _part_key(upload_id, n))
+        await ctx.run(staged.publish)
     finally:
         staged.abort()
     return Response(status_code=200, headers={"ETag": f'"{writer.sha256.hexdigest()}"'})
@@ -174,7 +175,7 @@ async def complete_multipart(ctx: Ctx) -> Response:
     keys = [_part_key(upload_id, n) for n in range(1, count + 1)]
 
     def assemble() -> None:
-        staged = hub.blobs.stage()
+        staged = hub.blobs.stage(lfs_key(oid))
         try:
             writer = HashingWriter(staged, size)
             for key in keys:
@@ -197,7 +198,8 @@ async def complete_multipart(ctx: Ctx) -> Response:
 async def get_object(ctx: Ctx) -> Response:
     hub, oid = ctx.hub, ctx.params["oid"]
     _signed(ctx, "get", oid)
-    local = hub.blobs.local_path(lfs_key(oid))
-    if local is None or not hub.blobs.exists(lfs_key(oid)):
-        raise NotFound("Object not found")
-    return FileResponse(local, media_type="application/octet-stream")
+    try:
+        size = await ctx.run(hub.blobs.stat, lfs_key(oid))
+    except BlobNotFound:
+        raise NotFound("Object not found") from None
+    return blob_response(hub, lfs_key(oid), size, ctx.request.headers.get("range"), {}, redirect=True)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
+from hubd.api.blobs import blob_response, can_redirect
 from hubd.api.http import Ctx, json_response
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized
 from hubd.hub.names import PLURAL_TO_TYPE
+from hubd.storage.blobstore import BlobNotFound
 from hubd.xet.dedup import dedup_entries, dedup_shard, index_chunks, xorb_for_chunk
 from hubd.xet.shard import MAX_SHARD_BYTES, parse_shard
 from hubd.xet.store import XetFile, unhex_or_400, xorb_key
@@ -61,7 +63,7 @@ async def upload_xorb(ctx: Ctx) -> Response:
     _cas_auth(ctx, need_write=True)
     h = unhex_or_400(ctx.params["hash"])
     store = ctx.hub.xet
-    staged = ctx.hub.blobs.stage()
+    staged = ctx.hub.blobs.stage(xorb_key(h))
     try:
         parser = XorbParser(staged.write)
         async for data in ctx.request.stream():
@@ -155,6 +157,8 @@ async def reconstruction(ctx: Ctx) -> Response:
 
 
 def _fetch_url(ctx: Ctx, xorb: str) -> str:
+    if can_redirect(ctx.hub):  # straight from object storage; S3 honours the Range the client sends
+        return ctx.hub.blobs.presigned_get(xorb_key(xorb), TOKEN_TTL)  # type: ignore[attr-defined]
     signed = ctx.hub.signer.sign("xorb", xorb, ttl=TOKEN_TTL)
     return f"{cas_url(ctx)}/fetch/{xorb}?exp={signed['exp']}&sig={signed['sig']}"
 
@@ -164,8 +168,9 @@ async def fetch_xorb(ctx: Ctx) -> Response:
     h = unhex_or_400(ctx.params["hash"])
     q = ctx.request.query_params
     ctx.hub.signer.verify(q.get("exp"), q.get("sig"), "xorb", h)
-    local = ctx.hub.blobs.local_path(xorb_key(h))
-    if local is None or not ctx.hub.blobs.exists(xorb_key(h)):
-        raise NotFound("Xorb not found")
-    return FileResponse(local, media_type="application/octet-stream")
+    try:
+        size = await ctx.run(ctx.hub.blobs.stat, xorb_key(h))
+    except BlobNotFound:
+        raise NotFound("Xorb not found") from None
+    return blob_response(ctx.hub, xorb_key(h), size, ctx.request.headers.get("range"), {})
 

@@ -12,8 +12,9 @@ from hubd.storage.blobstore import BlobNotFound
 
 
 class _LocalStaged:
-    def __init__(self, store: LocalBlobStore) -> None:
+    def __init__(self, store: LocalBlobStore, key: str) -> None:
         self.store = store
+        self.dest = store.path(key)
         fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="stage-")
         self.file = os.fdopen(fd, "wb", buffering=1024 * 1024)
         self.done = False
@@ -21,13 +22,12 @@ class _LocalStaged:
     def write(self, data: bytes) -> None:
         self.file.write(data)
 
-    def publish(self, key: str) -> None:
+    def publish(self) -> None:
         self.file.flush()
         os.fsync(self.file.fileno())
         self.file.close()
-        dest = self.store.path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.tmp_path, dest)
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.tmp_path, self.dest)
         self.done = True
 
     def abort(self) -> None:
@@ -87,15 +87,15 @@ class LocalBlobStore:
     def put_bytes(self, key: str, data: bytes) -> None:
         if self.exists(key):
             return
-        staged = self.stage()
+        staged = self.stage(key)
         try:
             staged.write(data)
-            staged.publish(key)
+            staged.publish()
         finally:
             staged.abort()
 
-    def stage(self) -> _LocalStaged:
-        return _LocalStaged(self)
+    def stage(self, key: str) -> _LocalStaged:
+        return _LocalStaged(self, key)
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
@@ -113,7 +113,14 @@ class LocalBlobStore:
                 yield str(full.relative_to(self.root))
 
 
-def open_blobstore(url: str) -> LocalBlobStore:
+def open_blobstore(url: str):  # type: ignore[no-untyped-def]
+    """file:///path or s3://bucket/prefix (endpoint and credentials from the AWS_* variables)."""
     if url.startswith("file://"):
         return LocalBlobStore(url[len("file://"):])
-    raise ValueError(f"unsupported storage url {url!r} (only file:// is implemented so far)")
+    if url.startswith("s3://"):
+        from hubd.storage.s3 import S3BlobStore
+
+        store = S3BlobStore(url)
+        store.ensure_bucket()
+        return store
+    raise ValueError(f"unsupported storage url {url!r}: use file:///path or s3://bucket/prefix")

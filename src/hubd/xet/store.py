@@ -76,7 +76,7 @@ class XetStore:
         if self.has_xorb(h):
             staged.abort()
             return False
-        staged.publish(xorb_key(h))
+        staged.publish()
         self.blobs.put_bytes(xorb_index_key(h), pack_index(chunks))  # written last: it marks the xorb whole
         return True
 

@@ -1,0 +1,58 @@
+"""Responses that carry stored bytes: zero-copy from disk, a redirect to object storage, or a stream."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.concurrency import iterate_in_threadpool
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+
+from hubd.hub.errors import BadRequest, RangeNotSatisfiable
+from hubd.hub.service import Hub
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """[start, end) of a single `Range: bytes=` request, None for the whole body."""
+    if not header:
+        return None
+    m = _RANGE.match(header.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        raise BadRequest(f"Unsupported range {header!r}")
+    if not m.group(1):  # suffix: the last N bytes
+        n = int(m.group(2))
+        return max(0, size - n), size
+    start = int(m.group(1))
+    end = min(int(m.group(2)) + 1, size) if m.group(2) else size
+    if start >= size or end <= start:
+        raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, end
+
+
+def can_redirect(hub: Hub) -> bool:
+    return hasattr(hub.blobs, "presigned_get") and not hub.settings.storage_proxy
+
+
+def blob_response(hub: Hub, key: str, size: int, range_header: str | None, headers: dict[str, str],
+                  redirect: bool = False) -> Response:
+    local = hub.blobs.local_path(key)
+    if local is not None:
+        return FileResponse(local, headers=headers, media_type="application/octet-stream")
+    if redirect and can_redirect(hub):
+        # the client reads X-Repo-Commit, X-Linked-Etag and X-Linked-Size from this 302 itself
+        return RedirectResponse(hub.blobs.presigned_get(key), status_code=302, headers=headers)  # type: ignore[attr-defined]
+    return stream_response(hub.blobs.iter_range, key, size, range_header, headers)
+
+
+def stream_response(iter_range, key, size: int, range_header: str | None,  # type: ignore[no-untyped-def]
+                    headers: dict[str, str]) -> Response:
+    span = parse_range(range_header, size)
+    start, end = span or (0, size)
+    status = 206 if span else 200
+    if span:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    headers["Content-Length"] = str(end - start)
+    headers.setdefault("Accept-Ranges", "bytes")
+    return StreamingResponse(iterate_in_threadpool(iter_range(key, start, end)), status_code=status,
+                             headers=headers, media_type="application/octet-stream")
