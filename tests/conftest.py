@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.backends import store_args
+
 BIN = Path(sys.executable).parent
 
 
@@ -41,11 +43,12 @@ os.environ.pop("HF_TOKEN", None)
 
 @dataclass
 class Hubd:
-    """One hubd process over one data dir, and the accounts made for the tests."""
+    """One hubd process over one hub (data dir, or database + bucket), and the accounts made for the tests."""
 
     data_dir: Path
     port: int
     extra_args: list[str] = field(default_factory=list)
+    store: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -54,14 +57,25 @@ class Hubd:
         return f"http://127.0.0.1:{self.port}"
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "hubd"), *args, "--data-dir", str(self.data_dir)],
-                              capture_output=True, text=True, check=check)
+        return subprocess.run([str(BIN / "hubd"), *args, *self.store], capture_output=True, text=True, check=check)
+
+    def blobs(self):  # type: ignore[no-untyped-def]
+        """hubd's own BlobStore over this hub's storage, to look at what was stored."""
+        from hubd.config import load_settings
+        from hubd.storage.local import open_blobstore
+
+        opts = dict(zip(self.store[::2], self.store[1::2], strict=True))
+        settings = load_settings({"data_dir": opts["--data-dir"], "storage_url": opts.get("--storage-url")})
+        return open_blobstore(settings.blob_url)
+
+    def stored_bytes(self, prefix: str) -> int:
+        blobs = self.blobs()
+        return sum(blobs.stat(k) for k in blobs.iter_keys(prefix))
 
     def start(self) -> None:
         with open(self.data_dir.parent / f"hubd-{self.port}.log", "ab") as log:
             self.proc = subprocess.Popen(
-                [str(BIN / "hubd"), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
-                 *self.extra_args],
+                [str(BIN / "hubd"), "serve", "--port", str(self.port), *self.store, *self.extra_args],
                 stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.time() + 30
@@ -108,7 +122,7 @@ def _kill_tree(pid: int, sig: int) -> None:
 def make_hubd(name: str, port: int | None = None, extra_args: list[str] | None = None) -> Hubd:
     data = _WORK / name / "data"
     data.mkdir(parents=True)
-    return Hubd(data, port or free_port(), extra_args or [])
+    return Hubd(data, port or free_port(), extra_args or [], store_args(data))
 
 
 @pytest.fixture(scope="session")

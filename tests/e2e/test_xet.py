@@ -118,8 +118,7 @@ def test_hashes_agree_with_hf_xet(tmp_path: Path) -> None:
 
 
 def _storage_bytes(server: Hubd) -> int:
-    root = server.data_dir / "storage" / "xet" / "xorbs"
-    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    return server.stored_bytes("xet/xorbs/")
 
 
 def test_dedup_of_an_edited_file(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_corrupt_xorb_rejected_and_nothing_kept(hubd: Hubd, cas: tuple[str, dict
     assert r.status_code == 400 and "hash" in r.json()["error"]
     for truncated in (body[:-1], body[:5], b""):
         assert httpx.post(f"{url}/v1/xorbs/default/{name}", content=truncated, headers=auth).status_code == 400
-    assert not list((hubd.data_dir / "storage" / "xet").rglob(f"*{name}*"))
+    assert not [k for k in hubd.blobs().iter_keys("xet/") if name in k]
     # a shard that names the xorb is refused while the xorb is missing
     r = httpx.post(f"{url}/v1/shards", content=make_shard(bytes.fromhex("00" * 32), chunks), headers=auth)
     assert r.status_code == 400
@@ -85,11 +85,11 @@ def test_shard_checks(hubd: Hubd, cas: tuple[str, dict]) -> None:
     assert httpx.post(f"{url}/v1/shards", content=bytes(bad_verification), headers=auth).status_code == 400
     assert httpx.post(f"{url}/v1/shards", content=b"garbage" * 10, headers=auth).status_code == 400
     fh = xet_hex(file_hash([(chunk_hash(chunks[0]), len(chunks[0]))]))
-    stored = hubd.data_dir / "storage" / "xet" / "files" / fh[:2] / fh
-    assert not stored.exists()  # the refused shards left nothing behind
+    stored = f"xet/files/{fh[:2]}/{fh}"
+    assert not hubd.blobs().exists(stored)  # the refused shards left nothing behind
     ok = httpx.post(f"{url}/v1/shards", content=make_shard(raw, chunks), headers=auth)
     assert ok.status_code == 200 and ok.json() == {"result": 1}
-    assert stored.exists()
+    assert hubd.blobs().exists(stored)
 
 
 def test_tokens_are_scoped(hubd: Hubd, cas: tuple[str, dict], alice: HfApi, repo_name: str) -> None:

@@ -12,13 +12,15 @@ from hubd.db.engine import Database
 from hubd.db.schema import repo_tags, repos
 from hubd.hub import listing
 from hubd.hub.listing import ListQuery, list_repos
+from tests.backends import BACKEND, new_database
 
 WORDS = ["alpha", "bert", "common", "delta", "rare", "zeta"]
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'l.db'}")
+    url = new_database() if BACKEND == "postgres-s3" else f"sqlite:///{tmp_path / 'l.db'}"
+    database = Database(url)
     database.create_schema()
     rng = random.Random(3)
     rows, tags = [], []
