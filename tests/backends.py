@@ -45,7 +45,8 @@ class SeaweedFS:
         ports = [_port_pair() for _ in range(3)]
         self.args = [str(BIN / "weed"), "server", f"-dir={self.dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                      f"-master.port={ports[0]}", f"-volume.port={ports[1]}", f"-filer.port={ports[2]}",
-                     "-s3", f"-s3.port={self.s3_port}", "-volume.max=0", "-master.volumeSizeLimitMB=1024"]
+                     "-s3", f"-s3.port={self.s3_port}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+                     "-volume.max=0", "-master.volumeSizeLimitMB=1024"]
         self.proc: subprocess.Popen | None = None
 
     @property
