@@ -8,22 +8,26 @@ import time
 from typing import Any
 
 import anyio.to_thread
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from hubd.api.http import Ctx, error_response, json_response, request_id
+from hubd.api.ops import BYTES_IN, BYTES_OUT, LATENCY, REQUESTS
 from hubd.api.routes import build_router
 from hubd.api.xet import CAS_PREFIX
 from hubd.config import Settings, load_settings
 from hubd.db.engine import Database
 from hubd.hub.access import Principal
 from hubd.hub.counters import recount
-from hubd.hub.errors import HubError, Unauthorized
+from hubd.hub.errors import HubError, ServiceUnavailable, Unauthorized
 from hubd.hub.service import Hub
 from hubd.jobs.queue import enqueue
 from hubd.jobs.worker import Worker
+from hubd.logs import configure_logging
 from hubd.storage.local import open_blobstore
 
 log = logging.getLogger("hubd")
+access = logging.getLogger("hubd.access")
 
 
 def open_hub(settings: Settings) -> Hub:
@@ -76,14 +80,24 @@ class HubApp:
             return
         if self.hub is None:  # servers that skip the lifespan protocol
             self.hub = await anyio.to_thread.run_sync(open_hub, self.settings)
-        request = Request(scope, receive)
+        received = 0
+
+        async def counting_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            return message
+
+        request = Request(scope, counting_receive)
         rid = request_id(request)
         started = time.perf_counter()
         principal: Principal | None = None
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
+        route = "unmatched"
         try:
             handler, params = self.router.match(request.method, path)
+            route = handler.__module__.rsplit(".", 1)[-1] + "." + handler.__name__
             # CAS calls carry Xet tokens, checked by the CAS handlers themselves
             token = None if path.startswith(CAS_PREFIX + "/") else _token(request)
             if token:
@@ -92,16 +106,39 @@ class HubApp:
             response = await handler(ctx)
         except HubError as exc:
             response = error_response(exc, principal, request.method)
+        except SQLAlchemyError:
+            log.exception("database error on %s %s", request.method, path)
+            response = error_response(ServiceUnavailable("The database is unavailable, try again later"),
+                                      principal, request.method)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, path)
             response = json_response({"error": "Internal server error"}, 500,
                                      {"X-Error-Message": "Internal server error"})
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        elapsed = time.perf_counter() - started
         response.headers["X-Request-Id"] = rid
         # time spent before the body is sent: what listing benchmarks read as server time
-        response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.2f}"
-        await response(scope, receive, send)
-        log.debug("%s %s %s %.1fms", request.method, path, response.status_code, elapsed_ms)
+        response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.2f}"
+        sent = 0
+
+        async def counting_send(message: dict) -> None:
+            nonlocal sent
+            if message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            elif message["type"] == "http.response.pathsend":
+                sent += int(response.headers.get("content-length", 0))
+            await send(message)
+
+        try:
+            await response(scope, counting_receive, counting_send)
+        finally:
+            REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+            LATENCY.labels(route).observe(elapsed)
+            BYTES_IN.inc(received)
+            BYTES_OUT.inc(sent)
+            access.info("%s %s %s", request.method, path, response.status_code, extra={
+                "request_id": rid, "method": request.method, "path": path, "status": response.status_code,
+                "route": route, "ms": round(elapsed * 1000, 2), "bytes_in": received, "bytes_out": sent,
+                "user": principal.name if principal else None})
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -125,4 +162,6 @@ class HubApp:
 
 
 def create_app(settings: Settings | None = None) -> HubApp:
-    return HubApp(settings or load_settings())
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    return HubApp(settings)

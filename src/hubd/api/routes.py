@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubd.api import browse, discovery, discussions, files, lfs, listing, repos, upload, users, xet
+from hubd.api import browse, discovery, discussions, files, lfs, listing, ops, repos, upload, users, xet
 from hubd.api.http import Router
 
 REPO = repos.REPO
@@ -10,6 +10,9 @@ REPO = repos.REPO
 
 def build_router() -> Router:
     r = Router()
+    r.add("/healthz", get=ops.healthz)
+    r.add("/readyz", get=ops.readyz)
+    r.add("/metrics", get=ops.metrics)
     r.add("/api/whoami-v2", get=users.whoami)
     r.add("/api/agent-harnesses", get=users.agent_harnesses)
     r.add("/api/validate-yaml", post=upload.validate_yaml)

@@ -1,0 +1,58 @@
+"""Operations: liveness, readiness (database and storage reachable), Prometheus metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select, text
+from starlette.responses import Response
+
+from hubd.api.http import Ctx, json_response
+from hubd.db.schema import jobs
+
+REGISTRY = CollectorRegistry()
+REQUESTS = Counter("hubd_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY)
+LATENCY = Histogram("hubd_request_duration_seconds", "Time to the response headers", ["route"], registry=REGISTRY,
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+BYTES_IN = Counter("hubd_bytes_in_total", "Request body bytes received", registry=REGISTRY)
+BYTES_OUT = Counter("hubd_bytes_out_total", "Response body bytes sent", registry=REGISTRY)
+QUEUE = Gauge("hubd_job_queue_depth", "Jobs waiting or running, by kind", ["kind", "state"], registry=REGISTRY)
+
+
+async def healthz(ctx: Ctx) -> Response:
+    return json_response({"status": "ok"})
+
+
+def _check(ctx: Ctx) -> dict[str, str]:
+    status = {}
+    try:
+        with ctx.hub.db.read() as conn:
+            conn.execute(text("SELECT 1"))
+        status["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised: this is the readiness probe
+        status["database"] = f"unavailable: {type(exc).__name__}"
+    try:
+        ctx.hub.blobs.exists("readyz-probe")
+        status["storage"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        status["storage"] = f"unavailable: {type(exc).__name__}"
+    return status
+
+
+async def readyz(ctx: Ctx) -> Response:
+    status = await ctx.run(_check, ctx)
+    ok = all(v == "ok" for v in status.values())
+    return json_response({"status": "ok" if ok else "unavailable", **status}, 200 if ok else 503)
+
+
+def _queue_depth(ctx: Ctx) -> None:
+    QUEUE.clear()
+    with ctx.hub.db.read() as conn:
+        rows = conn.execute(select(jobs.c.kind, jobs.c.state, func.count()).where(
+            jobs.c.state.in_(["queued", "running"])).group_by(jobs.c.kind, jobs.c.state)).all()
+    for kind, state, n in rows:
+        QUEUE.labels(kind, state).set(n)
+
+
+async def metrics(ctx: Ctx) -> Response:
+    await ctx.run(_queue_depth, ctx)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
