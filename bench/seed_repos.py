@@ -15,6 +15,7 @@ Deterministic for a given --seed and --count.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import random
@@ -86,12 +87,16 @@ class Generator:
         self.vocab = list(REAL_WORDS) + make_words(rng, 100_000 - len(REAL_WORDS), 2, 4, REAL_WORDS)
         self.vocab_cum = zipf_cum(len(self.vocab), 0.8)
         suffixes = ("", "", "", "-ai", "-lab", "-research", "-hf", "42", "01", "x")
-        ns_words = make_words(rng, namespaces, 2, 3, ("alice",))
+        ns_words = make_words(rng, namespaces, 2, 4, ("alice",))
         self.namespaces = [w + rng.choice(suffixes) for w in ns_words]
         self.namespaces = list(dict.fromkeys(self.namespaces))
-        self.ns_cum = zipf_cum(len(self.namespaces), 0.95)
+        self.ns_cum = zipf_cum(len(self.namespaces), 0.9)
         self.free_tags = make_words(rng, 5000, 2, 3)
         self.free_cum = zipf_cum(len(self.free_tags), 1.0)
+        papers = {f"arxiv:{rng.randint(1501, 2612)}.{rng.randint(0, 99999):05d}" for _ in range(200_000)}
+        self.papers = sorted(papers)
+        rng.shuffle(self.papers)
+        self.papers_cum = zipf_cum(len(self.papers), 1.0)  # the tail: tags of one or two repos
         self.lang_cum = zipf_cum(len(LANGS), 1.3)
         self.small_cum = {n: zipf_cum(n, 1.1) for n in (len(PIPELINES), len(LIBRARIES), len(LICENSES))}
         self.taken: set[tuple[str, str, str]] = set()
@@ -127,6 +132,8 @@ class Generator:
             tags += [rng.choice(("format:parquet", "format:json", "format:csv")),
                      rng.choice(("modality:text", "modality:image", "modality:audio", "modality:tabular"))]
         tags += [f"license:{lic}", *langs, *dict.fromkeys(self.pick(self.free_tags, rng.randint(1, 3), self.free_cum))]
+        if rng.random() < 0.25:
+            tags += self.pick(self.papers, cum=self.papers_cum)
         if rng.random() < 0.7:
             tags.append("region:us")
         tags = list(dict.fromkeys(tags))[:8]
@@ -214,10 +221,8 @@ class Loader:
         else:
             self.conn.execute("SET maintenance_work_mem = '1GB'")
             self.conn.execute("SET synchronous_commit = off")
-            try:  # skip FK triggers during the load (superuser only; otherwise they just run)
+            with contextlib.suppress(psycopg.Error):  # no FK triggers while loading (superuser only)
                 self.conn.execute("SET session_replication_role = replica")
-            except Exception:  # noqa: BLE001
-                pass
             self.saved = self.conn.execute(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) AND indexname NOT IN "
                 "(SELECT conname FROM pg_constraint)", (names,)).fetchall()
@@ -225,7 +230,7 @@ class Loader:
             self.conn.execute(f'DROP INDEX "{name}"')
         # columns this script does not know: their Python default if any, else left to the database
         self.defaults = {t.name: {k: v for c in t.columns for k, v in _default(t, c.name).items()} for t in TABLES}
-        self.columns = {t.name: [c.name for c in t.columns if c.name in KNOWN[t.name] or c.name in self.defaults[t.name]]
+        self.columns = {t.name: [c.name for c in t.columns if c.name in KNOWN[t.name] | self.defaults[t.name].keys()]
                         for t in TABLES}
         self.json_cols = {t.name: {c.name for c in t.columns if isinstance(c.type, JSON)} for t in TABLES}
 
@@ -233,8 +238,8 @@ class Loader:
         cols, js, dflt = self.columns[table], self.json_cols[table], self.defaults[table]
         out = []
         for r in rows:
-            values = [r[c] if c in r else dflt[c] for c in cols]
-            out.append(tuple(json.dumps(v) if c in js and v is not None else v for c, v in zip(cols, values)))
+            values = ((c, r[c] if c in r else dflt[c]) for c in cols)
+            out.append(tuple(json.dumps(v) if c in js and v is not None else v for c, v in values))
         return out
 
     def insert(self, table: str, rows: list[dict[str, Any]]) -> None:

@@ -127,6 +127,23 @@ def tokens_add(user: str, role: str, name: str, value: str | None, **opts: Any) 
     click.echo(token)
 
 
+@main.group()
+def db() -> None:
+    """Manage the metadata database schema."""
+
+
+@db.command("upgrade")
+@_setting_options(_STORE_OPTIONS)
+def db_upgrade(**opts: Any) -> None:
+    """Migrate the database to the newest schema (hubd serve does this too; run it once before replicas)."""
+    from hubd.db.engine import Database
+
+    settings = load_settings({k: opts.get(k) for k in _STORE_OPTIONS})
+    database = Database(settings.db_url)
+    database.create_schema()
+    click.echo(f"database at the newest schema: {database.engine.url.render_as_string(hide_password=True)}")
+
+
 @main.command("fsck")
 @_setting_options(_STORE_OPTIONS)
 def fsck_command(**opts: Any) -> None:

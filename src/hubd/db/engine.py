@@ -9,7 +9,6 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from hubd.db.schema import metadata
 from hubd.db.search import create_search_index
 
 
@@ -32,7 +31,10 @@ class Database:
             self.engine = create_engine(url, pool_size=16, max_overflow=32, pool_pre_ping=True)
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        """Migrate to the newest schema, then the backend's search index (idempotent both)."""
+        from hubd.db.migrate import upgrade
+
+        upgrade(self)
         self.has_trigram_index = create_search_index(self.engine, self.is_sqlite)
 
     @contextmanager

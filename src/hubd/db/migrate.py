@@ -1,0 +1,49 @@
+"""Schema migrations with Alembic, on SQLite and PostgreSQL alike; one process migrates at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, text
+
+from hubd.db.schema import metadata
+
+SCRIPTS = Path(__file__).parent / "migrations"
+_LOCK_ID = 7243311  # any constant: the advisory lock every hubd process takes to migrate
+
+
+def _config(conn: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(SCRIPTS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def upgrade(db) -> None:  # type: ignore[no-untyped-def]
+    """Bring the schema to the newest revision (a no-op when it is there already)."""
+    with db.write() as conn:
+        if not db.is_sqlite:  # replicas starting together: the second waits, then finds nothing to do
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+        command.upgrade(_config(conn), "head")
+
+
+def revision(db, message: str) -> None:  # type: ignore[no-untyped-def]
+    """For developers: write a new migration from the difference between the models and the database."""
+    with db.write() as conn:
+        command.revision(_config(conn), message=message, autogenerate=True)
+
+
+def _ours(name: str | None, kind: str, _parents: dict) -> bool:
+    """Objects the models describe; the search index (db/search.py) is created beside them."""
+    return not (name or "").startswith(("repo_fts", "ix_repos_search_trgm", "alembic_version"))
+
+
+def drift(db) -> list:  # type: ignore[no-untyped-def]
+    """Differences between the migrated database and the models: empty when migrations are complete."""
+    with db.read() as conn:
+        ctx = MigrationContext.configure(conn, opts={"include_name": _ours, "compare_type": True})
+        return compare_metadata(ctx, metadata)
