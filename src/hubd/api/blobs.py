@@ -10,6 +10,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response, Stream
 from hubd.hub.errors import BadRequest, RangeNotSatisfiable
 from hubd.hub.service import Hub
 
+READ_BLOCK = 4 * 1024 * 1024  # ranges are read and sent in large blocks: one thread hop per 4 MiB
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -37,12 +38,13 @@ def can_redirect(hub: Hub) -> bool:
 def blob_response(hub: Hub, key: str, size: int, range_header: str | None, headers: dict[str, str],
                   redirect: bool = False) -> Response:
     local = hub.blobs.local_path(key)
-    if local is not None:
-        return FileResponse(local, headers=headers, media_type="application/octet-stream")
+    if local is not None and not range_header:
+        return FileResponse(local, headers=headers, media_type="application/octet-stream")  # zero-copy
     if redirect and can_redirect(hub):
         # the client reads X-Repo-Commit, X-Linked-Etag and X-Linked-Size from this 302 itself
         return RedirectResponse(hub.blobs.presigned_get(key), status_code=302, headers=headers)  # type: ignore[attr-defined]
-    return stream_response(hub.blobs.iter_range, key, size, range_header, headers)
+    return stream_response(lambda k, s, e: hub.blobs.iter_range(k, s, e, READ_BLOCK), key, size, range_header,
+                           headers)
 
 
 def stream_response(iter_range, key, size: int, range_header: str | None,  # type: ignore[no-untyped-def]

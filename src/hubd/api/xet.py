@@ -18,6 +18,7 @@ from hubd.xet.xorb import XorbParser
 
 CAS_PREFIX = "/api/cas"
 TOKEN_TTL = 3600
+FEED_BLOCK = 4 * 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
@@ -66,9 +67,15 @@ async def upload_xorb(ctx: Ctx) -> Response:
     staged = ctx.hub.blobs.stage(xorb_key(h))
     try:
         parser = XorbParser(staged.write)
+        # parsing, decompressing and hashing happen off the event loop, a few MiB at a time
+        block = bytearray()
         async for data in ctx.request.stream():
-            if data:
-                parser.feed(data)
+            block += data
+            if len(block) >= FEED_BLOCK:
+                await ctx.run(parser.feed, bytes(block))
+                block.clear()
+        if block:
+            await ctx.run(parser.feed, bytes(block))
         inserted = await ctx.run(store.publish_xorb, h, parser, staged)
     finally:
         staged.abort()

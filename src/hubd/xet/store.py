@@ -188,7 +188,9 @@ class XetStore:
         index = self.xorb_index(xorb)
         return (index[start - 1].end if start else 0), index[end - 1].end
 
-    def iter_bytes(self, f: XetFile, start: int, end: int) -> Iterator[bytes]:
+    def iter_bytes(self, f: XetFile, start: int, end: int, block: int = 4 * 1024 * 1024) -> Iterator[bytes]:
+        """Bytes [start, end) of a file, in blocks of about `block` bytes (few, large writes downstream)."""
+        out = bytearray()
         for p in self.pieces(f, start, end):
             skip, left = p.skip, p.size
             for raw in self._iter_chunks(p.xorb, p.start, p.end):
@@ -198,22 +200,34 @@ class XetStore:
                 piece = raw[skip:skip + left]
                 skip = 0
                 left -= len(piece)
-                yield piece
+                out += piece
+                if len(out) >= block:
+                    yield bytes(out)
+                    out.clear()
                 if left <= 0:
                     break
+        if out:
+            yield bytes(out)
 
     def _iter_chunks(self, xorb: str, start: int, end: int) -> Iterator[bytes]:
+        """Decompressed chunks [start, end) of a xorb, read from storage in large blocks."""
         first, last = self.byte_range(xorb, start, end)
         buf = bytearray()
-        for data in self.blobs.iter_range(xorb_key(xorb), first, last):
-            buf.extend(data)
-            while len(buf) >= HEADER:
-                clen, scheme, ulen = parse_header(bytes(buf[:HEADER]))
-                if len(buf) < HEADER + clen:
+        for data in self.blobs.iter_range(xorb_key(xorb), first, last, 8 * 1024 * 1024):
+            buf += data
+            view = memoryview(buf)
+            pos = 0
+            while len(buf) - pos >= HEADER:
+                clen, scheme, ulen = parse_header(bytes(view[pos:pos + HEADER]))
+                if len(buf) - pos < HEADER + clen:
                     break
-                body = bytes(buf[HEADER:HEADER + clen])
-                del buf[:HEADER + clen]
-                yield decompress(scheme, body, ulen)
+                raw = decompress(scheme, view[pos + HEADER:pos + HEADER + clen], ulen)
+                pos += HEADER + clen
+                yield raw
+            view.release()
+            del buf[:pos]
+        if buf:
+            raise BadRequest(f"Xorb {xorb} is shorter than its index")
 
 
 def unhex_or_400(h: str) -> str:

@@ -26,9 +26,9 @@ class ChunkMeta:
     size: int  # uncompressed length
 
 
-def decompress(scheme: int, body: bytes, size: int) -> bytes:
+def decompress(scheme: int, body: bytes | memoryview, size: int) -> bytes:
     if scheme == 0:
-        raw = body
+        raw = bytes(body)
     elif scheme in (1, 2):
         try:
             raw = lz4.frame.decompress(body)
@@ -74,28 +74,35 @@ class XorbParser:
         self.total = 0
 
     def feed(self, data: bytes) -> None:
+        """Parse what is complete; the stored stream gets the whole block at once (one write, no copies)."""
         self.total += len(data)
         if self.total > MAX_XORB_BYTES:
             raise BadRequest("Xorb is larger than 64 MiB")
         if self.in_footer:
             return  # a footer is derived data: the stored form is rebuilt from the chunks
-        self.buf.extend(data)
-        while len(self.buf) >= HEADER:
-            if self.buf[:7] == FOOTER_MAGIC:
+        if self.buf:
+            self.buf.extend(data)
+            data = bytes(self.buf)
+            self.buf.clear()
+        view = memoryview(data)
+        pos = 0
+        while len(data) - pos >= HEADER:
+            if view[pos:pos + 7] == FOOTER_MAGIC:
                 self.in_footer = True
-                self.buf.clear()
-                return
-            clen, scheme, ulen = parse_header(bytes(self.buf[:HEADER]))
-            if len(self.buf) < HEADER + clen:
-                return
-            record = bytes(self.buf[:HEADER + clen])
-            del self.buf[:HEADER + clen]
-            raw = decompress(scheme, record[HEADER:], ulen)
-            self.offset += len(record)
-            self.chunks.append(ChunkMeta(chunk_hash(raw), self.offset, ulen))
+                break
+            clen, scheme, ulen = parse_header(data[pos:pos + HEADER])
+            if len(data) - pos < HEADER + clen:
+                break
+            raw = decompress(scheme, view[pos + HEADER:pos + HEADER + clen], ulen)
+            pos += HEADER + clen
+            self.chunks.append(ChunkMeta(chunk_hash(raw), self.offset + pos, ulen))
             if len(self.chunks) > MAX_CHUNKS:
                 raise BadRequest(f"Xorb has more than {MAX_CHUNKS} chunks")
-            self.sink(record)
+        if pos:
+            self.sink(view[:pos])
+            self.offset += pos
+        if not self.in_footer:
+            self.buf.extend(view[pos:])
 
     def finish(self) -> list[ChunkMeta]:
         if self.buf:
@@ -116,10 +123,11 @@ def unpack_index(data: bytes) -> tuple[ChunkMeta, ...]:
     return tuple(ChunkMeta(h, end, size) for h, end, size in _ENTRY.iter_unpack(data))
 
 
-def iter_records(data: bytes):  # type: ignore[no-untyped-def]
+def iter_records(data: bytes | memoryview):  # type: ignore[no-untyped-def]
     """Decompressed chunks of a stretch of stored chunk stream that starts at a record boundary."""
+    view = memoryview(data)
     pos = 0
-    while pos < len(data):
-        clen, scheme, ulen = parse_header(data[pos:pos + HEADER])
-        yield decompress(scheme, data[pos + HEADER:pos + HEADER + clen], ulen)
+    while pos < len(view):
+        clen, scheme, ulen = parse_header(bytes(view[pos:pos + HEADER]))
+        yield decompress(scheme, view[pos + HEADER:pos + HEADER + clen], ulen)
         pos += HEADER + clen
