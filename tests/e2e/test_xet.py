@@ -170,7 +170,7 @@ def test_global_dedup_across_clients_and_repos(tmp_path: Path) -> None:
         added = _storage_bytes(server) - first
         print(f"\nglobal dedup: first upload stored {first} bytes; another client's edited copy added {added} "
               f"bytes ({100 * added / first:.2f}%)")
-        assert added < 0.5 * first
+        assert added <= 0.02 * first + 2 * 2**20
         got = hf_hub_download("finn/b", "w.bin", cache_dir=tmp_path / "c", endpoint=server.url, token=token)
         assert sha256_file(got) == hashlib.sha256(data).hexdigest()
         assert server.cli("fsck", check=False).returncode == 0

@@ -11,7 +11,7 @@ from hubd.api.http import Ctx, json_response
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized
 from hubd.hub.names import PLURAL_TO_TYPE
 from hubd.storage.blobstore import BlobNotFound
-from hubd.xet.dedup import dedup_entries, dedup_shard, index_chunks, xorb_for_chunk
+from hubd.xet.dedup import dedup_entries, dedup_shard, index_chunks, xorbs_for_chunk
 from hubd.xet.shard import MAX_SHARD_BYTES, parse_shard
 from hubd.xet.store import XetFile, unhex_or_400, xorb_key
 from hubd.xet.xorb import XorbParser
@@ -106,10 +106,10 @@ async def chunk_query(ctx: Ctx) -> Response:
     """Global dedup: a shard describing the xorb that holds this chunk, or 404."""
     _cas_auth(ctx, need_write=False)
     h = unhex_or_400(ctx.params["hash"])
-    xorb = await ctx.run(xorb_for_chunk, ctx.hub.db, h)
-    if xorb is None:
+    xorbs = await ctx.run(xorbs_for_chunk, ctx.hub.db, ctx.hub.xet, h)
+    if not xorbs:
         raise NotFound("Chunk not known")
-    body = await ctx.run(dedup_shard, ctx.hub.xet, xorb)
+    body = await ctx.run(dedup_shard, ctx.hub.xet, xorbs)
     return Response(body, media_type="application/octet-stream")
 
 

@@ -168,12 +168,13 @@ repo_objects = Table(
 )
 
 # Global dedup: chunks eligible for the client's dedup query (first chunk of a file, or hash % 1024 == 0),
-# each mapped to a xorb holding it.
+# each mapped to a xorb holding it and a file it belongs to (whose other xorbs the answer lists too).
 xet_chunks = Table(
     "xet_chunks",
     metadata,
     Column("chunk", String(64), primary_key=True),
     Column("xorb", String(64), nullable=False),
+    Column("file", String(64)),
 )
 
 # Tags derived from the default branch's content (README card for now), for listing filters.
