@@ -254,7 +254,8 @@ def explain(url: str, kind: str, query: str) -> None:
                 started = time.perf_counter()
                 conn.exec_driver_sql(stmt, params).all()
                 times.append((time.perf_counter() - started) * 1000)
-            print(f"\n[{min(times):.2f} ms] {stmt}\n  params: {params}")
+            shown = re.sub(r"(?:(%\(\w+\)s(?:::\w+)?|\?), ){3,}", r"\1, ..., ", stmt)
+            print(f"\n[{min(times):.2f} ms] {shown}\n  params: {str(params)[:300]}")
             if db.is_sqlite:
                 rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + stmt, params).all()
                 depth = {0: -1}

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import secrets
 from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from hubd.api.blobs import blob_response
+from hubd.api.blobs import blob_response, can_redirect
 from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx, json_response
 from hubd.hub.errors import BadRequest, NotFound, Unauthorized
+from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound, HashingWriter, is_sha256, lfs_key
 
 LFS_REPO = r"/(?:(?P<prefix>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+?)\.git/info/lfs/objects"
 LFS_JSON = "application/vnd.git-lfs+json"
+S3_SINGLE_PUT_LIMIT = 5 * 1024**3
 MAX_BATCH = 1000
 
 
@@ -27,12 +31,19 @@ def _objects_url(ctx: Ctx, path: str, **params: object) -> str:
     return f"{ctx.base_url}/api/lfs/objects/{path}?{urlencode(params)}"
 
 
-def _upload_actions(ctx: Ctx, repo_id: int, oid: str, size: int) -> dict:
+def _upload_actions(ctx: Ctx, repo_id: int, oid: str, size: int, verify_href: str) -> dict:
     s = ctx.hub.settings
     signer = ctx.hub.signer
+    if can_redirect(ctx.hub) and size <= min(s.lfs_multipart_threshold, S3_SINGLE_PUT_LIMIT):
+        # straight to object storage, under a key of its own; verify hashes it before it becomes the object
+        pending = f"uploads/lfs/{secrets.token_hex(16)}"
+        signed = signer.sign("verify", repo_id, oid, size, pending)
+        return {"upload": {"href": ctx.hub.blobs.presigned_put(pending)},  # type: ignore[attr-defined]
+                "verify": {"href": f"{verify_href}?{urlencode({'pending': pending, **signed})}"}}
+    verify = {"verify": {"href": verify_href}}
     if size <= s.lfs_multipart_threshold:
         return {"upload": {"href": _objects_url(ctx, oid, repo=repo_id, size=size,
-                                                **signer.sign("put", repo_id, oid, size))}}
+                                                **signer.sign("put", repo_id, oid, size))}, **verify}
     upload_id = secrets.token_hex(16)
     chunk = s.lfs_chunk_size
     header: dict[str, str] = {"chunk_size": str(chunk)}
@@ -43,7 +54,7 @@ def _upload_actions(ctx: Ctx, repo_id: int, oid: str, size: int) -> dict:
         )
     href = _objects_url(ctx, f"{oid}/multipart/{upload_id}", repo=repo_id, size=size, chunk=chunk,
                         **signer.sign("complete", repo_id, oid, upload_id, size, chunk))
-    return {"upload": {"href": href, "header": header}}
+    return {"upload": {"href": href, "header": header}, **verify}
 
 
 async def batch(ctx: Ctx) -> Response:
@@ -76,8 +87,7 @@ async def batch(ctx: Ctx) -> Response:
             item: dict = {"oid": oid, "size": size, "authenticated": True}
             if upload:
                 if stored != size:
-                    item["actions"] = _upload_actions(ctx, repo.id, oid, size)
-                    item["actions"]["verify"] = {"href": verify_href}
+                    item["actions"] = _upload_actions(ctx, repo.id, oid, size, verify_href)
             elif stored is None or linked[1] is not None:
                 item["error"] = {"code": 404, "message": "Object does not exist"}
             else:
@@ -98,6 +108,10 @@ async def verify(ctx: Ctx) -> Response:
     oid, size = body.get("oid"), body.get("size")
     if not is_sha256(oid):
         raise BadRequest("Invalid oid")
+    pending = ctx.request.query_params.get("pending")
+    if pending is not None:
+        _signed(ctx, "verify", repo.id, oid, size, pending)
+        await ctx.run(_adopt_pending, hub, repo.id, oid, size, pending)
     linked = await ctx.run(hub.object_of, repo.id, oid)
     if linked is None:
         raise NotFound("Object not found")
@@ -105,6 +119,25 @@ async def verify(ctx: Ctx) -> Response:
     if size is not None and stored != size:
         raise BadRequest(f"Object has size {stored}, not {size}")
     return _lfs_response({"oid": oid, "size": stored})
+
+
+def _adopt_pending(hub: Hub, repo_id: int, oid: str, size: int, pending: str) -> None:
+    """An object the client PUT straight into object storage: hash it there, then store it under its oid."""
+    try:
+        stored = hub.blobs.stat(pending)
+    except BlobNotFound:
+        raise NotFound("Nothing was uploaded for this object") from None
+    digest = hashlib.sha256()
+    for data in hub.blobs.iter_range(pending, 0, stored, 8 * 1024 * 1024):
+        digest.update(data)
+    try:
+        if stored != size or not hmac.compare_digest(digest.hexdigest(), oid):
+            raise BadRequest("The uploaded bytes are not the object: sha256 or size differ")
+        if not hub.blobs.exists(lfs_key(oid)):
+            hub.blobs.copy(pending, lfs_key(oid))  # type: ignore[attr-defined]
+    finally:
+        hub.blobs.delete(pending)
+    hub.link_object(repo_id, oid, size)
 
 
 def _size(ctx: Ctx, name: str = "size") -> int:
