@@ -120,8 +120,8 @@ def _kill_tree(pid: int, sig: int) -> None:
 
 
 def make_hubd(name: str, port: int | None = None, extra_args: list[str] | None = None) -> Hubd:
-    data = _WORK / name / "data"
-    data.mkdir(parents=True)
+    data = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_WORK)) / "data"
+    data.mkdir()
     return Hubd(data, port or free_port(), extra_args or [], store_args(data))
 
 

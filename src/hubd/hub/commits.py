@@ -15,8 +15,6 @@ from hubd.hub.treeedit import TreeEditor
 from hubd.storage.blobstore import is_sha256
 from hubd.storage.gitstore import GitStore
 
-MAX_CAS_RETRIES = 20
-
 
 @dataclass
 class CommitPlan:

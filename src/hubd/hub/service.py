@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,6 +45,7 @@ from hubd.storage.gitstore import GitStore
 from hubd.xet.store import XetStore
 
 SDKS = ("gradio", "streamlit", "docker", "static")
+MAX_COMMIT_ATTEMPTS = 60
 
 
 @dataclass(frozen=True)
@@ -246,8 +248,13 @@ class Hub:
         self, p: Principal, repo: Repo, ref: str | None, plan: CommitPlan, pr_title: str | None = None,
         base_ref: str = MAIN,
     ) -> CommitResult:
-        """Apply `plan` to `ref`, or to a new refs/pr/N opened on `base_ref` when `pr_title` is given."""
-        for _ in range(20):
+        """Apply `plan` to `ref`, or to a new refs/pr/N opened on `base_ref` when `pr_title` is given.
+
+        A commit that loses the race for the ref is rebuilt on the new head; randomised back-off keeps
+        many writers on one branch (across replicas) from starving each other."""
+        for attempt in range(MAX_COMMIT_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
             target_ref = base_ref if pr_title is not None else ref
             assert target_ref is not None
             head = self.refs.get(repo, target_ref)
