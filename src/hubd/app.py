@@ -37,10 +37,12 @@ def open_hub(settings: Settings) -> Hub:
 
 
 def start_worker(hub: Hub) -> Worker:
+    from hubd.dataviewer.export import run_export
     from hubd.hub.derive import run_derive_job
 
     handlers = {
         "derive": lambda job: run_derive_job(hub, job.repo_id),
+        "parquet": lambda job: run_export(hub, job.repo_id),
         "recount": lambda job: recount(hub.db),
     }
     with hub.db.write() as conn:

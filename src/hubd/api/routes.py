@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubd.api import browse, discovery, discussions, files, lfs, listing, ops, repos, upload, users, xet
+from hubd.api import browse, discovery, discussions, files, lfs, listing, ops, repos, upload, users, viewer, xet
 from hubd.api.http import Router
 
 REPO = repos.REPO
@@ -26,6 +26,13 @@ def build_router() -> Router:
     r.add("/api/users/(?P<user>[^/]+)/likes", get=discovery.user_likes)
     r.add(f"/api/{REPO}/like", post=discovery.like, delete=discovery.like)
     r.add(f"/api/{REPO}/likers", get=discovery.likers)
+    ds = "/api/datasets/(?P<ns>[^/]+)/(?P<name>[^/]+)/parquet"
+    r.add(ds, get=viewer.api_parquet)
+    r.add(ds + "/(?P<config>[^/]+)/(?P<split>[^/]+)", get=viewer.api_parquet_split)
+    r.add(ds + "/(?P<config>[^/]+)/(?P<split>[^/]+)/(?P<n>[0-9]+)\\.parquet", get=viewer.api_parquet_shard)
+    for name in ("is-valid", "splits", "first-rows", "rows", "search", "filter", "info", "size", "statistics",
+                 "parquet"):
+        r.add(f"/viewer/{name}", get=getattr(viewer, "viewer_" + name.replace("-", "_")))
     r.add(f"/api/{REPO}/settings", put=repos.update_settings)
     r.add(f"/api/{REPO}", get=repos.repo_info)
     r.add(f"/api/{REPO}/revision/(?P<rev>[^/]+)", get=repos.repo_info)

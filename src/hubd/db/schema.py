@@ -177,6 +177,20 @@ xet_chunks = Table(
     Column("file", String(64)),
 )
 
+# The parquet export of each dataset (refs/convert/parquet): what it was made from, and its configs,
+# splits, shards and features; or why it failed.
+parquet_exports = Table(
+    "parquet_exports",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("source_sha", String(40), nullable=False),
+    Column("export_sha", String(40)),
+    Column("state", String(8), nullable=False),  # ok | failed
+    Column("error", Text),
+    Column("info", JSON, nullable=False, default=dict),
+    Column("updated_at", Float, nullable=False),
+)
+
 # Tags derived from the default branch's content (README card for now), for listing filters.
 repo_tags = Table(
     "repo_tags",

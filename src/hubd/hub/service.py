@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,6 +18,7 @@ from hubd.db.schema import (
     discussions,
     downloads_daily,
     likes,
+    parquet_exports,
     refs,
     repo_commits,
     repo_meta,
@@ -92,15 +94,21 @@ class Hub:
 
     def read_range(self, repo_id: int, entry: PathEntry, start: int, end: int) -> bytes:
         """Bytes [start, end) of a file, wherever they are kept (git blob, LFS object, Xet)."""
+        return b"".join(self.iter_content(repo_id, entry, start, end))
+
+    def iter_content(self, repo_id: int, entry: PathEntry, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """A file's bytes [start, end) as a stream of blocks."""
+        end = entry.size if end is None else min(end, entry.size)
         if entry.lfs is None:
-            return self.git.raw("blob", entry.sha)[start:end]
-        end = min(end, entry.lfs.size)
+            yield self.git.raw("blob", entry.sha)[start:end]
+            return
         linked = self.object_of(repo_id, entry.lfs.oid)
         if linked is not None and linked[1] is not None:
             f = self.xet.file(linked[1])
             if f is not None:
-                return b"".join(self.xet.iter_bytes(f, start, end))
-        return b"".join(self.blobs.iter_range(lfs_key(entry.lfs.oid), start, end))
+                yield from self.xet.iter_bytes(f, start, end)
+                return
+        yield from self.blobs.iter_range(lfs_key(entry.lfs.oid), start, end, 8 * 1024 * 1024)
 
     def repo_for_read(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> Repo:
         repo = self.find_repo(repo_type, namespace, name)
@@ -156,6 +164,8 @@ class Hub:
                 ).inserted_primary_key[0]
                 cas_ref(conn, int(repo_id), MAIN, None, sha)
                 enqueue(conn, "derive", int(repo_id))
+                if repo_type == "dataset":
+                    enqueue(conn, "parquet", int(repo_id))
         except IntegrityError:
             raise Conflict(f"You already created this {repo_type} repo") from None
         repo = self.find_repo(repo_type, namespace, name)
@@ -166,6 +176,7 @@ class Hub:
         repo = self.repo_for_write(p, check_repo_type(repo_type), namespace, name, "write")
         with self.db.write() as conn:
             for table in (refs, repo_commits, discussions, repo_tags, repo_objects, repo_meta, likes, repo_metrics,
+                          parquet_exports,
                           downloads_daily):
                 conn.execute(table.delete().where(table.c.repo_id == repo.id))
             conn.execute(repos.delete().where(repos.c.id == repo.id))
@@ -271,6 +282,8 @@ class Hub:
                     cas_ref(conn, repo.id, target_ref, head, sha)
                     if target_ref == MAIN:
                         enqueue(conn, "derive", repo.id)
+                        if repo.type == "dataset":
+                            enqueue(conn, "parquet", repo.id)
                     return CommitResult(sha)
             except RefConflict:
                 continue

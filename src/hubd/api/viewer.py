@@ -1,0 +1,280 @@
+"""The seed's /api/datasets/{id}/parquet, the Hub's parquet URL forms, and the dataset viewer API."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+import pyarrow.parquet as pq
+from starlette.responses import RedirectResponse, Response
+
+from hubd.api.http import Ctx, json_response
+from hubd.dataviewer import query
+from hubd.dataviewer.export import export_of
+from hubd.dataviewer.features import feature_list
+from hubd.hub.errors import BadRequest, HubError, NotFound
+from hubd.hub.models import Repo
+from hubd.hub.service import Hub
+from hubd.storage.blobstore import lfs_key
+
+MAX_LENGTH = 100
+PARQUET_REF = quote("refs/convert/parquet", safe="")
+
+
+class ResponseNotReady(HubError):
+    status = 500
+    code = "ResponseNotReady"
+    default_message = "The parquet export of this dataset is not ready yet; try again shortly"
+
+
+class MissingParameter(HubError):
+    status = 422
+    code = "MissingRequiredParameter"
+
+
+def _param(ctx: Ctx, name: str) -> str:
+    value = ctx.request.query_params.get(name)
+    if not value:
+        raise MissingParameter(f"Parameter '{name}' is required")
+    return value
+
+
+def _int(ctx: Ctx, name: str, default: int, maximum: int | None = None) -> int:
+    raw = ctx.request.query_params.get(name)
+    try:
+        value = default if raw in (None, "") else int(raw)
+    except ValueError:
+        raise BadRequest(f"Parameter '{name}' must be an integer") from None
+    if value < 0 or (maximum is not None and value > maximum):
+        raise BadRequest(f"Parameter '{name}' must be between 0 and {maximum}")
+    return value
+
+
+async def _export(ctx: Ctx, dataset: str) -> tuple[Repo, dict]:
+    ns, _, name = dataset.partition("/")
+    repo = await ctx.run(ctx.hub.repo_for_download, ctx.principal, "dataset", ns, name)
+    export = await ctx.run(export_of, ctx.hub, repo)
+    if export is None or export["source_sha"] != repo.head_sha:
+        raise ResponseNotReady()
+    return repo, export
+
+
+def _respond(data: dict | list, export: dict, status: int = 200) -> Response:
+    return json_response(data, status, {"X-Revision": export["source_sha"]})
+
+
+def _failed(repo: Repo, export: dict) -> list[dict]:
+    if export["state"] != "failed":
+        return []
+    return [{"dataset": repo.repo_id, "error": {"error": export["error"]}}]
+
+
+def _parquet_files(ctx: Ctx, repo: Repo, export: dict, config: str | None = None) -> list[dict]:
+    out = []
+    for cfg, splits in export["info"].items():
+        if config and cfg != config:
+            continue
+        for split, meta in splits.items():
+            for shard in meta["shards"]:
+                out.append({"dataset": repo.repo_id, "config": cfg, "split": split,
+                            "url": f"{ctx.base_url}/datasets/{repo.repo_id}/resolve/{PARQUET_REF}/{shard['path']}",
+                            "filename": shard["filename"], "size": shard["size"]})
+    return out
+
+
+async def api_parquet(ctx: Ctx) -> Response:
+    """GET /api/datasets/{id}/parquet, in the seed's shape."""
+    repo, export = await _export(ctx, f"{ctx.params['ns']}/{ctx.params['name']}")
+    partial = any(m["partial"] for s in export["info"].values() for m in s.values())
+    return _respond({"parquet_files": _parquet_files(ctx, repo, export), "pending": [],
+                     "failed": _failed(repo, export), "partial": partial}, export)
+
+
+def _split_meta(export: dict, config: str, split: str) -> dict:
+    meta = export["info"].get(config, {}).get(split)
+    if meta is None:
+        raise NotFound(f"No split {split!r} in config {config!r}")
+    return meta
+
+
+async def api_parquet_split(ctx: Ctx) -> Response:
+    repo, export = await _export(ctx, f"{ctx.params['ns']}/{ctx.params['name']}")
+    meta = _split_meta(export, ctx.params["config"], ctx.params["split"])
+    base = f"{ctx.base_url}/api/datasets/{repo.repo_id}/parquet/{ctx.params['config']}/{ctx.params['split']}"
+    return _respond([f"{base}/{n}.parquet" for n in range(len(meta["shards"]))], export)
+
+
+async def api_parquet_shard(ctx: Ctx) -> Response:
+    repo, export = await _export(ctx, f"{ctx.params['ns']}/{ctx.params['name']}")
+    meta = _split_meta(export, ctx.params["config"], ctx.params["split"])
+    n = int(ctx.params["n"])
+    if n >= len(meta["shards"]):
+        raise NotFound(f"No shard {n}")
+    url = f"{ctx.base_url}/datasets/{repo.repo_id}/resolve/{PARQUET_REF}/{meta['shards'][n]['path']}"
+    return RedirectResponse(url, status_code=302)
+
+
+def local_shards(hub: Hub, meta: dict) -> list[str]:
+    """Paths DuckDB can read: the blob itself on disk, or a cached copy (immutable, by sha256) from S3."""
+    paths = []
+    for shard in meta["shards"]:
+        key = lfs_key(shard["oid"])
+        local = hub.blobs.local_path(key)
+        if local is None:
+            cache = Path(hub.settings.data_dir) / "cache" / "parquet"
+            cache.mkdir(parents=True, exist_ok=True)
+            target = cache / shard["oid"]
+            if not target.exists():
+                fd, tmp = tempfile.mkstemp(dir=cache)
+                with os.fdopen(fd, "wb") as f:
+                    for block in hub.blobs.iter_range(key, 0, shard["size"], 8 * 1024 * 1024):
+                        f.write(block)
+                os.replace(tmp, target)
+            local = str(target)
+        paths.append(local)
+    return paths
+
+
+async def _split(ctx: Ctx) -> tuple[Repo, dict, dict, str, str]:
+    repo, export = await _export(ctx, _param(ctx, "dataset"))
+    config, split = _param(ctx, "config"), _param(ctx, "split")
+    return repo, export, _split_meta(export, config, split), config, split
+
+
+def _schema(paths: list[str]):  # type: ignore[no-untyped-def]
+    return pq.read_schema(paths[0])
+
+
+async def viewer_is_valid(ctx: Ctx) -> Response:
+    repo, export = await _export(ctx, _param(ctx, "dataset"))
+    ok = export["state"] == "ok" and any(export["info"].values())
+    return _respond({"viewer": ok, "preview": ok, "search": ok, "filter": ok, "statistics": ok}, export)
+
+
+async def viewer_splits(ctx: Ctx) -> Response:
+    repo, export = await _export(ctx, _param(ctx, "dataset"))
+    config = ctx.request.query_params.get("config")
+    splits = [{"dataset": repo.repo_id, "config": c, "split": s} for c, ss in export["info"].items()
+              for s in ss if not config or c == config]
+    return _respond({"splits": splits, "pending": [], "failed": _failed(repo, export)}, export)
+
+
+async def viewer_parquet(ctx: Ctx) -> Response:
+    repo, export = await _export(ctx, _param(ctx, "dataset"))
+    files = _parquet_files(ctx, repo, export, ctx.request.query_params.get("config"))
+    partial = any(m["partial"] for s in export["info"].values() for m in s.values())
+    return _respond({"parquet_files": files, "pending": [], "failed": _failed(repo, export), "partial": partial},
+                    export)
+
+
+def _config_info(repo: Repo, config: str, splits: dict) -> dict:
+    first = next(iter(splits.values()), {})
+    return {
+        "dataset_name": repo.name, "config_name": config, "builder_name": "parquet",
+        "version": {"version_str": "0.0.0"},
+        "features": first.get("features", {}),
+        "splits": {s: {"name": s, "num_bytes": m["num_bytes_parquet"], "num_examples": m["num_rows"],
+                       "dataset_name": repo.name} for s, m in splits.items()},
+        "download_size": sum(m["num_bytes_original"] for m in splits.values()),
+        "dataset_size": sum(m["num_bytes_parquet"] for m in splits.values()),
+    }
+
+
+async def viewer_info(ctx: Ctx) -> Response:
+    repo, export = await _export(ctx, _param(ctx, "dataset"))
+    config = ctx.request.query_params.get("config")
+    infos = {c: _config_info(repo, c, s) for c, s in export["info"].items()}
+    partial = any(m["partial"] for s in export["info"].values() for m in s.values())
+    if config:
+        if config not in infos:
+            raise NotFound(f"No config {config!r}")
+        return _respond({"dataset_info": infos[config], "partial": partial}, export)
+    return _respond({"dataset_info": infos, "pending": [], "failed": _failed(repo, export), "partial": partial},
+                    export)
+
+
+async def viewer_size(ctx: Ctx) -> Response:
+    repo, export = await _export(ctx, _param(ctx, "dataset"))
+    splits, configs = [], []
+    for c, ss in export["info"].items():
+        for s, m in ss.items():
+            splits.append({"dataset": repo.repo_id, "config": c, "split": s, "num_bytes_parquet_files":
+                           m["num_bytes_parquet"], "num_bytes_original_files": m["num_bytes_original"],
+                           "num_rows": m["num_rows"], "num_columns": len(m["features"])})
+        mine = [x for x in splits if x["config"] == c]
+        configs.append({"dataset": repo.repo_id, "config": c, "num_columns": max([x["num_columns"] for x in mine],
+                                                                                  default=0),
+                        **{k: sum(x[k] for x in mine) for k in ("num_bytes_parquet_files",
+                                                              "num_bytes_original_files", "num_rows")}})
+    total = {k: sum(x[k] for x in configs) for k in ("num_bytes_parquet_files", "num_bytes_original_files", "num_rows")}
+    return _respond({"size": {"dataset": {"dataset": repo.repo_id, **total, "estimated_num_rows": None},
+                              "configs": configs, "splits": splits},
+                     "pending": [], "failed": _failed(repo, export), "partial": False}, export)
+
+
+async def viewer_first_rows(ctx: Ctx) -> Response:
+    repo, export, meta, config, split = await _split(ctx)
+
+    def run() -> dict:
+        paths = local_shards(ctx.hub, meta)
+        if not paths:
+            return {"features": [], "rows": []}
+        rows = query.page(query.connect(paths), 0, MAX_LENGTH)
+        return {"features": feature_list(_schema(paths)), "rows": rows}
+
+    data = await ctx.run(run)
+    return _respond({"dataset": repo.repo_id, "config": config, "split": split, **data,
+                     "truncated": meta["num_rows"] > MAX_LENGTH}, export)
+
+
+async def _paged(ctx: Ctx, kind: str) -> Response:
+    repo, export, meta, config, split = await _split(ctx)
+    offset, length = _int(ctx, "offset", 0), _int(ctx, "length", MAX_LENGTH, MAX_LENGTH)
+    where = ctx.request.query_params.get("where")
+    orderby = ctx.request.query_params.get("orderby")
+    q = _param(ctx, "query") if kind == "search" else None
+    if kind == "filter":
+        where = query.check_where(where) if where else None
+        orderby = query.check_orderby(orderby) if orderby else None
+
+    def run() -> tuple[list, list, int]:
+        paths = local_shards(ctx.hub, meta)
+        if not paths:
+            return [], [], 0
+        conn, schema = query.connect(paths), _schema(paths)
+        if kind == "rows":
+            return feature_list(schema), query.page(conn, offset, length), meta["num_rows"]
+        if kind == "search":
+            rows, total = query.search(conn, schema, q or "", offset, length)
+        else:
+            rows, total = query.filtered(conn, where, orderby, offset, length)
+        return feature_list(schema), rows, total
+
+    features, rows, total = await ctx.run(run)
+    return _respond({"features": features, "rows": rows, "num_rows_total": total, "num_rows_per_page": length,
+                     "partial": meta["partial"]}, export)
+
+
+async def viewer_rows(ctx: Ctx) -> Response:
+    return await _paged(ctx, "rows")
+
+
+async def viewer_search(ctx: Ctx) -> Response:
+    return await _paged(ctx, "search")
+
+
+async def viewer_filter(ctx: Ctx) -> Response:
+    return await _paged(ctx, "filter")
+
+
+async def viewer_statistics(ctx: Ctx) -> Response:
+    repo, export, meta, config, split = await _split(ctx)
+
+    def run() -> list:
+        paths = local_shards(ctx.hub, meta)
+        return query.statistics(query.connect(paths), _schema(paths), meta["num_rows"]) if paths else []
+
+    stats = await ctx.run(run)
+    return _respond({"num_examples": meta["num_rows"], "statistics": stats, "partial": meta["partial"]}, export)
