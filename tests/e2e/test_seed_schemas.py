@@ -44,7 +44,11 @@ def test_seed_operations_validate(hubd: Hubd, alice: HfApi, repo_name: str, spec
     ], commit_message="card")
     alice.upload_file(path_or_fileobj=b"---\nlicense: mit\nlanguage: [en]\nsize_categories: [n<1K]\n---\n",
                       path_in_repo="README.md", repo_id=f"alice/{repo_name}-d", repo_type="dataset")
+    alice.upload_file(path_or_fileobj=b"a,b\n1,2\n", path_in_repo="train.csv", repo_id=f"alice/{repo_name}-d",
+                      repo_type="dataset")
     eventually(lambda: next(iter(alice.list_models(search=f"{repo_name}-m"))).pipeline_tag)
+    eventually(lambda: httpx.get(f"{hubd.url}/api/datasets/alice/{repo_name}-d/parquet").status_code == 200
+               and httpx.get(f"{hubd.url}/api/datasets/alice/{repo_name}-d/parquet").json()["parquet_files"], 60)
 
     checks = [
         ("/models", f"/api/models?search={repo_name}&full=true&config=true"),
@@ -53,6 +57,7 @@ def test_seed_operations_validate(hubd: Hubd, alice: HfApi, repo_name: str, spec
         ("/models/{repo_id}/revision/{revision}", f"/api/models/alice/{repo_name}-m/revision/main"),
         ("/datasets", f"/api/datasets?search={repo_name}&full=true"),
         ("/datasets/{repo_id}", f"/api/datasets/alice/{repo_name}-d"),
+        ("/datasets/{repo_id}/parquet", f"/api/datasets/alice/{repo_name}-d/parquet"),
         ("/spaces", f"/api/spaces?search={repo_name}"),
         ("/spaces/{repo_id}", f"/api/spaces/alice/{repo_name}-s"),
         ("/whoami-v2", "/api/whoami-v2"),
