@@ -6,13 +6,12 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dulwich.objects import Commit, ShaFile, Tree
-
 from hubd.db.schema import refs, repos
 from hubd.hub.lfs import LfsPointer, parse_pointer
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound, lfs_key
 from hubd.storage.gitstore import git_sha
+from hubd.storage.gitwalk import walk
 
 
 @dataclass
@@ -97,30 +96,14 @@ def fsck(hub: Hub) -> FsckReport:
     xorbs_seen: set[str] = set()
     for repo_id, repo, ref, target in _all_refs(hub):
         report.refs += 1
-        stack: list[tuple[str, str]] = [("commit", target)]
-        while stack:
-            kind, sha = stack.pop()
-            if sha in seen:
-                continue
-            seen.add(sha)
-            raw = _read_verified(hub, kind, sha, report)
+        where = f"{repo} {ref}"
+        for _kind, _sha, raw in walk(lambda k, h: _read_verified(hub, k, h, report), [target], seen):
             if raw is None:
-                report.problems[-1] += f" (reachable from {repo} {ref})"
+                report.problems[-1] += f" (reachable from {where})"
                 continue
-            if kind == "commit":
-                commit = ShaFile.from_raw_string(Commit.type_num, raw)
-                assert isinstance(commit, Commit)
-                stack.append(("tree", commit.tree.decode()))
-                stack.extend(("commit", p.decode()) for p in commit.parents)
-            elif kind == "tree":
-                tree = ShaFile.from_raw_string(Tree.type_num, raw)
-                assert isinstance(tree, Tree)
-                for entry in tree.iteritems():
-                    stack.append(("tree" if entry.mode & 0o170000 == 0o040000 else "blob", entry.sha.decode()))
-            else:
-                pointer = parse_pointer(raw) if len(raw) < 1024 else None
-                if pointer is None or (repo_id, pointer.oid) in lfs_seen:
-                    continue
-                lfs_seen.add((repo_id, pointer.oid))
-                _check_large_object(hub, repo_id, pointer, f"{repo} {ref}", report, xorbs_seen)
+            pointer = parse_pointer(raw) if _kind == "blob" and len(raw) < 1024 else None
+            if pointer is None or (repo_id, pointer.oid) in lfs_seen:
+                continue
+            lfs_seen.add((repo_id, pointer.oid))
+            _check_large_object(hub, repo_id, pointer, where, report, xorbs_seen)
     return report

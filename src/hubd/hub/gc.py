@@ -10,15 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from dulwich.objects import Commit, ShaFile, Tree
 from sqlalchemy import delete, select
 
 from hubd.db.schema import refs, repo_commits, repo_objects, xet_chunks
 from hubd.hub.lfs import parse_pointer
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound
-
-DIR_MODE = 0o040000
+from hubd.storage.gitwalk import walk
 
 
 @dataclass
@@ -36,27 +34,15 @@ def _live_git(hub: Hub) -> tuple[set[str], set[str]]:
         roots |= {r[0] for r in conn.execute(select(repo_commits.c.sha))}
     seen: set[str] = set()
     oids: set[str] = set()
-    stack = [("commit", sha) for sha in roots]
-    while stack:
-        kind, sha = stack.pop()
-        if sha in seen:
-            continue
-        seen.add(sha)
+
+    def read(kind: str, sha: str) -> bytes | None:
         try:
-            raw = hub.git.raw(kind, sha)
+            return hub.git.raw(kind, sha)
         except BlobNotFound:
-            continue  # fsck reports missing objects; gc only decides what may go
-        if kind == "commit":
-            c = ShaFile.from_raw_string(Commit.type_num, raw)
-            assert isinstance(c, Commit)
-            stack.append(("tree", c.tree.decode()))
-            stack.extend(("commit", p.decode()) for p in c.parents)
-        elif kind == "tree":
-            t = ShaFile.from_raw_string(Tree.type_num, raw)
-            assert isinstance(t, Tree)
-            stack.extend(("tree" if e.mode & 0o170000 == DIR_MODE else "blob", e.sha.decode())
-                         for e in t.iteritems())
-        elif len(raw) < 1024 and (pointer := parse_pointer(raw)) is not None:
+            return None  # fsck reports missing objects; gc only decides what may go
+
+    for kind, _sha, raw in walk(read, roots, seen):
+        if kind == "blob" and raw is not None and len(raw) < 1024 and (pointer := parse_pointer(raw)):
             oids.add(pointer.oid)
     return seen, oids
 
