@@ -60,10 +60,13 @@ class SeaweedFS:
 
         client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
                               aws_access_key_id="hubd", aws_secret_access_key="hubd")
-        deadline = time.time() + 60
+        deadline = time.time() + 90
         while True:
-            try:
-                client.list_buckets()
+            try:  # ready means writable: after a restart the volume servers register some time later
+                if "hubd-probe" not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+                    client.create_bucket(Bucket="hubd-probe")
+                client.put_object(Bucket="hubd-probe", Key="probe", Body=b"ok")
+                assert client.get_object(Bucket="hubd-probe", Key="probe")["Body"].read() == b"ok"
                 return
             except Exception:
                 if time.time() > deadline or self.proc.poll() is not None:

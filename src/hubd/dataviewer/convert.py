@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 SHARD_BYTES = 500 * 1024 * 1024  # as the Hub: shards of about 500 MB
 MAX_SPLIT_BYTES = 5 * 1024**3  # beyond this the export is partial, as on the Hub
-BLOCK = 16 * 1024 * 1024
+BLOCK = 4 * 1024 * 1024
 MAX_JSON_ARRAY_FILE = 256 * 1024 * 1024
 
 

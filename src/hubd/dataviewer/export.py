@@ -31,8 +31,12 @@ log = logging.getLogger("hubd.export")
 
 
 def _download(hub: Hub, repo: Repo, path: str, dest: Path) -> Path:
+    """A local path holding the file: the stored blob itself when storage is a local disk, else a copy."""
     entry = hub.browse.lookup(repo.head_sha or "", path)
     assert entry is not None
+    local = hub.local_file(repo.id, entry)
+    if local is not None:
+        return Path(local)
     with open(dest, "wb") as f:
         for block in hub.iter_content(repo.id, entry):
             f.write(block)
@@ -82,7 +86,8 @@ def build(hub: Hub, repo: Repo, work: Path) -> tuple[dict, dict[str, tuple[str, 
                                "oid": oid})
                 shard.unlink()
             for src, _fmt in sources:
-                src.unlink()
+                if src.is_relative_to(work):
+                    src.unlink()
             info.setdefault(config.name, {})[split.name] = {
                 "num_rows": result.num_rows,
                 "num_bytes_original": sum(files[n].size for n in split.files),

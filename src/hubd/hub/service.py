@@ -96,6 +96,15 @@ class Hub:
         """Bytes [start, end) of a file, wherever they are kept (git blob, LFS object, Xet)."""
         return b"".join(self.iter_content(repo_id, entry, start, end))
 
+    def local_file(self, repo_id: int, entry: PathEntry) -> str | None:
+        """A path on this machine holding exactly the file's bytes, when storage is a local directory."""
+        if entry.lfs is None:
+            return self.blobs.local_path(self.git.blob_key(entry.sha))
+        linked = self.object_of(repo_id, entry.lfs.oid)
+        if linked is not None and linked[1] is not None:
+            return None  # kept in Xet: only a rebuilt copy has its bytes in one piece
+        return self.blobs.local_path(lfs_key(entry.lfs.oid))
+
     def iter_content(self, repo_id: int, entry: PathEntry, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """A file's bytes [start, end) as a stream of blocks."""
         end = entry.size if end is None else min(end, entry.size)
