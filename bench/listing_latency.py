@@ -89,16 +89,17 @@ def pick_terms(url: str) -> dict[str, list[str]]:
     total = sum(c for _, c in ns)
     skip = {*PIPELINES, "transformers", "region:us"}
     common_tags = [t for t, c in tag_counts if 0.05 <= c / total <= 0.25 and t not in skip][:5]
+    mid_tags = [t for t, c in tag_counts if 0.003 <= c / total <= 0.012][:5]
     rare_tags = [t for t, c in tag_counts if c <= 3 and t.startswith("arxiv:")]
     rare_tags = rng.sample(rare_tags, min(20, len(rare_tags)))
     db.dispose()
     print(f"  {n:,} public models; search '{common[0]}' matches {share[common[0]]:.1%} of them, "
           f"'{rare[0]}' {sum(rare[0] in s for s in ids)}; author {ns[0][0]} owns {ns[0][1]:,}; "
-          f"tag {common_tags[0]} on {dict(tag_counts)[common_tags[0]]:,} repos, {rare_tags[0]} on "
-          f"{dict(tag_counts)[rare_tags[0]]}")
+          f"tag {common_tags[0]} on {dict(tag_counts)[common_tags[0]]:,} repos, {mid_tags[0]} on "
+          f"{dict(tag_counts)[mid_tags[0]]:,}, {rare_tags[0]} on {dict(tag_counts)[rare_tags[0]]}")
     return {"common": common, "rare": rare, "big": [a for a, _ in ns[:3]],
             "small": [a for a, c in rng.sample(ns, len(ns)) if 2 <= c <= 5][:40],
-            "common_tags": common_tags, "rare_tags": rare_tags}
+            "common_tags": common_tags, "mid_tags": mid_tags, "rare_tags": rare_tags}
 
 
 def query_mix(t: dict[str, list[str]]) -> dict[str, list[dict[str, str]]]:
@@ -109,6 +110,7 @@ def query_mix(t: dict[str, list[str]]) -> dict[str, list[dict[str, str]]]:
         "author big": [{"author": a} for a in t["big"]],
         "author small": [{"author": a} for a in t["small"]],
         "tag common": [{"filter": g} for g in t["common_tags"]],
+        "tag mid (~0.5%)": [{"filter": g} for g in t["mid_tags"]],
         "tag rare": [{"filter": g} for g in t["rare_tags"]],
         "pipeline_tag": [{"pipeline_tag": p} for p in PIPELINES[:6]],
     }
@@ -303,7 +305,7 @@ def drop_pg(args: argparse.Namespace) -> None:
 
 def run_backend(backend: str, args: argparse.Namespace) -> None:
     with temp_root() as root:
-        print(f"\n=== {backend}, {args.count:,} repos")
+        print(f"\n=== {backend}, {args.count:,} repos (load average {os.getloadavg()[0]:.2f} at start)")
         try:
             url = prepare(backend, root, args)
             if backend == "postgres":

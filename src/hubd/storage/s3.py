@@ -6,6 +6,7 @@ absent, and memory holds one part at a time."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -17,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from hubd.hub.errors import ServiceUnavailable
 from hubd.storage.blobstore import BlobNotFound
 
+log = logging.getLogger("hubd.storage")
 PART_SIZE = 16 * 1024 * 1024
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 
@@ -34,9 +36,11 @@ def _call(fn, *args: Any, key: str = "", **kwargs: Any) -> Any:  # type: ignore[
         if code in _NOT_FOUND:
             raise BlobNotFound(key) from None
         if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) >= 500:
+            log.warning("object storage error on %s %s: %s", getattr(fn, "__name__", fn), key, exc)
             raise StorageUnavailable() from exc
         raise
     except BotoCoreError as exc:
+        log.warning("object storage unreachable on %s %s: %s", getattr(fn, "__name__", fn), key, exc)
         raise StorageUnavailable() from exc
 
 
