@@ -129,7 +129,8 @@ def store_args(data_dir: Path) -> list[str]:
     args = ["--data-dir", str(data_dir)]
     if BACKEND == "postgres-s3":
         seaweed()
-        args += ["--database-url", new_database(), "--storage-url", f"s3://hubd-{uuid.uuid4().hex[:12]}/blobs"]
+        # one bucket, a prefix per hub: SeaweedFS gives every bucket volumes of its own
+        args += ["--database-url", new_database(), "--storage-url", f"s3://hubd-tests/{uuid.uuid4().hex[:12]}"]
     elif BACKEND != "sqlite":
         raise RuntimeError(f"unknown HUBD_TEST_BACKEND {BACKEND!r}: sqlite or postgres-s3")
     return args
