@@ -101,3 +101,20 @@ def test_object_storage_outage_is_a_503_and_recovers(replicas: tuple[Hubd, Hubd]
     assert Path(got).read_bytes() == b"still here"
     api.upload_file(path_or_fileobj=b"after", path_in_repo="new.txt", repo_id="rita/outage")
     assert a.cli("fsck", check=False).returncode == 0
+
+
+def test_lfs_download_follows_the_presigned_redirect(replicas: tuple[Hubd, Hubd], tmp_path: Path) -> None:
+    import io
+    import os
+
+    a, _b = replicas
+    token = a.tokens["rita"]
+    api = HfApi(endpoint=a.url, token=token)
+    api.create_repo("rita/redirect")
+    data = os.urandom(11 * 2**20)
+    api.upload_file(path_or_fileobj=io.BytesIO(data), path_in_repo="w.bin", repo_id="rita/redirect")  # LFS
+    head = httpx.head(f"{a.url}/rita/redirect/resolve/main/w.bin", headers={"authorization": f"Bearer {token}"})
+    assert head.status_code == 302 and not head.headers["location"].startswith(a.url)
+    assert head.headers["x-linked-size"] == str(len(data)) and head.headers["x-repo-commit"]
+    got = hf_hub_download("rita/redirect", "w.bin", endpoint=a.url, token=token, cache_dir=tmp_path / "c")
+    assert Path(got).read_bytes() == data
