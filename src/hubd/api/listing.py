@@ -47,7 +47,8 @@ async def list_repos_route(ctx: Ctx) -> Response:
     hub = ctx.hub
 
     def page() -> tuple[list[dict], str | None]:
-        listed, next_cursor = list_repos(hub.db, ctx.principal, q)
+        with_meta = full or card or config or bool(expand)
+        listed, next_cursor = list_repos(hub.db, ctx.principal, q, with_meta)
         items = []
         for it in listed:
             r = it.repo

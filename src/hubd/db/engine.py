@@ -28,7 +28,10 @@ class Database:
             )
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_engine(url, pool_size=16, max_overflow=32, pool_pre_ping=True)
+            # prepare_threshold=None: no server-side prepared statements, so PostgreSQL plans every listing
+            # for its actual parameters (a generic plan is 100x slower for a big author or a rare tag)
+            self.engine = create_engine(url, pool_size=16, max_overflow=32, pool_pre_ping=True,
+                                        connect_args={"prepare_threshold": None})
 
     def create_schema(self) -> None:
         """Migrate to the newest schema, then the backend's search index (idempotent both)."""
@@ -36,6 +39,14 @@ class Database:
 
         upgrade(self)
         self.has_trigram_index = create_search_index(self.engine, self.is_sqlite)
+        self.analyze()
+
+    def analyze(self) -> None:
+        """Fresh planner statistics. PostgreSQL's autovacuum keeps its own; SQLite has none unless asked,
+        and without them it drives rare-tag and search queries from the wrong index."""
+        if self.is_sqlite:
+            with self.write() as conn:
+                conn.exec_driver_sql("ANALYZE")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -77,9 +77,11 @@ repos = Table(
     Column("derived_sha", String(40)),  # the commit the derived metadata describes
     UniqueConstraint("type", "namespace", "name", name="uq_repo_type_ns_name"),
 )
-Index("ix_repos_namespace", repos.c.namespace, repos.c.type)
+# One index per sort key for the public listing (private in the key: the sample scan needs no row
+# lookup), and one per sort key within a namespace (author listings of any size).
 for _col in ("created_at", "last_modified", "downloads", "likes", "trending_score"):
-    Index(f"ix_repos_type_{_col}", repos.c.type, repos.c[_col], repos.c.id)
+    Index(f"ix_repos_list_{_col}", repos.c.type, repos.c.private, repos.c[_col], repos.c.id)
+    Index(f"ix_repos_author_{_col}", repos.c.namespace, repos.c.type, repos.c[_col], repos.c.id)
 
 # Derived metadata too large or too rarely asked for to sit in the listing row.
 repo_meta = Table(
@@ -198,7 +200,7 @@ repo_tags = Table(
     Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
     Column("tag", String(255), primary_key=True),
 )
-Index("ix_repo_tags_tag", repo_tags.c.tag)
+Index("ix_repo_tags_tag", repo_tags.c.tag, repo_tags.c.repo_id)
 
 discussions = Table(
     "discussions",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import ColumnElement, Engine, Integer, column, text
+from sqlalchemy import ColumnElement, Engine, Integer, bindparam, column, text
 
 from hubd.db.schema import repos
 
@@ -46,6 +46,8 @@ def matching_ids(term: str, is_sqlite: bool) -> ColumnElement[bool]:
     """A condition on repos.id true for ids containing `term` (lower-cased), answered by the index."""
     if is_sqlite:
         phrase = '"' + term.replace('"', '""') + '"'
-        return repos.c.id.in_(text("SELECT rowid FROM repo_fts WHERE repo_fts MATCH :q").bindparams(q=phrase)
-                              .columns(column("rowid", Integer)))
+        # unique: several terms in one query each keep their own value
+        match = text("SELECT rowid FROM repo_fts WHERE repo_fts MATCH :q").bindparams(
+            bindparam("q", phrase, unique=True))
+        return repos.c.id.in_(match.columns(column("rowid", Integer)))
     return repos.c.search_id.contains(term, autoescape=True)

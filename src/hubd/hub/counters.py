@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from hubd.db.engine import Database
 from hubd.db.schema import accounts, downloads_daily, likes, repos
@@ -59,30 +59,27 @@ class DownloadCounter:
 
 
 def recount(db: Database) -> None:
-    """Recompute the 30-day downloads and the trending score of every repo with recent activity, then
-    schedule the next recount."""
+    """Recompute the 30-day downloads and the trending score (one set-based UPDATE, touching only repos
+    whose values change), then schedule the next recount."""
     today = int(time.time() // DAY)
     now = time.time()
+    recent = downloads_daily.alias("recent")
+    month = (select(func.coalesce(func.sum(recent.c.count), 0))
+             .where((recent.c.repo_id == repos.c.id) & (recent.c.day > today - 30)).scalar_subquery())
+    week = (select(func.coalesce(func.sum(recent.c.count * (7 - (today - recent.c.day)) / 7.0), 0.0))
+            .where((recent.c.repo_id == repos.c.id) & (recent.c.day > today - 7)).scalar_subquery())
+    fresh_likes = (select(func.count()).select_from(likes)
+                   .where((likes.c.repo_id == repos.c.id) & (likes.c.created_at > now - 7 * DAY)).scalar_subquery())
+    active = or_(repos.c.downloads > 0, repos.c.trending_score > 0,
+                 repos.c.id.in_(select(downloads_daily.c.repo_id).where(downloads_daily.c.day > today - 30)),
+                 repos.c.id.in_(select(likes.c.repo_id).where(likes.c.created_at > now - 7 * DAY)))
+    trending = week + 10 * fresh_likes
     with db.write() as conn:
-        month = dict(conn.execute(
-            select(downloads_daily.c.repo_id, func.sum(downloads_daily.c.count))
-            .where(downloads_daily.c.day > today - 30).group_by(downloads_daily.c.repo_id)).all())
-        week_rows = conn.execute(select(downloads_daily.c.repo_id, downloads_daily.c.day, downloads_daily.c.count)
-                                 .where(downloads_daily.c.day > today - 7)).all()
-        recent_likes = dict(conn.execute(select(likes.c.repo_id, func.count()).where(
-            likes.c.created_at > now - 7 * DAY).group_by(likes.c.repo_id)).all())
-        trending: Counter[int] = Counter()
-        for repo_id, day, count in week_rows:
-            trending[repo_id] += count * (7 - (today - day)) / 7
-        for repo_id, n in recent_likes.items():
-            trending[repo_id] += 10 * n
-        stale = conn.execute(select(repos.c.id).where(
-            (repos.c.downloads > 0) | (repos.c.trending_score > 0))).scalars().all()
-        for repo_id in set(stale) | set(month) | set(trending):
-            conn.execute(update(repos).where(repos.c.id == repo_id).values(
-                downloads=int(month.get(repo_id, 0)), trending_score=float(trending.get(repo_id, 0))))
+        conn.execute(update(repos).where(active & or_(repos.c.downloads != month, repos.c.trending_score != trending))
+                     .values(downloads=month, trending_score=trending))
         conn.execute(delete(downloads_daily).where(downloads_daily.c.day <= today - 366))
         enqueue(conn, "recount", None, run_after=now + RECOUNT_EVERY)
+    db.analyze()
 
 
 def like(db: Database, user_id: int, repo_id: int) -> None:

@@ -6,7 +6,7 @@ import base64
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, or_, select
 
 from hubd.db.engine import Database
 from hubd.db.schema import repo_meta, repo_tags, repos
@@ -62,60 +62,71 @@ def _decode_cursor(cursor: str) -> tuple[float, int]:
         raise BadRequest("Invalid cursor") from None
 
 
-def list_repos(db: Database, p: Principal | None, q: ListQuery) -> tuple[list[Listed], str | None]:
+def list_repos(db: Database, p: Principal | None, q: ListQuery,
+               with_meta: bool = False) -> tuple[list[Listed], str | None]:
     """One page, and the cursor of the next one (None on the last page).
 
-    Selective filters (search, tags) run in two steps. First the page is looked for among the next
-    SCAN_BUDGET repos in sort order: a common term or tag fills it there, at the cost of one short index
-    scan. When it does not, the matches come from the trigram or tag index and are sorted: few matches,
-    since the term was rare in a sample of thousands."""
+    Public repos and the caller's private ones are looked up apart (each on an index that has the
+    visibility in its key) and merged. Selective filters (search, tags) run in two steps: first among
+    the next SCAN_BUDGET repos in sort order, which a common term or tag fills at the cost of one short
+    index scan; when that does not fill the page, from the trigram or tag index, whose matches are few."""
     sort = ALIASES.get(q.sort, q.sort)
     if sort not in SORTS:
         raise BadRequest(f"Invalid sort {q.sort!r}: one of {', '.join(SORTS)}")
     if not 1 <= q.limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
     key = SORTS[sort]
-    base = [repos.c.type == q.repo_type]
-    if p is None:
-        base.append(repos.c.private.is_(False))
-    elif not p.is_admin:
-        base.append(or_(repos.c.private.is_(False), repos.c.namespace.in_([p.name, *p.org_roles])))
+    common = [repos.c.type == q.repo_type]
     if q.author:
-        base.append(repos.c.namespace == q.author)
+        common.append(repos.c.namespace == q.author)
     if q.cursor:
         value, last_id = _decode_cursor(q.cursor)
         if q.descending:
-            base.append(or_(key < value, and_(key == value, repos.c.id < last_id)))
+            common.append(or_(key < value, and_(key == value, repos.c.id < last_id)))
         else:
-            base.append(or_(key > value, and_(key == value, repos.c.id > last_id)))
+            common.append(or_(key > value, and_(key == value, repos.c.id > last_id)))
+    parts = [[repos.c.private.is_(False)]]
+    if p is not None and p.is_admin:
+        parts.append([repos.c.private.is_(True)])
+    elif p is not None:
+        parts.append([repos.c.private.is_(True), repos.c.namespace.in_([p.name, *p.org_roles])])
     order = [key.desc(), repos.c.id.desc()] if q.descending else [key.asc(), repos.c.id.asc()]
-    terms = [t.lower() for t in q.search]
-    scan_filters = [repos.c.search_id.contains(t, autoescape=True) for t in terms]
-    scan_filters += [exists().where(and_(repo_tags.c.repo_id == repos.c.id, repo_tags.c.tag == tag)) for tag in q.tags]
     with db.read() as conn:
-        if not scan_filters:
-            rows = conn.execute(_page(select(repos.c.id).where(and_(*base)).order_by(*order), q.limit, order)).all()
-        else:
-            sample = select(repos.c.id).where(and_(*base)).order_by(*order).limit(SCAN_BUDGET)
-            ids = conn.execute(select(repos.c.id).where(repos.c.id.in_(sample), *scan_filters)
-                               .order_by(*order).limit(q.limit + 1)).scalars().all()
-            exhausted = len(ids) <= q.limit and conn.execute(
-                select(func.count()).select_from(sample.subquery())).scalar_one() >= SCAN_BUDGET
-            if exhausted:  # rare: ask the indexes
-                indexed = [search_condition(t, db) for t in terms]
-                indexed += [repos.c.id.in_(select(repo_tags.c.repo_id).where(repo_tags.c.tag == tag))
-                            for tag in q.tags]
-                ids = conn.execute(select(repos.c.id).where(*base, *indexed, *scan_filters).order_by(*order)
-                                   .limit(q.limit + 1)).scalars().all()
-            rows = conn.execute(_page(select(repos.c.id).where(repos.c.id.in_(ids)).order_by(*order),
-                                      q.limit, order)).all()
-    items = [Listed(repo_from_row(r), list(r.meta_tags or []), r.card_data, r.config, r.transformers_info,
-                    r.safetensors) for r in rows[:q.limit]]
+        found: list[tuple[float, int]] = []
+        for visibility in parts:
+            found += [(float(k), int(i)) for k, i in _matching(conn, db, [*common, *visibility], key, order, q)]
+        found.sort(reverse=q.descending)
+        ids = [i for _k, i in found[:q.limit + 1]]
+        rows = conn.execute(_page(ids, order, with_meta)).all() if ids else []
+    items = [Listed(repo_from_row(r), list(r.meta_tags or []), *(
+        (r.card_data, r.config, r.transformers_info, r.safetensors) if with_meta else (None, None, None, None)))
+        for r in rows[:q.limit]]
     next_cursor = None
     if len(rows) > q.limit:
         last = items[-1].repo
         next_cursor = encode_cursor(getattr(last, _ATTR[key.name]), last.id)
     return items, next_cursor
+
+
+def _matching(conn, db: Database, base: list, key, order: list, q: ListQuery) -> list:  # type: ignore[no-untyped-def]
+    """(sort value, id) of the first limit+1 repos that pass `base` and the query's filters."""
+    terms = [t.lower() for t in q.search]
+    if not terms and not q.tags:
+        return conn.execute(select(key, repos.c.id).where(*base).order_by(*order).limit(q.limit + 1)).all()
+    sample = (select(repos.c.id, key.label("k"), repos.c.search_id).where(*base).order_by(*order)
+              .limit(SCAN_BUDGET).subquery())
+    filters = [sample.c.search_id.contains(t, autoescape=True) for t in terms]
+    filters += [exists().where(and_(repo_tags.c.repo_id == sample.c.id, repo_tags.c.tag == tag)) for tag in q.tags]
+    first = select(sample.c.k, sample.c.id).where(*filters).limit(q.limit + 1)
+    if not db.is_sqlite:  # SQLite keeps the sample's order as it streams it; PostgreSQL needs telling
+        first = first.order_by(*((sample.c.k.desc(), sample.c.id.desc()) if q.descending
+                                 else (sample.c.k.asc(), sample.c.id.asc())))
+    rows = conn.execute(first).all()
+    if len(rows) > q.limit:
+        return rows
+    indexed = [search_condition(t, db) for t in terms]
+    indexed += [repos.c.id.in_(select(repo_tags.c.repo_id).where(repo_tags.c.tag == tag)) for tag in q.tags]
+    return conn.execute(select(key, repos.c.id).where(*base, *indexed).order_by(*order).limit(q.limit + 1)).all()
 
 
 def search_condition(term: str, db: Database):  # type: ignore[no-untyped-def]
@@ -124,14 +135,13 @@ def search_condition(term: str, db: Database):  # type: ignore[no-untyped-def]
     return repos.c.search_id.contains(term, autoescape=True)
 
 
-def _page(ids, limit: int, order):  # type: ignore[no-untyped-def]
-    """The full rows (and their meta) of the first limit+1 ids of an ordered id query."""
-    page = ids.limit(limit + 1).subquery()
-    return (select(repos, repo_meta.c.tags.label("meta_tags"), repo_meta.c.card_data, repo_meta.c.config,
-                   repo_meta.c.transformers_info, repo_meta.c.safetensors)
-            .join(page, page.c.id == repos.c.id)
+def _page(ids: list[int], order: list, with_meta: bool):  # type: ignore[no-untyped-def]
+    """The rows of `ids`, in order, with their tags (and the larger metadata when asked for)."""
+    meta = [repo_meta.c.card_data, repo_meta.c.config, repo_meta.c.transformers_info,
+            repo_meta.c.safetensors] if with_meta else []
+    return (select(repos, repo_meta.c.tags.label("meta_tags"), *meta)
             .outerjoin(repo_meta, repo_meta.c.repo_id == repos.c.id)
-            .order_by(*order))
+            .where(repos.c.id.in_(ids)).order_by(*order))
 
 
 _ATTR = {"last_modified": "last_modified", "created_at": "created_at", "downloads": "downloads",
