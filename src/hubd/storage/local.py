@@ -16,11 +16,13 @@ class _LocalStaged:
         self.store = store
         self.dest = store.path(key)
         fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="stage-")
-        self.file = os.fdopen(fd, "wb", buffering=1024 * 1024)
+        self.file = os.fdopen(fd, "wb", buffering=0)  # bodies arrive in large chunks: no extra copy
         self.done = False
 
     def write(self, data: bytes) -> None:
-        self.file.write(data)
+        view = memoryview(data)
+        while view:  # an unbuffered write may take less than it is given
+            view = view[self.file.write(view):]
 
     def publish(self) -> None:
         self.file.flush()
