@@ -65,7 +65,7 @@ def main() -> None:
                 return seconds
 
             with RssSampler(hubd) as rss:
-                first = upload()  # warm-up, not counted: the first writes also fault in fresh memory
+                first = upload()  # warm-up, not counted: the first PUT is often the slowest
                 for _ in range(args.runs):
                     times["sha256sum"].append(sha256sum_seconds(src, oid))
                     times["hashlib"].append(hashlib_seconds(src, oid))
