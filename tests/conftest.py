@@ -193,3 +193,13 @@ def eventually(check, timeout: float = 30.0, interval: float = 0.1):  # type: ig
         if result or time.time() > deadline:
             return result
         time.sleep(interval)
+
+
+def sha256_file(path: str | Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(8 * 2**20):
+            h.update(chunk)
+    return h.hexdigest()

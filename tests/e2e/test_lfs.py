@@ -11,7 +11,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from tests.conftest import run_client
+from tests.conftest import run_client, sha256_file
 
 
 def write_random(path: Path, size: int) -> str:
@@ -23,14 +23,6 @@ def write_random(path: Path, size: int) -> str:
             h.update(chunk)
             f.write(chunk)
             left -= len(chunk)
-    return h.hexdigest()
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(8 * 2**20):
-            h.update(chunk)
     return h.hexdigest()
 
 

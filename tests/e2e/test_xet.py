@@ -11,15 +11,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi, HfFileSystem, hf_hub_download, snapshot_download
 
-from tests.conftest import Hubd, make_hubd, run_client
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(8 * 2**20):
-            h.update(chunk)
-    return h.hexdigest()
+from tests.conftest import Hubd, make_hubd, run_client, sha256_file
 
 
 def write_random(path: Path, size: int, seed: int = 0) -> None:
