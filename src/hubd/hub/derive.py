@@ -4,7 +4,9 @@ revisions), from the README card, config.json and safetensors headers (read by r
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, insert, select, update
 
@@ -135,9 +137,28 @@ def load(hub: Hub, repo: Repo) -> Derived | None:
     )
 
 
+_computed: OrderedDict[tuple, Derived] = OrderedDict()
+_computed_lock = threading.Lock()
+COMPUTED_CACHE = 1024
+
+
 def for_revision(hub: Hub, repo: Repo, sha: str) -> Derived:
+    """The job's stored row for the derived head; otherwise computed once per commit and kept, since a
+    commit's content never changes (repo_info of old revisions would re-read safetensors headers)."""
     stored = load(hub, repo) if sha == repo.head_sha else None
-    return stored or derive(hub, repo, sha)
+    if stored is not None:
+        return stored
+    key = (repo.id, repo.type, repo.sdk, sha)
+    with _computed_lock:
+        if key in _computed:
+            _computed.move_to_end(key)
+            return _computed[key]
+    result = derive(hub, repo, sha)
+    with _computed_lock:
+        _computed[key] = result
+        while len(_computed) > COMPUTED_CACHE:
+            _computed.popitem(last=False)
+    return result
 
 
 def run_derive_job(hub: Hub, repo_id: int) -> None:
@@ -146,5 +167,3 @@ def run_derive_job(hub: Hub, repo_id: int) -> None:
         return  # deleted since
     store(hub, repo.id, derive(hub, repo, repo.head_sha))
 
-
-__all__ = ["Derived", "derive", "store", "load", "for_revision", "run_derive_job", "asdict"]
