@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 MiB = 1024 * 1024
@@ -49,7 +49,6 @@ class Settings:
     lfs_chunk_size: int = 512 * MiB
     workers: int = 1
     log_level: str = "info"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 import secrets
@@ -15,7 +14,7 @@ from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx, json_response
 from hubd.hub.errors import BadRequest, NotFound, Unauthorized
 from hubd.hub.service import Hub
-from hubd.storage.blobstore import BlobNotFound, HashingWriter, is_sha256, lfs_key
+from hubd.storage.blobstore import BlobNotFound, HashingWriter, is_sha256, lfs_key, sha256_of
 
 LFS_REPO = r"/(?:(?P<prefix>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+?)\.git/info/lfs/objects"
 LFS_JSON = "application/vnd.git-lfs+json"
@@ -124,14 +123,11 @@ async def verify(ctx: Ctx) -> Response:
 def _adopt_pending(hub: Hub, repo_id: int, oid: str, size: int, pending: str) -> None:
     """An object the client PUT straight into object storage: hash it there, then store it under its oid."""
     try:
-        stored = hub.blobs.stat(pending)
+        digest, stored = sha256_of(hub.blobs, pending)
     except BlobNotFound:
         raise NotFound("Nothing was uploaded for this object") from None
-    digest = hashlib.sha256()
-    for data in hub.blobs.iter_range(pending, 0, stored, 8 * 1024 * 1024):
-        digest.update(data)
     try:
-        if stored != size or not hmac.compare_digest(digest.hexdigest(), oid):
+        if stored != size or not hmac.compare_digest(digest, oid):
             raise BadRequest("The uploaded bytes are not the object: sha256 or size differ")
         if not hub.blobs.exists(lfs_key(oid)):
             hub.blobs.copy(pending, lfs_key(oid))  # type: ignore[attr-defined]

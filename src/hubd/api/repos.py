@@ -11,7 +11,7 @@ from hubd.api.repojson import Meta, repo_json
 from hubd.hub.derive import for_revision
 from hubd.hub.errors import BadRequest, Conflict, Unauthorized
 from hubd.hub.models import Repo
-from hubd.hub.names import PLURAL_TO_TYPE
+from hubd.hub.names import PLURAL_TO_TYPE, TYPE_PREFIX
 
 TYPES = "(?P<types>models|datasets|spaces)"
 REPO = TYPES + "/(?P<ns>[^/]+)/(?P<name>[^/]+)"
@@ -50,7 +50,7 @@ async def create_repo(ctx: Ctx) -> Response:
     try:
         repo = await ctx.run(ctx.hub.create_repo, p, repo_type, namespace, name, private, body.get("sdk"))
     except Conflict as exc:
-        prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}.get(repo_type, "")
+        prefix = TYPE_PREFIX.get(repo_type, "")
         url = f"{ctx.base_url}/{prefix}{namespace or p.name}/{name}"
         return json_response(
             {"error": exc.message, "url": url}, 409,

@@ -217,16 +217,6 @@ discussions = Table(
     Column("events", JSON, nullable=False, default=list),
 )
 
-# Multipart LFS uploads in progress; parts live in the blob store under the upload's id.
-lfs_uploads = Table(
-    "lfs_uploads",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("oid", String(64), nullable=False),
-    Column("size", BigInteger, nullable=False),
-    Column("created_at", Float, nullable=False),
-)
-
 hub_meta = Table(
     "hub_meta",
     metadata,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from hubd.db.schema import refs, repos
 from hubd.hub.lfs import LfsPointer, parse_pointer
 from hubd.hub.service import Hub
-from hubd.storage.blobstore import BlobNotFound, lfs_key
+from hubd.storage.blobstore import BlobNotFound, lfs_key, sha256_of
 from hubd.storage.gitstore import git_sha
 from hubd.storage.gitwalk import walk
 
@@ -36,15 +36,6 @@ def _read_verified(hub: Hub, kind: str, sha: str, report: FsckReport) -> bytes |
     return raw
 
 
-def _sha256_of(hub: Hub, oid: str) -> tuple[str, int]:
-    h, size = hashlib.sha256(), 0
-    key = lfs_key(oid)
-    for chunk in hub.blobs.iter_range(key, 0, hub.blobs.stat(key), 8 * 1024 * 1024):
-        h.update(chunk)
-        size += len(chunk)
-    return h.hexdigest(), size
-
-
 def _all_refs(hub: Hub) -> Iterator[tuple[int, str, str, str]]:
     with hub.db.read() as conn:
         rows = conn.execute(
@@ -62,7 +53,7 @@ def _check_large_object(hub: Hub, repo_id: int, pointer: LfsPointer, where: str,
     linked = hub.object_of(repo_id, pointer.oid)
     if linked is None or linked[1] is None:
         try:
-            digest, size = _sha256_of(hub, pointer.oid)
+            digest, size = sha256_of(hub.blobs, lfs_key(pointer.oid))
         except BlobNotFound:
             report.problems.append(f"missing LFS object {pointer.oid} (in {where})")
             return

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NewType
+from typing import Any
 
-CommitSha = NewType("CommitSha", str)
+from hubd.hub.names import TYPE_PREFIX
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,7 @@ class Repo:
 
     @property
     def url_path(self) -> str:
-        prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}[self.type]
-        return f"{prefix}{self.namespace}/{self.name}"
+        return f"{TYPE_PREFIX[self.type]}{self.namespace}/{self.name}"
 
     @property
     def gated_value(self) -> str | bool:

@@ -55,6 +55,15 @@ def is_sha1(value: object) -> bool:
     return isinstance(value, str) and bool(_HEX40.match(value))
 
 
+def sha256_of(store: BlobStore, key: str) -> tuple[str, int]:
+    """(sha256 hex, size) of a stored blob, read as a stream."""
+    h, size = hashlib.sha256(), 0
+    for block in store.iter_range(key, 0, store.stat(key), 8 * 1024 * 1024):
+        h.update(block)
+        size += len(block)
+    return h.hexdigest(), size
+
+
 class HashingWriter:
     """Streams bytes into a staged blob while hashing and enforcing a size limit."""
 

@@ -9,9 +9,8 @@ from functools import lru_cache
 from dulwich.objects import Blob, Commit, ShaFile, Tree
 
 from hubd.hub.lfs import LfsPointer, parse_pointer
-from hubd.storage.blobstore import BlobNotFound, BlobStore
+from hubd.storage.blobstore import BlobStore
 
-KINDS = ("blob", "tree", "commit", "tag")
 DIR_MODE = 0o040000
 
 
@@ -106,5 +105,3 @@ def make_tree(entries: dict[str, tuple[int, str]]) -> Tree:
         tree.add(name.encode(), mode, sha.encode())
     return tree
 
-
-__all__ = ["BlobNotFound", "GitStore", "TreeEntry", "BlobInfo", "make_tree", "object_key", "git_sha", "KINDS"]
