@@ -71,7 +71,7 @@ async def paths_info(ctx: Ctx) -> Response:
     hub = ctx.hub
     repo = await _repo(ctx)
     sha = await ctx.run(hub.refs.resolve, repo, ctx.params["rev"])
-    body = await ctx.request.body()
+    body = await ctx.body()
     if ctx.request.headers.get("content-type", "").startswith("application/json"):
         try:
             data = json.loads(body or b"{}")

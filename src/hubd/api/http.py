@@ -38,12 +38,17 @@ class Ctx:
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await anyio.to_thread.run_sync(lambda: fn(*args))
 
-    async def json(self) -> Any:
+    async def body(self) -> bytes:
+        """A small request body (JSON, form), read with a size limit: never an unbounded buffer."""
         body = bytearray()
         async for chunk in self.request.stream():
             body.extend(chunk)
             if len(body) > MAX_JSON_BODY:
                 raise PayloadTooLarge()
+        return bytes(body)
+
+    async def json(self) -> Any:
+        body = await self.body()
         if not body.strip():
             return {}
         try:
