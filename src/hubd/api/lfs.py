@@ -76,12 +76,15 @@ async def batch(ctx: Ctx) -> Response:
     verify_href = f"{ctx.base_url}/{repo.url_path}.git/info/lfs/objects/verify"
 
     def plan() -> list[dict]:
-        out = []
         for obj in objects:
             oid, size = (obj.get("oid"), obj.get("size")) if isinstance(obj, dict) else (None, None)
             if not is_sha256(oid) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
                 raise BadRequest("Each object needs a sha256 oid and a non-negative integer size")
-            linked = hub.object_of(repo.id, oid)
+        known = hub.objects_of(repo.id, [obj["oid"] for obj in objects])
+        out = []
+        for obj in objects:
+            oid, size = obj["oid"], obj["size"]
+            linked = known.get(oid)
             stored = linked[0] if linked else None
             item: dict = {"oid": oid, "size": size, "authenticated": True}
             if upload:

@@ -240,12 +240,18 @@ class Hub:
                 conn.execute(update(repo_objects).where(
                     (repo_objects.c.repo_id == repo_id) & (repo_objects.c.oid == oid)).values(xet_hash=xet_hash))
 
+    def objects_of(self, repo_id: int, oids: list[str]) -> dict[str, tuple[int, str | None]]:
+        """oid → (size, xet hash or None) for those of `oids` linked to the repo, in one query."""
+        if not oids:
+            return {}
+        with self.db.read() as conn:
+            rows = conn.execute(select(repo_objects.c.oid, repo_objects.c.size, repo_objects.c.xet_hash).where(
+                (repo_objects.c.repo_id == repo_id) & repo_objects.c.oid.in_(oids))).all()
+        return {r.oid: (int(r.size), r.xet_hash) for r in rows}
+
     def object_of(self, repo_id: int, oid: str) -> tuple[int, str | None] | None:
         """(size, xet hash or None) of a large object linked to the repo, or None."""
-        with self.db.read() as conn:
-            row = conn.execute(select(repo_objects.c.size, repo_objects.c.xet_hash).where(
-                (repo_objects.c.repo_id == repo_id) & (repo_objects.c.oid == oid))).first()
-        return (int(row.size), row.xet_hash) if row else None
+        return self.objects_of(repo_id, [oid]).get(oid)
 
     def repo_has_xet_file(self, repo_id: int, xet_hash: str) -> bool:
         with self.db.read() as conn:
@@ -255,13 +261,7 @@ class Hub:
 
     def xet_hashes(self, repo_id: int, oids: list[str]) -> dict[str, str]:
         """sha256 → xet file hash for those of `oids` whose bytes this repo keeps in Xet."""
-        if not oids:
-            return {}
-        with self.db.read() as conn:
-            rows = conn.execute(select(repo_objects.c.oid, repo_objects.c.xet_hash).where(
-                (repo_objects.c.repo_id == repo_id) & repo_objects.c.oid.in_(oids)
-                & repo_objects.c.xet_hash.is_not(None))).all()
-        return {r.oid: r.xet_hash for r in rows}
+        return {oid: xet for oid, (_size, xet) in self.objects_of(repo_id, oids).items() if xet}
 
     # --- commits ---------------------------------------------------------------------------------------
     def commit(
