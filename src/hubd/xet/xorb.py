@@ -26,14 +26,47 @@ class ChunkMeta:
     size: int  # uncompressed length
 
 
+class XorbFormatError(ValueError):
+    """Malformed chunk stream. Whose fault it is depends on where the bytes came from: an upload is the
+    client's (400), a stored xorb is hubd's (5xx), so the callers translate it."""
+
+
+def _lz4_bounded(body: bytes | memoryview, size: int) -> bytes:
+    """Decompress one LZ4 frame that must yield exactly `size` bytes, never producing more than size + 1.
+
+    `lz4.frame.decompress` trusts the frame: it allocates the frame's declared content size up front (a
+    header declaring 1 TiB is a MemoryError) and inflates the whole frame before anyone can compare the
+    result with the chunk header (a 247 KB chunk inflates to 60 MiB). The streaming decompressor with
+    `max_length` stops at the bound, so a chunk costs at most its declared length + 1 byte of output plus
+    lz4's own block buffer (≤ 4 MiB, the largest frame block size)."""
+    try:
+        info = lz4.frame.get_frame_info(body)
+    except (RuntimeError, ValueError) as exc:
+        raise XorbFormatError(f"Invalid LZ4 frame in xorb chunk: {exc}") from None
+    if info["content_size"] and info["content_size"] != size:  # 0 means "not declared"
+        raise XorbFormatError("Xorb chunk's LZ4 frame declares a length other than its header's")
+    d = lz4.frame.LZ4FrameDecompressor()
+    try:
+        raw = d.decompress(body, max_length=size + 1)
+        if len(raw) == size and not d.eof and not d.needs_input:
+            raw += d.decompress(b"", max_length=1)  # the end mark may still be unread at exactly `size`
+    except RuntimeError as exc:
+        raise XorbFormatError(f"Invalid LZ4 data in xorb chunk: {exc}") from None
+    if len(raw) != size or not d.eof:
+        raise XorbFormatError("Xorb chunk length does not match its header")
+    if d.unused_data:
+        raise XorbFormatError("Xorb chunk has bytes after its LZ4 frame")
+    return raw
+
+
 def decompress(scheme: int, body: bytes | memoryview, size: int) -> bytes:
+    """One chunk's bytes; `size` (the header's length, at most MAX_CHUNK) bounds every allocation."""
+    if size > MAX_CHUNK:
+        raise XorbFormatError("Xorb chunk exceeds the size limits")
     if scheme == 0:
         raw = bytes(body)
     elif scheme in (1, 2):
-        try:
-            raw = lz4.frame.decompress(body)
-        except RuntimeError as exc:
-            raise BadRequest(f"Invalid LZ4 data in xorb chunk: {exc}") from None
+        raw = _lz4_bounded(body, size)
         if scheme == 2:  # byte grouping: the 4 byte lanes were stored one after the other
             n = len(raw)
             q, r = divmod(n, 4)
@@ -45,20 +78,26 @@ def decompress(scheme: int, body: bytes | memoryview, size: int) -> bytes:
                 off += sz
             raw = bytes(out)
     else:
-        raise BadRequest(f"Unknown xorb compression scheme {scheme}")
+        raise XorbFormatError(f"Unknown xorb compression scheme {scheme}")
     if len(raw) != size:
-        raise BadRequest("Xorb chunk length does not match its header")
+        raise XorbFormatError("Xorb chunk length does not match its header")
     return raw
 
 
 def parse_header(h: bytes) -> tuple[int, int, int]:
     """(compressed length, scheme, uncompressed length) of a chunk record header."""
+    if len(h) != HEADER:
+        raise XorbFormatError("Xorb chunk header is truncated")
     if h[0] != 0:
-        raise BadRequest(f"Unsupported xorb chunk version {h[0]}")
+        raise XorbFormatError(f"Unsupported xorb chunk version {h[0]}")
     clen = int.from_bytes(h[1:4], "little")
     ulen = int.from_bytes(h[5:8], "little")
     if clen > MAX_COMPRESSED or ulen > MAX_CHUNK:
-        raise BadRequest("Xorb chunk exceeds the size limits")
+        raise XorbFormatError("Xorb chunk exceeds the size limits")
+    if h[4] not in (0, 1, 2):
+        raise XorbFormatError(f"Unknown xorb compression scheme {h[4]}")
+    if h[4] == 0 and clen != ulen:
+        raise XorbFormatError("Uncompressed xorb chunk length does not match its header")
     return clen, h[4], ulen
 
 
@@ -74,7 +113,14 @@ class XorbParser:
         self.total = 0
 
     def feed(self, data: bytes) -> None:
-        """Parse what is complete; the stored stream gets the whole block at once (one write, no copies)."""
+        """Parse what is complete; the stored stream gets the whole block at once (one write, no copies).
+        The bytes come from a client, so a malformed stream is its fault: 400."""
+        try:
+            self._feed(data)
+        except XorbFormatError as exc:
+            raise BadRequest(str(exc)) from None
+
+    def _feed(self, data: bytes) -> None:
         self.total += len(data)
         if self.total > MAX_XORB_BYTES:
             raise BadRequest("Xorb is larger than 64 MiB")
