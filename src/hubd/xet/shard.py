@@ -12,6 +12,9 @@ TAG = b"HFRepoMetaData\0" + bytes([85, 105, 103, 69, 106, 123, 129, 87, 131, 165
 RECORD = 48
 BOOKEND = b"\xff" * 32 + b"\0" * 16
 MAX_SHARD_BYTES = 64 * 1024 * 1024 + 1024 * 1024
+# Terms of one file: each names up to a whole xorb, so the count bounds what one 96-byte entry can make
+# hubd hash or rebuild (the chunk and byte totals are charged again in XetStore.add_files).
+MAX_TERMS_PER_FILE = 1 << 18
 FLAG_VERIFICATION = 0x80000000
 FLAG_METADATA_EXT = 0x40000000
 _HEAD = struct.Struct("<32sQQ")
@@ -70,6 +73,8 @@ def parse_shard(data: bytes) -> tuple[list[ShardFile], list[ShardXorb]]:
     files: list[ShardFile] = []
     while (rec := r.record()) != BOOKEND:
         fhash, flags, n = _FILE_HEAD.unpack(rec)
+        if n > MAX_TERMS_PER_FILE:
+            raise BadRequest(f"Shard file entry has more than {MAX_TERMS_PER_FILE} terms")
         r.check_count(n, 1 + bool(flags & FLAG_VERIFICATION))
         terms = []
         for _ in range(n):

@@ -4,15 +4,44 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
-from hubd.hub.errors import BadRequest
+from hubd.hub.errors import BadRequest, HubError
 from hubd.storage.blobstore import BlobNotFound, BlobStore
 from hubd.xet.hashing import file_hash, range_hash, xet_hex, xet_unhex, xorb_hash
 from hubd.xet.shard import ShardFile, ShardXorb
-from hubd.xet.xorb import HEADER, ChunkMeta, XorbParser, decompress, pack_index, parse_header, unpack_index
+from hubd.xet.xorb import (
+    HEADER,
+    ChunkMeta,
+    XorbFormatError,
+    XorbParser,
+    decompress,
+    pack_index,
+    parse_header,
+    unpack_index,
+)
+
+log = logging.getLogger(__name__)
+
+# Bounds on what one shard may make hubd do (ARCHITECTURE invariant 8), checked before the work.
+# Chunk references: the file hashes are merkle trees over every chunk a file's terms name, repeats included
+# (~2.6 µs each in Python); 2^20 covers a 50 GB file (the Hub's largest) at the 64 KiB average chunk.
+MAX_CHUNK_REFS = 1 << 20
+# Bytes rebuilt to compute the sha256 of new files: the unpacked size of the xorbs the shard lists as new
+# (the client sent them) plus this allowance for files made by dedup from stored chunks (edited files).
+FREE_REBUILD_BYTES = 8 << 30
+
+
+class StoredXorbCorrupt(HubError):
+    """A stored xorb that does not parse: hubd's fault (its storage), never the client's."""
+
+    status = 500
+    code = "StorageCorrupt"
+    default_message = "A stored Xet object is corrupt"
 
 
 def xorb_key(h: str) -> str:
@@ -106,7 +135,13 @@ class XetStore:
         return XetFile(h, d["size"], d["sha256"], tuple(FileTerm(*t) for t in d["terms"]))
 
     def add_files(self, files: list[ShardFile], xorbs: list[ShardXorb]) -> list[XetFile]:
-        """Validate a shard against stored xorbs, then store each file's reconstruction."""
+        """Validate a shard against stored xorbs, then store each file's reconstruction.
+
+        The work a shard asks for is counted from its terms and the stored indexes (cheap lookups) and
+        refused before any of it is done: the chunk references it makes hubd hash (the file hashes are
+        merkle trees over every chunk of every term, repeats included), and the bytes it makes hubd
+        rebuild and sha256 (every file not stored yet). Nothing is stored until every file has passed."""
+        paid = 0
         for x in xorbs:
             h = xet_hex(x.hash)
             if not self.has_xorb(h):
@@ -114,49 +149,85 @@ class XetStore:
             stored = [(c.hash, c.size) for c in self.xorb_index(h)]
             if stored != x.chunks:
                 raise BadRequest(f"Shard's chunk list for xorb {h} does not match the xorb")
-        out = []
+            paid += sum(size for _, size in stored)
+        sums: dict[str, list[int]] = {}  # xorb -> cumulative chunk sizes: a term's size in O(1)
+        refs = 0
+        sizes: dict[str, int] = {}
         for f in files:
-            out.append(self._add_file(f))
-        return out
+            if f.range_hashes is None:
+                raise BadRequest("Shard file entries must carry verification hashes")
+            size = 0
+            for term in f.terms:
+                xh = xet_hex(term.xorb)
+                if xh not in sums:
+                    if not self.has_xorb(xh):
+                        raise BadRequest(f"Shard references xorb {xh}, which was not uploaded")
+                    sums[xh] = list(accumulate((c.size for c in self.xorb_index(xh)), initial=0))
+                cum = sums[xh]
+                if not 0 <= term.start < term.end < len(cum):
+                    raise BadRequest(f"Shard term has chunk range [{term.start}, {term.end}) outside xorb {xh}")
+                if cum[term.end] - cum[term.start] != term.size:
+                    raise BadRequest("Shard term size does not match the xorb's chunks")
+                refs += term.end - term.start
+                size += term.size
+            if refs > MAX_CHUNK_REFS:
+                raise BadRequest(f"Shard references more than {MAX_CHUNK_REFS} chunks; split the upload")
+            sizes[xet_hex(f.file_hash)] = size
+        rebuild = sum(size for h, size in sizes.items() if self.file(h) is None)
+        if rebuild > paid + FREE_REBUILD_BYTES:
+            raise BadRequest(
+                f"Shard asks hubd to rebuild {rebuild} bytes of files from {paid} bytes of new xorbs; at most "
+                f"{FREE_REBUILD_BYTES} bytes beyond the new xorbs are rebuilt per shard")
+        verified: dict[tuple[str, int, int], bytes] = {}  # term ranges already proved in this shard
+        out: dict[str, XetFile] = {}
+        for sf in files:
+            f = self._check_file(sf, verified)
+            if f.hash not in out:
+                out[f.hash] = self.file(f.hash) or self._hash_file(f)
+            if sf.sha256 is not None and sf.sha256 != out[f.hash].sha256:
+                raise BadRequest(f"Shard claims sha256 {sf.sha256} for file {f.hash}, its content hashes to "
+                                 f"{out[f.hash].sha256}")
+        for f in out.values():
+            self._store_file(f)
+        return list(out.values())
 
-    def _add_file(self, f: ShardFile) -> XetFile:
-        h = xet_hex(f.file_hash)
-        if f.range_hashes is None:
-            raise BadRequest("Shard file entries must carry verification hashes")
+    def _check_file(self, f: ShardFile, verified: dict[tuple[str, int, int], None]) -> XetFile:
+        """The file a shard entry describes, once its verification and file hashes are proved."""
+        assert f.range_hashes is not None
         nodes: list[tuple[bytes, int]] = []
         terms = []
         for term, verification in zip(f.terms, f.range_hashes, strict=True):
             xh = xet_hex(term.xorb)
-            if not self.has_xorb(xh):
-                raise BadRequest(f"Shard references xorb {xh}, which was not uploaded")
-            index = self.xorb_index(xh)
-            if not 0 <= term.start < term.end <= len(index):
-                raise BadRequest(f"Shard term has chunk range [{term.start}, {term.end}) outside xorb {xh}")
-            chunks = index[term.start:term.end]
-            if sum(c.size for c in chunks) != term.size:
-                raise BadRequest("Shard term size does not match the xorb's chunks")
-            if range_hash([c.hash for c in chunks]) != verification:
+            chunks = self.xorb_index(xh)[term.start:term.end]
+            key = (xh, term.start, term.end)
+            # a verification hash proves knowledge of the real chunk hashes; a repeated range is proved once
+            if key not in verified:
+                if range_hash([c.hash for c in chunks]) != verification:
+                    raise BadRequest("Shard term verification hash does not match")
+                verified[key] = verification
+            elif verified[key] != verification:
                 raise BadRequest("Shard term verification hash does not match")
             nodes.extend((c.hash, c.size) for c in chunks)
             terms.append(FileTerm(xh, term.start, term.end, term.size))
+        h = xet_hex(f.file_hash)
         if file_hash(nodes) != f.file_hash:
             raise BadRequest(f"Shard file {h} does not hash to its chunks")
-        existing = self.file(h)
-        if existing is not None:
-            return existing
-        size = sum(t.size for t in terms)
-        draft = XetFile(h, size, "", tuple(terms))
-        # The sha256 in a shard is only a claim; the one hubd maps is the one it computes itself.
+        return XetFile(h, sum(t.size for t in terms), "", tuple(terms))
+
+    def _hash_file(self, draft: XetFile) -> XetFile:
+        """The sha256 in a shard is only a claim; the one hubd maps is the one it computes itself."""
         digest = hashlib.sha256()
-        for data in self.iter_bytes(draft, 0, size):
+        for data in self.iter_bytes(draft, 0, draft.size):
             digest.update(data)
-        sha256 = digest.hexdigest()
-        if f.sha256 is not None and f.sha256 != sha256:
-            raise BadRequest(f"Shard claims sha256 {f.sha256} for file {h}, its content hashes to {sha256}")
-        body = json.dumps({"size": size, "sha256": sha256, "terms": [[t.xorb, t.start, t.end, t.size] for t in terms]})
-        self.blobs.put_bytes(file_key(h), body.encode())
+        return XetFile(draft.hash, draft.size, digest.hexdigest(), draft.terms)
+
+    def _store_file(self, f: XetFile) -> None:
+        if self.file(f.hash) is not None:
+            return
+        body = json.dumps({"size": f.size, "sha256": f.sha256,
+                           "terms": [[t.xorb, t.start, t.end, t.size] for t in f.terms]})
+        self.blobs.put_bytes(file_key(f.hash), body.encode())
         self.file.cache_clear()
-        return XetFile(h, size, sha256, tuple(terms))
 
     # --- reading ---------------------------------------------------------------------------------------
     def pieces(self, f: XetFile, start: int, end: int) -> list[Piece]:
@@ -218,16 +289,22 @@ class XetStore:
             view = memoryview(buf)
             pos = 0
             while len(buf) - pos >= HEADER:
-                clen, scheme, ulen = parse_header(bytes(view[pos:pos + HEADER]))
-                if len(buf) - pos < HEADER + clen:
-                    break
-                raw = decompress(scheme, view[pos + HEADER:pos + HEADER + clen], ulen)
+                try:
+                    clen, scheme, ulen = parse_header(bytes(view[pos:pos + HEADER]))
+                    if len(buf) - pos < HEADER + clen:
+                        break
+                    raw = decompress(scheme, view[pos + HEADER:pos + HEADER + clen], ulen)
+                except XorbFormatError as exc:
+                    # these bytes passed validation when they were uploaded: storage changed them
+                    log.error("stored xorb %s is corrupt at offset %d: %s", xorb, first + pos, exc)
+                    raise StoredXorbCorrupt(f"Stored xorb {xorb} is corrupt") from None
                 pos += HEADER + clen
                 yield raw
             view.release()
             del buf[:pos]
         if buf:
-            raise BadRequest(f"Xorb {xorb} is shorter than its index")
+            log.error("stored xorb %s is shorter than its index", xorb)
+            raise StoredXorbCorrupt(f"Stored xorb {xorb} is shorter than its index")
 
 
 def unhex_or_400(h: str) -> str:
