@@ -6,7 +6,7 @@ import re
 
 from starlette.responses import Response
 
-from hubd.api.blobs import blob_response, can_redirect
+from hubd.api.blobs import blob_response
 from hubd.api.http import Ctx, json_response
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized
 from hubd.hub.names import PLURAL_TO_TYPE
@@ -20,6 +20,10 @@ CAS_PREFIX = "/api/cas"
 TOKEN_TTL = 3600
 FEED_BLOCK = 4 * 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+_FETCH_RANGE = re.compile(r"^bytes=(\d{1,15})-(\d{1,15})$")
+_SPANS = re.compile(r"^\d{1,15}-\d{1,15}(,\d{1,15}-\d{1,15}){0,255}$")
+# Byte spans signed into one fetch URL (v2 answers may list several URLs per xorb): keeps URLs short.
+MAX_RANGES_PER_URL = 64
 
 
 def cas_url(ctx: Ctx) -> str:
@@ -30,7 +34,11 @@ async def token(ctx: Ctx) -> Response:
     """GET /api/{types}/{id}/xet-{read|write}-token/{rev}: JSON for hf_xet and X-Xet-* headers for the hub client."""
     hub, mode = ctx.hub, ctx.params["mode"]
     args = (ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"], ctx.params["name"])
-    repo = await ctx.run(hub.repo_for_write, *args) if mode == "write" else await ctx.run(hub.repo_for_download, *args)
+    # a write token uploads content only; which ref it may reach is decided at commit time ("pr" level)
+    if mode == "write":
+        repo = await ctx.run(hub.repo_for_write, *args, "pr")
+    else:
+        repo = await ctx.run(hub.repo_for_download, *args)
     rev = ctx.params["rev"]
     if not (mode == "write" and (ctx.query_bool("create_pr") or rev == "None")):
         await ctx.run(hub.refs.resolve, repo, rev)
@@ -103,8 +111,9 @@ async def upload_shard(ctx: Ctx) -> Response:
 
 
 async def chunk_query(ctx: Ctx) -> Response:
-    """Global dedup: a shard describing the xorb that holds this chunk, or 404."""
-    _cas_auth(ctx, need_write=False)
+    """Global dedup: a shard describing the xorb that holds this chunk, or 404. Only for write tokens: the
+    answer exists to save an upload, and a reader has nothing to upload (see docs/decisions.md)."""
+    _cas_auth(ctx, need_write=True)
     h = unhex_or_400(ctx.params["hash"])
     xorbs = await ctx.run(xorbs_for_chunk, ctx.hub.db, ctx.hub.xet, h)
     if not xorbs:
@@ -152,32 +161,74 @@ async def reconstruction(ctx: Ctx) -> Response:
         first, last = hub.xet.byte_range(p.xorb, p.start, p.end)
         ranges = fetch.setdefault(p.xorb, {})
         ranges[(p.start, p.end)] = (first, last - 1)
-    urls = {x: _fetch_url(ctx, x) for x in fetch}
     offset = pieces[0].skip if pieces else 0
     if ctx.params["version"] == "v2":
-        xorbs = {x: [{"url": urls[x], "ranges": [{"chunks": {"start": s, "end": e}, "bytes": {"start": a, "end": b}}
-                                                 for (s, e), (a, b) in r.items()]}] for x, r in fetch.items()}
+        xorbs = {}
+        for x, r in fetch.items():
+            items = list(r.items())
+            groups = [items[i:i + MAX_RANGES_PER_URL] for i in range(0, len(items), MAX_RANGES_PER_URL)]
+            xorbs[x] = [{"url": _fetch_url(ctx, x, [b for _, b in g]),
+                         "ranges": [{"chunks": {"start": s, "end": e}, "bytes": {"start": a, "end": b}}
+                                    for (s, e), (a, b) in g]} for g in groups]
         return json_response({"offset_into_first_range": offset, "terms": terms, "xorbs": xorbs})
-    fetch_info = {x: [{"range": {"start": s, "end": e}, "url": urls[x], "url_range": {"start": a, "end": b}}
+    fetch_info = {x: [{"range": {"start": s, "end": e}, "url": _fetch_url(ctx, x, [(a, b)]),
+                       "url_range": {"start": a, "end": b}}
                       for (s, e), (a, b) in r.items()] for x, r in fetch.items()}
     return json_response({"offset_into_first_range": offset, "terms": terms, "fetch_info": fetch_info})
 
 
-def _fetch_url(ctx: Ctx, xorb: str) -> str:
-    if can_redirect(ctx.hub):  # straight from object storage; S3 honours the Range the client sends
-        return ctx.hub.blobs.presigned_get(xorb_key(xorb), TOKEN_TTL)  # type: ignore[attr-defined]
-    signed = ctx.hub.signer.sign("xorb", xorb, ttl=TOKEN_TTL)
-    return f"{cas_url(ctx)}/fetch/{xorb}?exp={signed['exp']}&sig={signed['sig']}"
+def _fetch_url(ctx: Ctx, xorb: str, spans: list[tuple[int, int]]) -> str:
+    """A URL for exactly these byte spans (inclusive) of a xorb's stored chunk stream.
+
+    The signature covers the spans, and the fetch endpoint serves only Ranges inside them: a xorb packs
+    chunks of several files, often of several users (the default client packs a commit's files together,
+    global dedup lets others reference them), so a URL for the whole xorb would hand out bytes of files
+    the reader was never granted. For the same reason these URLs are never presigned object-store URLs:
+    those name the whole object."""
+    granted = ",".join(f"{a}-{b}" for a, b in spans)
+    signed = ctx.hub.signer.sign("xorb", xorb, granted, ttl=TOKEN_TTL)
+    return f"{cas_url(ctx)}/fetch/{xorb}?r={granted}&exp={signed['exp']}&sig={signed['sig']}"
+
+
+def granted_spans(text: str) -> list[tuple[int, int]]:
+    """The inclusive byte spans of a (verified) fetch URL, overlapping and adjacent ones merged: the
+    client may fetch two neighbouring granted ranges with one request."""
+    spans = []
+    for part in text.split(","):
+        a, _, b = part.partition("-")
+        spans.append((int(a), int(b)))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 async def fetch_xorb(ctx: Ctx) -> Response:
-    """The signed URL hf_xet fetches xorb byte ranges from; it carries no Authorization header."""
+    """The signed URL hf_xet fetches xorb byte ranges from; it carries no Authorization header, and it
+    serves one Range inside the spans it was signed for, nothing else."""
     h = unhex_or_400(ctx.params["hash"])
     q = ctx.request.query_params
-    ctx.hub.signer.verify(q.get("exp"), q.get("sig"), "xorb", h)
+    granted = q.get("r", "")
+    if not _SPANS.match(granted):
+        raise Forbidden("Invalid signed URL")
+    ctx.hub.signer.verify(q.get("exp"), q.get("sig"), "xorb", h, granted)
+    header = ctx.request.headers.get("range")
+    if not header:
+        raise Forbidden("This URL grants byte ranges of a xorb: send a Range inside them")
+    m = _FETCH_RANGE.match(header.strip())
+    if not m:
+        raise RangeNotSatisfiable(f"Only a single Range within the granted bytes is served, not {header!r}")
+    start, last = int(m.group(1)), int(m.group(2))
+    if last < start or not any(a <= start and last <= b for a, b in granted_spans(granted)):
+        raise RangeNotSatisfiable(f"Range {header!r} is outside the bytes this URL grants")
     try:
         size = await ctx.run(ctx.hub.blobs.stat, xorb_key(h))
     except BlobNotFound:
         raise NotFound("Xorb not found") from None
-    return blob_response(ctx.hub, xorb_key(h), size, ctx.request.headers.get("range"), {})
-
+    if last >= size:
+        raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return blob_response(ctx.hub, xorb_key(h), size, f"bytes={start}-{last}", {})
