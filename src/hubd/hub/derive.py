@@ -4,6 +4,7 @@ revisions), from the README card, config.json and safetensors headers (read by r
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -16,7 +17,10 @@ from hubd.hub.browse import PathEntry
 from hubd.hub.models import Repo
 from hubd.hub.service import Hub
 
+log = logging.getLogger("hubd.derive")
 MAX_JSON_FILE = 2 * 1024 * 1024
+# The largest real checkpoints have a few hundred shards; each costs two range reads.
+MAX_SAFETENSORS_SHARDS = 2048
 
 
 @dataclass
@@ -39,13 +43,20 @@ def _json_file(hub: Hub, repo: Repo, entry: PathEntry | None) -> dict | None:
     if entry is None or entry.size > MAX_JSON_FILE:
         return None
     try:
-        data = json.loads(hub.read_range(repo.id, entry, 0, entry.size))
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(hub.read_range(repo.id, entry, 0, entry.size), parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # broken, nested too deeply, NaN/Infinity: the file counts as absent
         return None
     return data if isinstance(data, dict) else None
 
 
+def _no_constant(name: str) -> None:
+    # NaN and Infinity are not JSON: stored, they would make the row unreadable to PostgreSQL and to clients.
+    raise ValueError(f"{name} is not JSON")
+
+
 def _safetensors(hub: Hub, repo: Repo, by_path: dict[str, PathEntry]) -> dict | None:
+    """Parameter counts over all shards; a bad header anywhere raises SafetensorsError (a partial count would
+    be a wrong one)."""
     index = _json_file(hub, repo, by_path.get("model.safetensors.index.json"))
     if index and isinstance(index.get("weight_map"), dict):
         shards = sorted({str(v) for v in index["weight_map"].values()})
@@ -53,15 +64,24 @@ def _safetensors(hub: Hub, repo: Repo, by_path: dict[str, PathEntry]) -> dict | 
         shards = sorted(p for p in by_path if p.endswith(".safetensors") and "/" not in p)
     if not shards:
         return None
+    if len(shards) > MAX_SAFETENSORS_SHARDS:
+        raise modelmeta.SafetensorsError(f"more than {MAX_SAFETENSORS_SHARDS} safetensors shards")
     counts: dict[str, int] = {}
     for name in shards:
         entry = by_path.get(name)
-        if entry is None:
-            raise ValueError(f"safetensors shard {name} is missing")
-        n = modelmeta.safetensors_header_size(hub.read_range(repo.id, entry, 0, 8))
-        for dtype, count in modelmeta.count_parameters(hub.read_range(repo.id, entry, 8, 8 + n)).items():
+        if entry is None or entry.is_dir:
+            raise modelmeta.SafetensorsError(f"safetensors shard {name[:200]} is missing")
+        try:
+            n = modelmeta.safetensors_header_size(hub.read_range(repo.id, entry, 0, min(8, entry.size)), entry.size)
+            shard = modelmeta.count_parameters(hub.read_range(repo.id, entry, 8, 8 + n), entry.size - 8 - n)
+        except modelmeta.SafetensorsError as exc:
+            raise modelmeta.SafetensorsError(f"{name[:200]}: {exc}") from None
+        for dtype, count in shard.items():
             counts[dtype] = counts.get(dtype, 0) + count
-    return {"parameters": counts, "total": sum(counts.values())}
+    total = sum(counts.values())
+    if total > modelmeta.MAX_PARAMETERS:
+        raise modelmeta.SafetensorsError(f"more than {modelmeta.MAX_PARAMETERS} parameters over all shards")
+    return {"parameters": counts, "total": total}
 
 
 def derive(hub: Hub, repo: Repo, sha: str) -> Derived:
@@ -88,8 +108,11 @@ def derive(hub: Hub, repo: Repo, sha: str) -> Derived:
         out.metrics = modelmeta.card_metrics(card_dict)
         try:
             out.safetensors = _safetensors(hub, repo, by_path)
-        except (ValueError, KeyError, TypeError) as exc:  # a broken header must not break the repo
+        except modelmeta.SafetensorsError as exc:
+            # Recorded, never raised: the job completes (no retries of a hopeless header) and repo_info
+            # answers without safetensors info, as for a repo that has none.
             out.error = f"safetensors: {exc}"
+            log.warning("%s/%s@%s: safetensors info skipped: %s", repo.namespace, repo.name, sha[:12], exc)
     elif repo.type == "dataset":
         out.tags = modelmeta.dataset_tags(card_dict, readme, paths)
     else:
