@@ -38,10 +38,10 @@ async def resolve(ctx: Ctx) -> Response:
         headers["ETag"] = f'"{entry.lfs.oid}"'
         headers["X-Linked-Etag"] = f'"{entry.lfs.oid}"'
         headers["X-Linked-Size"] = str(entry.lfs.size)
-        linked = await ctx.run(hub.object_of, repo.id, entry.lfs.oid)
-        if linked is not None and linked[1] is not None:
-            xet_file = await ctx.run(hub.xet.file, linked[1])
-            headers["X-Xet-Hash"] = linked[1]
+        linked = await ctx.run(hub.linked_object, repo.id, entry)  # read only what this repo links
+        if linked.xet_hash is not None:
+            xet_file = await ctx.run(hub.xet.file, linked.xet_hash)
+            headers["X-Xet-Hash"] = linked.xet_hash
             headers["Link"] = (f'<{ctx.base_url}/api/{repo.type}s/{repo.repo_id}/xet-read-token/{sha}>; '
                                'rel="xet-auth"')
             headers["Access-Control-Expose-Headers"] += ",X-Xet-Hash,Link"

@@ -12,7 +12,8 @@ from starlette.responses import Response
 from hubd.api.blobs import blob_response, can_redirect
 from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx, json_response
-from hubd.hub.errors import BadRequest, NotFound, Unauthorized
+from hubd.hub.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
+from hubd.hub.lfs import MAX_OBJECT_SIZE
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound, HashingWriter, is_sha256, lfs_key, sha256_of
 
@@ -20,6 +21,7 @@ LFS_REPO = r"/(?:(?P<prefix>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+?)\.g
 LFS_JSON = "application/vnd.git-lfs+json"
 S3_SINGLE_PUT_LIMIT = 5 * 1024**3
 MAX_BATCH = 1000
+MAX_PARTS_PER_BATCH = 20_000  # signed part URLs one batch answer may hold (one 500 GB object: ~950)
 
 
 def _lfs_response(data: dict, status: int = 200) -> Response:
@@ -69,17 +71,25 @@ async def batch(ctx: Ctx) -> Response:
     if upload:
         if ctx.principal is None:
             raise Unauthorized("Authentication is required to upload")
-        repo = await ctx.run(hub.repo_for_write, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"])
+        repo = await ctx.run(hub.repo_for_write, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"],
+                             "pr")  # content only: the commit decides which ref it may reach
     else:
         repo = await ctx.run(hub.repo_for_download, ctx.principal, repo_type, ctx.params["ns"],
                              ctx.params["name"])
     verify_href = f"{ctx.base_url}/{repo.url_path}.git/info/lfs/objects/verify"
 
     def plan() -> list[dict]:
+        parts = 0
         for obj in objects:
             oid, size = (obj.get("oid"), obj.get("size")) if isinstance(obj, dict) else (None, None)
             if not is_sha256(oid) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
                 raise BadRequest("Each object needs a sha256 oid and a non-negative integer size")
+            if size > MAX_OBJECT_SIZE:
+                raise PayloadTooLarge(f"Files larger than {MAX_OBJECT_SIZE // 10**9} GB are not accepted")
+            if upload and size > hub.settings.lfs_multipart_threshold:
+                parts += math.ceil(size / hub.settings.lfs_chunk_size)
+        if parts > MAX_PARTS_PER_BATCH:  # bounded before any URL is signed
+            raise BadRequest(f"This batch would need {parts} upload parts: send fewer objects per batch")
         known = hub.objects_of(repo.id, [obj["oid"] for obj in objects])
         out = []
         for obj in objects:
@@ -94,7 +104,8 @@ async def batch(ctx: Ctx) -> Response:
                 item["error"] = {"code": 404, "message": "Object does not exist"}
             else:
                 item["actions"] = {"download": {
-                    "href": _objects_url(ctx, oid, **hub.signer.sign("get", oid)), "expires_in": 86000,
+                    "href": _objects_url(ctx, oid, repo=repo.id, **hub.signer.sign("get", repo.id, oid)),
+                    "expires_in": 86000,
                 }}
             out.append(item)
         return out
@@ -107,9 +118,13 @@ async def verify(ctx: Ctx) -> Response:
     repo_type = PREFIX_TYPE[ctx.params.get("prefix")]
     repo = await ctx.run(hub.repo_for_read, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"])
     body = await ctx.json()
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object with oid and size")
     oid, size = body.get("oid"), body.get("size")
     if not is_sha256(oid):
         raise BadRequest("Invalid oid")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_OBJECT_SIZE):
+        raise BadRequest("Invalid size")
     pending = ctx.request.query_params.get("pending")
     if pending is not None:
         _signed(ctx, "verify", repo.id, oid, size, pending)
@@ -140,11 +155,11 @@ def _adopt_pending(hub: Hub, repo_id: int, oid: str, size: int, pending: str) ->
 
 
 def _size(ctx: Ctx, name: str = "size") -> int:
-    try:
-        value = int(ctx.request.query_params.get(name, ""))
-    except ValueError:
-        raise BadRequest(f"Invalid {name}") from None
-    if value < 0:
+    raw = ctx.request.query_params.get(name, "")
+    if not raw.isdigit() or len(raw) > 15:  # no sign, no 4,000-digit numbers to convert
+        raise BadRequest(f"Invalid {name}")
+    value = int(raw)
+    if value > MAX_OBJECT_SIZE:
         raise BadRequest(f"Invalid {name}")
     return value
 
@@ -228,8 +243,13 @@ async def complete_multipart(ctx: Ctx) -> Response:
 
 
 async def get_object(ctx: Ctx) -> Response:
-    hub, oid = ctx.hub, ctx.params["oid"]
-    _signed(ctx, "get", oid)
+    """A download action: the grant names the repo, and holds only while that repo still links the object
+    (repo ids are never reused, so a deleted repo's grants die with it)."""
+    hub, oid, repo_id = ctx.hub, ctx.params["oid"], _size(ctx, "repo")
+    _signed(ctx, "get", repo_id, oid)
+    linked = await ctx.run(hub.object_of, repo_id, oid)
+    if linked is None or linked.xet_hash is not None:
+        raise NotFound("Object not found")
     try:
         size = await ctx.run(hub.blobs.stat, lfs_key(oid))
     except BlobNotFound:

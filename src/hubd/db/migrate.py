@@ -25,10 +25,31 @@ def _config(conn: Connection) -> Config:
 
 def upgrade(db) -> None:  # type: ignore[no-untyped-def]
     """Bring the schema to the newest revision (a no-op when it is there already)."""
+    if db.is_sqlite:
+        _upgrade_sqlite(db)
+        return
     with db.write() as conn:
         if not db.is_sqlite:  # replicas starting together: the second waits, then finds nothing to do
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
         command.upgrade(_config(conn), "head")
+
+
+def _upgrade_sqlite(db) -> None:  # type: ignore[no-untyped-def]
+    """SQLite changes some tables by rebuilding them (create, copy, drop, rename). With foreign keys on,
+    dropping a parent table would first cascade-delete its children's rows, so they are off while
+    migrating — a setting SQLite only changes outside a transaction — and checked before they go back on."""
+    with db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            conn.execution_options(hubd_write=True)
+            with conn.begin():
+                command.upgrade(_config(conn), "head")
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"migration left dangling references: {broken[:5]}")
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def revision(db, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -30,6 +31,8 @@ accounts = Table(
     Column("email", String(256)),
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),  # no sign-in, no token
+    sqlite_autoincrement=True,  # ids are never reused (invariant 7)
 )
 
 memberships = Table(
@@ -49,6 +52,7 @@ tokens = Table(
     Column("role", String(8), nullable=False),  # read | write
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 repos = Table(
@@ -75,7 +79,10 @@ repos = Table(
     Column("library_name", String(64)),
     Column("used_storage", BigInteger, nullable=False, default=0),
     Column("derived_sha", String(40)),  # the commit the derived metadata describes
+    # who created it: an org's contributors write only to the repos they created
+    Column("created_by", Integer, ForeignKey("accounts.id", ondelete="SET NULL", name="fk_repos_created_by")),
     UniqueConstraint("type", "namespace", "name", name="uq_repo_type_ns_name"),
+    sqlite_autoincrement=True,  # a deleted repo's id is never given to a new one: grants name repos by id
 )
 # One index per sort key for the public listing (private in the key: the sample scan needs no row
 # lookup), and one per sort key within a namespace (author listings of any size).

@@ -35,6 +35,18 @@ def can_read_gated(p: Principal | None, namespace: str) -> bool:
     return p is not None and p.namespace_role(namespace) is not None
 
 
+def can_write(p: Principal | None, namespace: str, created_by: int | None, minimum: str) -> bool:
+    """May `p` change a repo? `minimum` is "pr" (upload content and open or update pull requests),
+    "contributor" (commit to its branches), "write" or "admin". As on the Hub, an org's contributors commit
+    only to the repos they created, and elsewhere only open pull requests."""
+    if minimum == "pr":
+        return has_role(p, namespace, "contributor")
+    if not has_role(p, namespace, minimum):
+        return False
+    assert p is not None
+    return p.namespace_role(namespace) != "contributor" or created_by == p.user_id
+
+
 def has_role(p: Principal | None, namespace: str, minimum: str, *, needs_write_token: bool = True) -> bool:
     if p is None:
         return False

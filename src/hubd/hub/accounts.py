@@ -8,11 +8,11 @@ import secrets
 import string
 import time
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hubd.db.engine import Database
-from hubd.db.schema import accounts, memberships, tokens
+from hubd.db.schema import accounts, memberships, repos, tokens
 from hubd.hub.access import ROLE_ORDER, Principal
 from hubd.hub.errors import BadRequest, Conflict, NotFound, Unauthorized
 from hubd.hub.names import check_account_name
@@ -100,7 +100,7 @@ class Accounts:
                     accounts.c.name, accounts.c.fullname, accounts.c.email, accounts.c.is_admin,
                 )
                 .join(accounts, accounts.c.id == tokens.c.user_id)
-                .where(tokens.c.token_hash == hash_token(token))
+                .where((tokens.c.token_hash == hash_token(token)) & ~accounts.c.disabled)
             ).mappings().first()
             if row is None:
                 raise Unauthorized()
@@ -114,6 +114,57 @@ class Accounts:
             is_admin=bool(row["is_admin"]), token_name=row["token_name"], token_role=row["token_role"],
             org_roles={o.name: o.role for o in orgs},
         )
+
+    # --- administration: every change here takes effect on the next request (tokens are looked up each time)
+    def list_users(self) -> list[dict]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(accounts.c.name, accounts.c.fullname, accounts.c.email, accounts.c.is_admin,
+                                       accounts.c.disabled, accounts.c.created_at)
+                                .where(accounts.c.kind == "user").order_by(accounts.c.name)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def _user(self, name: str) -> dict:
+        u = self.account(name)
+        if not u or u["kind"] != "user":
+            raise NotFound(f"No user named {name!r}")
+        return u
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        u = self._user(name)
+        with self.db.write() as conn:
+            conn.execute(update(accounts).where(accounts.c.id == u["id"]).values(disabled=disabled))
+
+    def delete_user(self, name: str) -> int:
+        """Delete a user, their tokens, memberships, likes and the repos in their namespace; returns how many
+        repos went. Their ids are never given again (invariant 7)."""
+        u = self._user(name)
+        with self.db.write() as conn:
+            gone = conn.execute(repos.delete().where(repos.c.namespace == name)).rowcount
+            conn.execute(accounts.delete().where(accounts.c.id == u["id"]))
+        return int(gone or 0)
+
+    def remove_member(self, org: str, user: str) -> None:
+        o, u = self.account(org), self._user(user)
+        if not o or o["kind"] != "org":
+            raise NotFound(f"No organization named {org!r}")
+        with self.db.write() as conn:
+            gone = conn.execute(memberships.delete().where(
+                (memberships.c.org_id == o["id"]) & (memberships.c.user_id == u["id"]))).rowcount
+        if not gone:
+            raise NotFound(f"{user} is not a member of {org}")
+
+    def list_tokens(self, user: str | None = None) -> list[dict]:
+        query = (select(tokens.c.id, accounts.c.name.label("user"), tokens.c.name, tokens.c.role, tokens.c.created_at)
+                 .join(accounts, accounts.c.id == tokens.c.user_id).order_by(tokens.c.id))
+        if user is not None:
+            query = query.where(accounts.c.name == user)
+        with self.db.read() as conn:
+            return [dict(r) for r in conn.execute(query).mappings().all()]
+
+    def revoke_token(self, token_id: int) -> None:
+        with self.db.write() as conn:
+            if not conn.execute(tokens.delete().where(tokens.c.id == token_id)).rowcount:
+                raise NotFound(f"No token with id {token_id}")
 
     def orgs_of(self, user_id: int) -> list[dict]:
         with self.db.read() as conn:

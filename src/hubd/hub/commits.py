@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dulwich.objects import Commit
 
 from hubd.hub.access import Principal
-from hubd.hub.errors import BadRequest, Conflict, PreconditionFailed
-from hubd.hub.lfs import pointer_bytes
+from hubd.hub.errors import BadRequest, Conflict, PayloadTooLarge, PreconditionFailed
+from hubd.hub.lfs import MAX_POINTER_SIZE, parse_pointer, pointer_bytes
 from hubd.hub.names import check_file_path
 from hubd.hub.treeedit import TreeEditor
 from hubd.storage.blobstore import is_sha256
 from hubd.storage.gitstore import GitStore
+
+# Bounds of one commit (invariant 8): operations are kept until the ref moves, so their count is bounded;
+# the body as a whole is bounded too, as it is streamed (each line separately by the LFS threshold).
+MAX_COMMIT_OPS = 100_000
+MAX_COMMIT_BYTES = 4 * 1024**3
 
 
 @dataclass
@@ -35,8 +41,14 @@ class CommitPlan:
             raise BadRequest("Invalid parentCommit")
         self.summary, self.description, self.parent_commit = summary.strip(), description, parent
 
-    def add_file(self, git: GitStore, path: object, content: bytes) -> None:
-        self.ops.append(("add", check_file_path(path), git.add_blob(content)))
+    def add_file(self, git: GitStore, path: object, content: bytes, linked_size: Callable[[str], int | None]) -> None:
+        """A regular file. Bytes that read as an LFS pointer would make the tree name a large object, so they
+        get exactly the checks of an `lfsFile` op: the object must be linked to this repo (`linked_size`)."""
+        pointer = parse_pointer(content) if len(content) <= MAX_POINTER_SIZE else None
+        if pointer is not None:
+            self.add_lfs(git, path, pointer.oid, pointer.size, linked_size(pointer.oid))
+            return
+        self._add_op("add", check_file_path(path), git.add_blob(content))
 
     def add_lfs(self, git: GitStore, path: object, oid: object, size: object, stored: int | None) -> None:
         """`stored` is the size of the object as uploaded for this repo, None when it was not."""
@@ -48,15 +60,20 @@ class CommitPlan:
             raise BadRequest(f"LFS object {oid} for {path!r} has not been uploaded to this repo")
         if size is not None and size != stored:
             raise BadRequest(f"LFS object {oid} for {path!r} has size {stored}, not {size}")
-        self.ops.append(("add", path, git.add_blob(pointer_bytes(oid, stored))))
+        self._add_op("add", path, git.add_blob(pointer_bytes(oid, stored)))
 
     def delete_file(self, path: object) -> None:
-        self.ops.append(("delete", check_file_path(path), ""))
+        self._add_op("delete", check_file_path(path), "")
 
     def delete_folder(self, path: object) -> None:
         if not isinstance(path, str):
             raise BadRequest("Invalid folder path")
-        self.ops.append(("delete_folder", check_file_path(path.rstrip("/")), ""))
+        self._add_op("delete_folder", check_file_path(path.rstrip("/")), "")
+
+    def _add_op(self, kind: str, path: str, sha: str) -> None:
+        if len(self.ops) >= MAX_COMMIT_OPS:
+            raise PayloadTooLarge(f"A commit may hold at most {MAX_COMMIT_OPS} operations: split it")
+        self.ops.append((kind, path, sha))
 
     def message(self) -> str:
         summary = self.summary or "Update files"

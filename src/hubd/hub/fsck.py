@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from hubd.db.schema import refs, repos
-from hubd.hub.lfs import LfsPointer, parse_pointer
+from hubd.hub.lfs import MAX_POINTER_SIZE, LfsPointer, parse_pointer
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound, lfs_key, sha256_of
 from hubd.storage.gitstore import git_sha
@@ -51,7 +51,11 @@ def _check_large_object(hub: Hub, repo_id: int, pointer: LfsPointer, where: str,
                         xorbs_seen: set[str]) -> None:
     """The bytes behind a pointer: one LFS blob, or a Xet file whose xorbs are intact."""
     linked = hub.object_of(repo_id, pointer.oid)
-    if linked is None or linked[1] is None:
+    if linked is None:
+        # unreadable through this repo (invariant 7), whatever the store holds
+        report.problems.append(f"LFS object {pointer.oid} is not linked to the repo (in {where})")
+        return
+    if linked.xet_hash is None:
         try:
             digest, size = sha256_of(hub.blobs, lfs_key(pointer.oid))
         except BlobNotFound:
@@ -61,9 +65,9 @@ def _check_large_object(hub: Hub, repo_id: int, pointer: LfsPointer, where: str,
         if digest != pointer.oid or size != pointer.size:
             report.problems.append(f"corrupt LFS object {pointer.oid}: sha256 {digest}, size {size}")
         return
-    f = hub.xet.file(linked[1])
+    f = hub.xet.file(linked.xet_hash)
     if f is None:
-        report.problems.append(f"missing Xet file {linked[1]} for {pointer.oid} (in {where})")
+        report.problems.append(f"missing Xet file {linked.xet_hash} for {pointer.oid} (in {where})")
         return
     for term in f.terms:
         if term.xorb not in xorbs_seen:
@@ -92,7 +96,7 @@ def fsck(hub: Hub) -> FsckReport:
             if raw is None:
                 report.problems[-1] += f" (reachable from {where})"
                 continue
-            pointer = parse_pointer(raw) if _kind == "blob" and len(raw) < 1024 else None
+            pointer = parse_pointer(raw) if _kind == "blob" and len(raw) <= MAX_POINTER_SIZE else None
             if pointer is None or (repo_id, pointer.oid) in lfs_seen:
                 continue
             lfs_seen.add((repo_id, pointer.oid))

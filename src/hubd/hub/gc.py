@@ -1,9 +1,9 @@
 """Garbage collection: delete stored content that nothing can reach any more.
 
 Live: every object reachable from any ref or from any commit a repo ever had (those stay readable by sha),
-every large object uploaded for an existing repo, the Xet files behind them and every xorb those files
-use. Anything younger than the grace period is kept too, since an upload in progress (xorbs before their
-shard, objects before their commit) is not referenced yet."""
+every large object linked to an existing repo (a pointer alone keeps nothing), the Xet files behind them
+and every xorb those files use. Anything younger than the grace period is kept too, since an upload in
+progress (xorbs before their shard, objects before their commit) is not referenced yet."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 
 from hubd.db.schema import refs, repo_commits, repo_objects, xet_chunks
-from hubd.hub.lfs import parse_pointer
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound
 from hubd.storage.gitwalk import walk
@@ -27,13 +26,12 @@ class GcReport:
     kept_young: int = 0
 
 
-def _live_git(hub: Hub) -> tuple[set[str], set[str]]:
-    """(git object ids, LFS oids named by pointers) reachable from every ref and recorded commit."""
+def _live_git(hub: Hub) -> set[str]:
+    """Git object ids reachable from every ref and recorded commit."""
     with hub.db.read() as conn:
         roots = {r[0] for r in conn.execute(select(refs.c.target))}
         roots |= {r[0] for r in conn.execute(select(repo_commits.c.sha))}
     seen: set[str] = set()
-    oids: set[str] = set()
 
     def read(kind: str, sha: str) -> bytes | None:
         try:
@@ -41,18 +39,18 @@ def _live_git(hub: Hub) -> tuple[set[str], set[str]]:
         except BlobNotFound:
             return None  # fsck reports missing objects; gc only decides what may go
 
-    for kind, _sha, raw in walk(read, roots, seen):
-        if kind == "blob" and raw is not None and len(raw) < 1024 and (pointer := parse_pointer(raw)):
-            oids.add(pointer.oid)
-    return seen, oids
+    for _ in walk(read, roots, seen):
+        pass
+    return seen
 
 
 def gc(hub: Hub, grace_seconds: float, dry_run: bool = False) -> GcReport:
     report = GcReport()
-    git_live, oids = _live_git(hub)
+    git_live = _live_git(hub)
     with hub.db.read() as conn:
         linked = conn.execute(select(repo_objects.c.oid, repo_objects.c.xet_hash)).all()
-    oids |= {r.oid for r in linked}
+    # Only links keep large objects: a pointer names bytes, it never grants or keeps them (invariant 7).
+    oids = {r.oid for r in linked}
     xet_files = {r.xet_hash for r in linked if r.xet_hash}
     xorbs: set[str] = set()
     for h in xet_files:

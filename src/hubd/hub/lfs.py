@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 
 SPEC = "https://git-lfs.github.com/spec/v1"
+MAX_POINTER_SIZE = 1023  # git-lfs reads a blob as a pointer only below 1024 bytes
+# The largest object one upload may declare (the Hub refuses files above 500 GB in one piece).
+MAX_OBJECT_SIZE = 500 * 10**9
 _POINTER = re.compile(
     rb"^version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n", re.ASCII
 )

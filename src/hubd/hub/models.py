@@ -29,6 +29,7 @@ class Repo:
     library_name: str | None = None
     used_storage: int = 0
     derived_sha: str | None = None
+    created_by: int | None = None  # the account that created it (an org's contributors write only to theirs)
 
     @property
     def repo_id(self) -> str:
@@ -51,6 +52,7 @@ def repo_from_row(row: Any) -> Repo:
         head_sha=m["head_sha"], downloads=m["downloads"] or 0, downloads_all_time=m["downloads_all_time"] or 0,
         likes=m["likes"] or 0, trending_score=m["trending_score"] or 0.0, pipeline_tag=m["pipeline_tag"],
         library_name=m["library_name"], used_storage=m["used_storage"] or 0, derived_sha=m["derived_sha"],
+        created_by=m["created_by"],
     )
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +35,16 @@ from hubd.hub.browse import Browser, PathEntry
 from hubd.hub.cards import card_data
 from hubd.hub.commits import CommitPlan, build_commit, check_parent, new_commit, too_many_retries
 from hubd.hub.counters import DownloadCounter
-from hubd.hub.errors import BadRequest, Conflict, Forbidden, GatedRepo, RepoNotFound, RevisionNotFound, Unauthorized
+from hubd.hub.errors import (
+    BadRequest,
+    Conflict,
+    EntryNotFound,
+    Forbidden,
+    GatedRepo,
+    RepoNotFound,
+    RevisionNotFound,
+    Unauthorized,
+)
 from hubd.hub.gitattributes import default_gitattributes
 from hubd.hub.models import Repo, repo_from_row
 from hubd.hub.names import check_ref_name, check_repo_name, check_repo_type
@@ -48,6 +58,13 @@ from hubd.xet.store import XetStore
 
 SDKS = ("gradio", "streamlit", "docker", "static")
 MAX_COMMIT_ATTEMPTS = 60
+
+
+class LinkedObject(NamedTuple):
+    """A large object as linked to one repo: its size, and its Xet file hash when Xet keeps its bytes."""
+
+    size: int
+    xet_hash: str | None
 
 
 @dataclass(frozen=True)
@@ -96,12 +113,23 @@ class Hub:
         """Bytes [start, end) of a file, wherever they are kept (git blob, LFS object, Xet)."""
         return b"".join(self.iter_content(repo_id, entry, start, end))
 
+    def linked_object(self, repo_id: int, entry: PathEntry) -> LinkedObject:
+        """The large object behind an LFS pointer, if this repo links it (uploaded to or verified for it).
+
+        The one place where a read of stored large-object bytes is authorized (invariant 7): content is
+        stored once for everyone, so a pointer naming an object the repo never linked reads as absent, never
+        as another repo's bytes."""
+        assert entry.lfs is not None
+        linked = self.object_of(repo_id, entry.lfs.oid)
+        if linked is None or linked.size != entry.lfs.size:
+            raise EntryNotFound(f"{entry.path}: its LFS object was not uploaded to this repo")
+        return linked
+
     def local_file(self, repo_id: int, entry: PathEntry) -> str | None:
         """A path on this machine holding exactly the file's bytes, when storage is a local directory."""
         if entry.lfs is None:
             return self.blobs.local_path(self.git.blob_key(entry.sha))
-        linked = self.object_of(repo_id, entry.lfs.oid)
-        if linked is not None and linked[1] is not None:
+        if self.linked_object(repo_id, entry).xet_hash is not None:
             return None  # kept in Xet: only a rebuilt copy has its bytes in one piece
         return self.blobs.local_path(lfs_key(entry.lfs.oid))
 
@@ -111,12 +139,13 @@ class Hub:
         if entry.lfs is None:
             yield self.git.raw("blob", entry.sha)[start:end]
             return
-        linked = self.object_of(repo_id, entry.lfs.oid)
-        if linked is not None and linked[1] is not None:
-            f = self.xet.file(linked[1])
-            if f is not None:
-                yield from self.xet.iter_bytes(f, start, end)
-                return
+        linked = self.linked_object(repo_id, entry)
+        if linked.xet_hash is not None:
+            f = self.xet.file(linked.xet_hash)
+            if f is None:
+                raise EntryNotFound(f"{entry.path}: its Xet file is missing")
+            yield from self.xet.iter_bytes(f, start, end)
+            return
         yield from self.blobs.iter_range(lfs_key(entry.lfs.oid), start, end, 8 * 1024 * 1024)
 
     def repo_for_read(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> Repo:
@@ -140,7 +169,7 @@ class Hub:
         repo = self.repo_for_read(p, repo_type, namespace, name)
         if p is None:
             raise Unauthorized("You must be authenticated to write to a repo")
-        if not access.has_role(p, repo.namespace, minimum):
+        if not access.can_write(p, repo.namespace, repo.created_by, minimum):
             raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
         return repo
 
@@ -159,7 +188,7 @@ class Hub:
         if not access.has_role(p, namespace, "contributor"):
             raise Forbidden(f"You don't have the rights to create a repo in {namespace!r}")
         plan = CommitPlan(summary="initial commit")
-        plan.add_file(self.git, ".gitattributes", default_gitattributes(repo_type))
+        plan.add_file(self.git, ".gitattributes", default_gitattributes(repo_type), lambda _oid: None)
         sha = build_commit(self.git, plan, None, p)
         now = time.time()
         try:
@@ -169,6 +198,7 @@ class Hub:
                         type=repo_type, namespace=namespace, name=name, private=private, gated="",
                         sdk=sdk if repo_type == "space" else None, created_at=now, last_modified=now,
                         head_sha=sha, next_discussion=1, search_id=f"{namespace}/{name}".lower(),
+                        created_by=p.user_id,
                     )
                 ).inserted_primary_key[0]
                 cas_ref(conn, int(repo_id), MAIN, None, sha)
@@ -240,16 +270,16 @@ class Hub:
                 conn.execute(update(repo_objects).where(
                     (repo_objects.c.repo_id == repo_id) & (repo_objects.c.oid == oid)).values(xet_hash=xet_hash))
 
-    def objects_of(self, repo_id: int, oids: list[str]) -> dict[str, tuple[int, str | None]]:
+    def objects_of(self, repo_id: int, oids: list[str]) -> dict[str, LinkedObject]:
         """oid → (size, xet hash or None) for those of `oids` linked to the repo, in one query."""
         if not oids:
             return {}
         with self.db.read() as conn:
             rows = conn.execute(select(repo_objects.c.oid, repo_objects.c.size, repo_objects.c.xet_hash).where(
                 (repo_objects.c.repo_id == repo_id) & repo_objects.c.oid.in_(oids))).all()
-        return {r.oid: (int(r.size), r.xet_hash) for r in rows}
+        return {r.oid: LinkedObject(int(r.size), r.xet_hash) for r in rows}
 
-    def object_of(self, repo_id: int, oid: str) -> tuple[int, str | None] | None:
+    def object_of(self, repo_id: int, oid: str) -> LinkedObject | None:
         """(size, xet hash or None) of a large object linked to the repo, or None."""
         return self.objects_of(repo_id, [oid]).get(oid)
 
