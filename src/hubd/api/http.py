@@ -95,7 +95,9 @@ def error_response(exc: HubError, principal: Principal | None, method: str) -> R
 
 
 def _header_safe(message: str) -> str:
-    return message.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")[:1000]
+    # A control character in a header value makes the server drop the response (a 500): messages quote paths.
+    message = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in message[:1000])
+    return message.encode("latin-1", "replace").decode("latin-1")
 
 
 class Router:

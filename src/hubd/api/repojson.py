@@ -63,7 +63,8 @@ def repo_json(repo: Repo, sha: str | None, last_modified: float, meta: Meta,
         description = (meta.card_data or {}).get("pretty_name")
         out["description"] = description if isinstance(description, str) else ""
     else:
-        out["sdk"] = repo.sdk
+        if repo.sdk is not None:  # Spaces made before the SDK was required have none: no key rather than null
+            out["sdk"] = repo.sdk
         # hubd stores Spaces but does not run them: say so rather than pretend.
         out["runtime"] = {"stage": "STOPPED", "hardware": {}, "replicas": {"current": 0, "requested": 0}}
         out["subdomain"] = f"{repo.namespace}-{repo.name}".lower().replace(".", "-").replace("_", "-")

@@ -9,9 +9,10 @@ from starlette.responses import Response
 from hubd.api.http import Ctx, json_response
 from hubd.api.repojson import Meta, repo_json
 from hubd.hub.derive import for_revision
-from hubd.hub.errors import BadRequest, Conflict, Unauthorized
+from hubd.hub.errors import BadRequest, Conflict, RepoNotFound, Unauthorized
 from hubd.hub.models import Repo
-from hubd.hub.names import PLURAL_TO_TYPE, TYPE_PREFIX
+from hubd.hub.names import PLURAL_TO_TYPE, TYPE_PREFIX, check_account_name, check_repo_type
+from hubd.hub.service import SDKS
 
 TYPES = "(?P<types>models|datasets|spaces)"
 REPO = TYPES + "/(?P<ns>[^/]+)/(?P<name>[^/]+)"
@@ -43,12 +44,21 @@ async def create_repo(ctx: Ctx) -> Response:
     name, namespace = body.get("name"), body.get("organization")
     if not isinstance(name, str):
         raise BadRequest("name is required")
+    # checked here, before any lookup: a non-string reaching SQL is a database error (a 503), not bad input
+    if namespace is not None and not isinstance(namespace, str):
+        raise BadRequest("organization must be a string")
     if "/" in name:
         namespace, name = name.split("/", 1)
-    repo_type = body.get("type") or "model"
+    if namespace is not None:
+        check_account_name(namespace)
+    repo_type = check_repo_type(body.get("type") or "model")
+    sdk = body.get("sdk")
+    if repo_type == "space" and sdk is None:
+        # as on the Hub (huggingface_hub refuses a Space without space_sdk): every Space has an SDK
+        raise BadRequest(f"sdk is required for a Space: one of {', '.join(SDKS)}")
     private = bool(_visibility(body))
     try:
-        repo = await ctx.run(ctx.hub.create_repo, p, repo_type, namespace, name, private, body.get("sdk"))
+        repo = await ctx.run(ctx.hub.create_repo, p, repo_type, namespace, name, private, sdk)
     except Conflict as exc:
         prefix = TYPE_PREFIX.get(repo_type, "")
         url = f"{ctx.base_url}/{prefix}{namespace or p.name}/{name}"
@@ -85,6 +95,8 @@ async def delete_repo(ctx: Ctx) -> Response:
 async def move_repo(ctx: Ctx) -> Response:
     p = require_user(ctx)
     body = await ctx.json()
+    if not isinstance(body, dict):
+        raise BadRequest("Expected a JSON object")
     src, dst = body.get("fromRepo"), body.get("toRepo")
     if not isinstance(src, str) or not isinstance(dst, str) or "/" not in src or "/" not in dst:
         raise BadRequest("fromRepo and toRepo must be repo ids like namespace/name")
@@ -94,6 +106,8 @@ async def move_repo(ctx: Ctx) -> Response:
 
 async def update_settings(ctx: Ctx) -> Response:
     hub = ctx.hub
+    if "ns" not in ctx.params:  # every hubd repo has a namespace (no legacy ids): as a missing repo, not a 405
+        raise RepoNotFound()
     repo = await ctx.run(hub.repo_for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
                          ctx.params["name"], "write")
     body = await ctx.json()

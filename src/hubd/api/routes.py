@@ -34,6 +34,7 @@ def build_router() -> Router:
                  "parquet"):
         r.add(f"/viewer/{name}", get=getattr(viewer, "viewer_" + name.replace("-", "_")))
     r.add(f"/api/{REPO}/settings", put=repos.update_settings)
+    r.add(f"/api/{repos.TYPES}/(?P<name>[^/]+)/settings", put=repos.update_settings)  # an id without namespace
     r.add(f"/api/{REPO}", get=repos.repo_info)
     r.add(f"/api/{REPO}/revision/(?P<rev>[^/]+)", get=repos.repo_info)
     r.add(f"/api/{REPO}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", get=browse.tree)
