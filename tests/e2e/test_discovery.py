@@ -129,10 +129,15 @@ def test_likes_downloads_and_sorting(hubd: Hubd, alice: HfApi, bob: HfApi, repo_
         httpx.get(f"{hubd.url}/alice/{stem}-c/resolve/main/config.json")
     httpx.get(f"{hubd.url}/alice/{stem}-a/resolve/main/config.json")
     httpx.get(f"{hubd.url}/alice/{stem}-a/resolve/main/.gitattributes")  # not a download
-    counts = eventually(lambda: (d := {m.id: m.downloads for m in alice.list_models(search=stem)})
-                        .get(f"alice/{stem}-c") == 3 and d)
-    assert counts == {f"alice/{stem}-a": 1, f"alice/{stem}-b": 0, f"alice/{stem}-c": 3}
-    assert alice.model_info(f"alice/{stem}-c").downloads_all_time == 3
+    # Counts are flushed in the background, per worker process and not all at once: wait for every repo's
+    # count (waiting on one repo's and checking another's was the flake), then for the info route's.
+    expected = {f"alice/{stem}-a": 1, f"alice/{stem}-b": 0, f"alice/{stem}-c": 3}
+
+    def counts() -> dict[str, int]:
+        return {m.id: m.downloads for m in alice.list_models(search=stem)}
+
+    assert eventually(lambda: counts() == expected), counts()
+    assert eventually(lambda: alice.model_info(f"alice/{stem}-c").downloads_all_time == 3)
     by_downloads = [m.id for m in alice.list_models(search=stem, sort="downloads")]
     assert by_downloads == [f"alice/{stem}-c", f"alice/{stem}-a", f"alice/{stem}-b"]
     by_likes = [m.id for m in alice.list_models(search=stem, sort="likes")]
