@@ -95,8 +95,8 @@ def seaweed() -> SeaweedFS:
     global _weed
     if _weed is None:
         _weed = SeaweedFS()
+        atexit.register(_weed.cleanup)  # before start: a SeaweedFS that fails to start leaves its dir too
         _weed.start()
-        atexit.register(_weed.cleanup)
         os.environ.update({"AWS_ENDPOINT_URL": _weed.endpoint, "AWS_ACCESS_KEY_ID": "hubd",
                            "AWS_SECRET_ACCESS_KEY": "hubd", "AWS_DEFAULT_REGION": "us-east-1"})
     return _weed

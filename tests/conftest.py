@@ -3,8 +3,10 @@ time, so the port is chosen and the environment set before any test module impor
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +31,10 @@ def free_port() -> int:
 
 
 _WORK = Path(tempfile.mkdtemp(prefix="hubd-tests-"))
+# Every test hub, client cache and server log of the session is under _WORK (hundreds of MB after a run):
+# removed when the session ends, unless HUBD_KEEP_TEST_DATA=1 asks to keep it for a post-mortem.
+if not os.environ.get("HUBD_KEEP_TEST_DATA"):
+    atexit.register(shutil.rmtree, _WORK, ignore_errors=True)
 _PORT = free_port()
 os.environ.update({
     "HF_ENDPOINT": f"http://127.0.0.1:{_PORT}",
