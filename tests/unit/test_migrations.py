@@ -40,7 +40,7 @@ def test_sqlite_rebuild_keeps_rows_and_never_reuses_ids(tmp_path: Path) -> None:
             conn.execute(text("INSERT INTO repos (id, type, namespace, name, private, gated, created_at, "
                               "last_modified, next_discussion, search_id, downloads, downloads_all_time, likes, "
                               f"trending_score, used_storage) VALUES ({rid}, 'model', 'alice', 'm{rid}', 0, '', 0, "
-                              "0, 1, '', 0, 0, 0, 0, 0)"))
+                              f"0, 1, 'alice/m{rid}', 0, 0, 0, 0, 0)"))
             conn.execute(text(f"INSERT INTO refs (repo_id, name, target) VALUES ({rid}, 'refs/heads/main', "
                               f"'{'a' * 40}')"))
         conn.execute(text("INSERT INTO likes (user_id, repo_id, created_at) VALUES (1, 2, 0)"))
@@ -55,6 +55,6 @@ def test_sqlite_rebuild_keeps_rows_and_never_reuses_ids(tmp_path: Path) -> None:
         assert conn.execute(text("SELECT count(*) FROM likes")).scalar() == 0  # cascades are back on
         conn.execute(text("INSERT INTO repos (type, namespace, name, private, gated, created_at, last_modified, "
                           "next_discussion, search_id, downloads, downloads_all_time, likes, trending_score, "
-                          "used_storage) VALUES ('model', 'alice', 'new', 0, '', 0, 0, 1, '', 0, 0, 0, 0, 0)"))
+                          "used_storage) VALUES ('model', 'alice', 'new', 0, '', 0, 0, 1, 'alice/new', 0, 0, 0, 0, 0)"))
         new_id = conn.execute(text("SELECT id FROM repos WHERE name = 'new'")).scalar()
     assert new_id == 3

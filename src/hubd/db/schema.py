@@ -84,6 +84,8 @@ repos = Table(
     UniqueConstraint("type", "namespace", "name", name="uq_repo_type_ns_name"),
     sqlite_autoincrement=True,  # a deleted repo's id is never given to a new one: grants name repos by id
 )
+# Repo ids are unique and looked up case-insensitively, as on the Hub.
+Index("ux_repos_lookup", repos.c.search_id, repos.c.type, unique=True)
 # One index per sort key for the public listing (private in the key: the sample scan needs no row
 # lookup), and one per sort key within a namespace (author listings of any size).
 for _col in ("created_at", "last_modified", "downloads", "likes", "trending_score"):

@@ -98,7 +98,8 @@ def new_commit(tree: str, parents: list[str], message: str, author: Principal) -
     c = Commit()
     c.tree = tree.encode()
     c.parents = [p.encode() for p in parents]
-    who = f"{author.fullname or author.name} <{author.email or author.name + '@users.noreply.hubd'}>"
+    # the user name, not the full name: the commits API reads it back as authors[].user, as on the Hub
+    who = f"{author.name} <{author.email or author.name + '@users.noreply.hubd'}>"
     c.author = c.committer = who.encode()
     c.author_time = c.commit_time = int(time.time())
     c.author_timezone = c.commit_timezone = 0
@@ -108,9 +109,8 @@ def new_commit(tree: str, parents: list[str], message: str, author: Principal) -
 
 def check_parent(plan: CommitPlan, head: str) -> None:
     if plan.parent_commit is not None and not head.startswith(plan.parent_commit.lower()):
-        raise PreconditionFailed(
-            f"A commit has happened since the parent commit {plan.parent_commit}: the branch is at {head}"
-        )
+        # word for word as the Hub: clients show it as it is
+        raise PreconditionFailed("The branch was updated since you opened this page. Please refresh and try again.")
 
 
 def too_many_retries() -> Conflict:

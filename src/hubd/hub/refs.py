@@ -22,7 +22,13 @@ class RefConflict(Exception):
     """The ref was not at the expected commit: somebody else moved it first."""
 
 
+# Revision names the clients send that are not refs: HEAD is the default branch (the JS client's default),
+# ~parquet the parquet export (DuckDB's and fsspec's hf://…@~parquet).
+ALIASES = {"HEAD": MAIN, "~parquet": "refs/convert/parquet"}
+
+
 def ref_candidates(rev: str) -> list[str]:
+    rev = ALIASES.get(rev, rev)
     if rev.startswith("refs/"):
         return [rev]
     return [f"refs/heads/{rev}", f"refs/tags/{rev}"]
@@ -74,6 +80,7 @@ class Refs:
 
     def branch_ref(self, repo: Repo, rev: str) -> str:
         """The ref a commit to `rev` moves: an existing branch or refs/pr/N."""
+        rev = "main" if rev == "HEAD" else rev
         name = rev if rev.startswith("refs/pr/") else f"refs/heads/{rev}"
         if rev.startswith("refs/heads/"):
             name = rev

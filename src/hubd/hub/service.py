@@ -60,6 +60,12 @@ SDKS = ("gradio", "streamlit", "docker", "static")
 MAX_COMMIT_ATTEMPTS = 60
 
 
+def space_readme(name: str, sdk: str) -> str:
+    """The README.md the Hub writes into a new Space: its configuration in the front matter."""
+    return (f"---\ntitle: {name}\nemoji: 🚀\ncolorFrom: blue\ncolorTo: green\nsdk: {sdk}\npinned: false\n---\n\n"
+            "Check out the configuration reference at https://huggingface.co/docs/hub/spaces-config-reference\n")
+
+
 class LinkedObject(NamedTuple):
     """A large object as linked to one repo: its size, and its Xet file hash when Xet keeps its bytes."""
 
@@ -97,10 +103,9 @@ class Hub:
     # --- finding repos, with access rules -------------------------------------------------------------
     def find_repo(self, repo_type: str, namespace: str, name: str) -> Repo | None:
         with self.db.read() as conn:
+            # ids are case-insensitive on lookup, as on the Hub; answers carry the canonical spelling
             row = conn.execute(
-                select(repos).where(
-                    (repos.c.type == repo_type) & (repos.c.namespace == namespace) & (repos.c.name == name)
-                )
+                select(repos).where((repos.c.search_id == f"{namespace}/{name}".lower()) & (repos.c.type == repo_type))
             ).first()
         return repo_from_row(row) if row else None
 
@@ -157,10 +162,11 @@ class Hub:
     def repo_for_download(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> Repo:
         repo = self.repo_for_read(p, repo_type, namespace, name)
         if repo.gated and not access.can_read_gated(p, repo.namespace):
-            raise GatedRepo(
-                f"Access to {repo.type} {repo.repo_id} is restricted. You must have access to it and be "
-                "authenticated to access it."
-            )
+            if p is None:
+                raise GatedRepo(f"Access to {repo.type} {repo.repo_id} is restricted. You must have access to it "
+                                "and be authenticated to access it. Please log in.")
+            raise GatedRepo(f"Access to {repo.type} {repo.repo_id} is restricted and you are not in the authorized "
+                            f"list. Visit {self.settings.base_url}/{repo.url_path} to ask for access.")
         return repo
 
     def repo_for_write(
@@ -189,6 +195,10 @@ class Hub:
             raise Forbidden(f"You don't have the rights to create a repo in {namespace!r}")
         plan = CommitPlan(summary="initial commit")
         plan.add_file(self.git, ".gitattributes", default_gitattributes(repo_type), lambda _oid: None)
+        if repo_type == "space":
+            if sdk is None:
+                raise BadRequest(f"sdk is required for a Space: one of {', '.join(SDKS)}")
+            plan.add_file(self.git, "README.md", space_readme(name, sdk).encode(), lambda _oid: None)
         sha = build_commit(self.git, plan, None, p)
         now = time.time()
         try:
@@ -237,7 +247,7 @@ class Hub:
                         namespace=dst_ns, name=dst_name, search_id=f"{dst_ns}/{dst_name}".lower())
                 )
         except IntegrityError:
-            raise Conflict(f"A {repo_type} repo named {dest} already exists") from None
+            raise Conflict(f"A {repo_type} repository called {dest} already exists") from None
         moved = self.find_repo(repo_type, dst_ns, dst_name)
         assert moved is not None
         return moved
@@ -381,22 +391,23 @@ class Hub:
             sha = self.git.add(new_commit(TreeEditor(self.git, None).write(), [], "Empty branch\n", author))
         else:
             sha = self.refs.resolve(repo, start or "main")
-        self._create_ref(repo, f"refs/heads/{branch}", sha, f"Branch {branch}")
+        self._create_ref(repo, f"refs/heads/{branch}", sha)
 
     def create_tag(self, repo: Repo, tag: str, revision: str) -> None:
+        sha = self.refs.resolve(repo, revision)  # a missing revision is a 404 before the tag name is looked at
         check_ref_name(tag)
-        self._create_ref(repo, f"refs/tags/{tag}", self.refs.resolve(repo, revision), f"Tag {tag}")
+        self._create_ref(repo, f"refs/tags/{tag}", sha)
 
-    def _create_ref(self, repo: Repo, name: str, sha: str, what: str) -> None:
+    def _create_ref(self, repo: Repo, name: str, sha: str) -> None:
         try:
             with self.db.write() as conn:
                 cas_ref(conn, repo.id, name, None, sha)
         except RefConflict:
-            raise Conflict(f"{what} already exists") from None
+            raise Conflict(f"Reference {name} already exists") from None
 
     def delete_ref(self, repo: Repo, name: str, what: str) -> None:
         if name == MAIN:
-            raise Forbidden("Cannot delete the default branch main")
+            raise Forbidden(f"Cannot delete {MAIN}")
         for _ in range(5):
             target = self.refs.get(repo, name)
             if target is None:

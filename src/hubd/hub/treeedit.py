@@ -57,7 +57,10 @@ class TreeEditor:
 
     def delete_file(self, path: str) -> None:
         entry = self.lookup(path)
-        if entry is None or entry[0] == DIR_MODE:
+        if entry is not None and entry[0] == DIR_MODE:
+            self.delete_folder(path)  # as on the Hub: a deletedFile naming a folder deletes the folder
+            return
+        if entry is None:
             raise EntryNotFound(f"A file with this name doesn't exist: {path}")
         dirpath, _, name = path.rpartition("/")
         del self.dirs[dirpath][name]

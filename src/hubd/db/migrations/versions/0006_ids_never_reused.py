@@ -1,4 +1,4 @@
-"""ids never reused; disabled accounts; who created a repo
+"""ids never reused; disabled accounts; who created a repo; case-insensitive repo ids
 
 Revision ID: 0006
 Revises: 0005
@@ -33,10 +33,12 @@ def upgrade() -> None:
                               table_kwargs={"sqlite_autoincrement": True}) as batch_op:
         batch_op.add_column(sa.Column('created_by', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_repos_created_by', 'accounts', ['created_by'], ['id'], ondelete='SET NULL')
+        batch_op.create_index('ux_repos_lookup', ['search_id', 'type'], unique=True)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('repos') as batch_op:
+        batch_op.drop_index('ux_repos_lookup')
         batch_op.drop_constraint('fk_repos_created_by', type_='foreignkey')
         batch_op.drop_column('created_by')
     with op.batch_alter_table('accounts') as batch_op:

@@ -1,0 +1,140 @@
+"""Behaviours of the Hub the official clients rely on (issue 10), driven with huggingface_hub and httpx."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RevisionNotFoundError
+
+from tests.conftest import eventually
+
+
+def _auth(hubd, who: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"authorization": f"Bearer {hubd.tokens[who]}"}
+
+
+def test_repo_ids_are_case_insensitive(hubd, alice: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}-Mixed"
+    alice.create_repo(repo_id)
+    alice.upload_file(path_or_fileobj=b"hi", path_in_repo="a.txt", repo_id=repo_id)
+    info = alice.model_info(repo_id.upper().replace("ALICE", "Alice"))
+    assert info.id == repo_id  # the canonical spelling comes back
+    r = httpx.get(f"{hubd.url}/{repo_id.lower()}/resolve/main/a.txt", headers=_auth(hubd, "alice"))
+    assert r.status_code == 200 and r.content == b"hi"
+    with pytest.raises(HfHubHTTPError) as err:  # one id whatever its case
+        alice.create_repo(repo_id.lower())
+    assert err.value.response.status_code == 409
+
+
+def test_head_and_parquet_revision_aliases(hubd, alice: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id, repo_type="dataset")
+    alice.upload_file(path_or_fileobj=b"a,b\n1,2\n3,4\n", path_in_repo="data.csv", repo_id=repo_id,
+                      repo_type="dataset")
+    main = alice.dataset_info(repo_id).sha
+    assert alice.dataset_info(repo_id, revision="HEAD").sha == main
+    r = httpx.get(f"{hubd.url}/api/datasets/{repo_id}/revision/HEAD", headers=_auth(hubd, "alice"))
+    assert r.status_code == 200 and r.json()["sha"] == main
+
+    def parquet_files() -> list[str]:
+        try:
+            files = alice.list_repo_files(repo_id, repo_type="dataset", revision="~parquet")
+        except RevisionNotFoundError:
+            return []
+        return [f for f in files if f.endswith(".parquet")]
+
+    assert eventually(parquet_files, timeout=60)
+    refs = alice.list_repo_refs(repo_id, repo_type="dataset")
+    sha = next(c.target_commit for c in refs.converts if c.ref == "refs/convert/parquet")
+    assert alice.dataset_info(repo_id, revision="~parquet").sha == sha
+
+
+def test_error_messages_word_for_word(hubd, alice: HfApi, bob: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    first = alice.upload_file(path_or_fileobj=b"1", path_in_repo="a.txt", repo_id=repo_id).oid
+    alice.upload_file(path_or_fileobj=b"2", path_in_repo="a.txt", repo_id=repo_id)
+    with pytest.raises(HfHubHTTPError) as err:
+        alice.create_commit(repo_id, [CommitOperationAdd("b.txt", b"3")], commit_message="stale", parent_commit=first)
+    assert err.value.response.status_code == 412
+    assert err.value.response.headers["x-error-message"] == (
+        "The branch was updated since you opened this page. Please refresh and try again.")
+    alice.create_branch(repo_id, branch="dev")
+    with pytest.raises(HfHubHTTPError) as err:
+        alice.create_branch(repo_id, branch="dev")
+    assert err.value.response.status_code == 409
+    assert err.value.response.headers["x-error-message"] == "Reference refs/heads/dev already exists"
+    with pytest.raises(HfHubHTTPError) as err:
+        alice.delete_branch(repo_id, branch="main")
+    assert err.value.response.headers["x-error-message"] == "Cannot delete refs/heads/main"
+    alice.create_tag(repo_id, tag="v1")
+    with pytest.raises(RevisionNotFoundError) as err:  # a tag is no branch to commit to
+        alice.create_commit(repo_id, [CommitOperationAdd("c.txt", b"4")], commit_message="x", revision="v1")
+    assert err.value.response.headers["x-error-message"] == "Invalid rev id: v1"
+    other = f"alice/{repo_name}-other"
+    alice.create_repo(other)
+    with pytest.raises(HfHubHTTPError) as err:
+        alice.move_repo(repo_id, other)
+    assert err.value.response.status_code == 409
+    assert err.value.response.headers["x-error-message"] == f"A model repository called {other} already exists"
+    alice.update_repo_settings(repo_id, gated="manual")
+    with pytest.raises(GatedRepoError) as err:
+        bob.hf_hub_download(repo_id, "a.txt")
+    assert "is restricted and you are not in the authorized list" in err.value.response.headers["x-error-message"]
+    anon = httpx.get(f"{hubd.url}/{repo_id}/resolve/main/a.txt")
+    assert anon.status_code == 401 and "authorized list" not in anon.headers["x-error-message"]
+
+
+def test_create_tag_on_missing_revision_is_revision_not_found(alice: HfApi, repo_name: str) -> None:
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    with pytest.raises(RevisionNotFoundError):
+        alice.create_tag(repo_id, tag="bad..name", revision="no-such-branch")
+
+
+def test_deleted_file_naming_a_folder_deletes_it(alice: HfApi, repo_name: str) -> None:
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    alice.create_commit(repo_id, [CommitOperationAdd("dir/a.txt", b"a"), CommitOperationAdd("dir/sub/b.txt", b"b"),
+                                  CommitOperationAdd("keep.txt", b"k")], commit_message="add")
+    alice.create_commit(repo_id, [CommitOperationDelete("dir", is_folder=False)], commit_message="rm")
+    assert sorted(alice.list_repo_files(repo_id)) == [".gitattributes", "keep.txt"]
+
+
+def test_commit_authors_are_user_names(hubd, alice: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    alice.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id)
+    assert {a for c in alice.list_repo_commits(repo_id) for a in c.authors} == {"alice"}
+
+
+def test_preupload_honours_gitignore(hubd, alice: HfApi, repo_name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    alice.upload_file(path_or_fileobj=b"*.log\nbuild/\n!keep.log\n", path_in_repo=".gitignore", repo_id=repo_id)
+    url = f"{hubd.url}/api/models/{repo_id}/preupload/main"
+    files = [{"path": p, "size": 1, "sample": "eA=="} for p in ("a.log", "keep.log", "build/x.txt", "src/a.py")]
+    r = httpx.post(url, headers=_auth(hubd, "alice"), json={"files": files})
+    assert {f["path"]: f["shouldIgnore"] for f in r.json()["files"]} == {
+        "a.log": True, "keep.log": False, "build/x.txt": True, "src/a.py": False}
+    r = httpx.post(url, headers=_auth(hubd, "alice"), json={"files": files, "gitIgnore": "*.py\n"})
+    assert [f["path"] for f in r.json()["files"] if f["shouldIgnore"]] == ["src/a.py"]
+    # the real client drops what the hub says to ignore
+    (tmp_path / "a.log").write_text("noise")
+    (tmp_path / "model.txt").write_text("weights")
+    alice.upload_folder(repo_id=repo_id, folder_path=tmp_path)
+    assert sorted(alice.list_repo_files(repo_id)) == [".gitattributes", ".gitignore", "model.txt"]
+
+
+def test_new_space_has_readme_with_sdk(hubd, alice: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id, repo_type="space", space_sdk="gradio")
+    path = alice.hf_hub_download(repo_id, "README.md", repo_type="space")
+    with open(path) as f:
+        assert "\nsdk: gradio\n" in f.read()
+    assert alice.space_info(repo_id).sdk == "gradio"
+    r = httpx.post(f"{hubd.url}/api/repos/create", headers=_auth(hubd, "alice"),
+                   json={"name": f"{repo_name}-nosdk", "type": "space"})
+    assert r.status_code == 400 and r.headers["x-error-code"]
+    assert not alice.repo_exists(f"alice/{repo_name}-nosdk", repo_type="space")
