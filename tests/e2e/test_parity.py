@@ -138,3 +138,17 @@ def test_new_space_has_readme_with_sdk(hubd, alice: HfApi, repo_name: str) -> No
                    json={"name": f"{repo_name}-nosdk", "type": "space"})
     assert r.status_code == 400 and r.headers["x-error-code"]
     assert not alice.repo_exists(f"alice/{repo_name}-nosdk", repo_type="space")
+
+
+def test_moved_repo_old_id_leads_to_new_until_taken(hubd, alice: HfApi, bob: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    old, new = f"alice/{repo_name}-old", f"alice/{repo_name}-new"
+    alice.create_repo(old, private=True)
+    alice.upload_file(path_or_fileobj=b"moved", path_in_repo="m.txt", repo_id=old)
+    alice.move_repo(old, new)
+    assert alice.model_info(old).id == new
+    with open(alice.hf_hub_download(old, "m.txt")) as f:
+        assert f.read() == "moved"
+    assert not bob.repo_exists(old)  # still private through its old id
+    alice.create_repo(old)  # a new repo takes the name
+    assert alice.model_info(old).id == old
+    assert alice.model_info(new).id == new

@@ -92,6 +92,15 @@ for _col in ("created_at", "last_modified", "downloads", "likes", "trending_scor
     Index(f"ix_repos_list_{_col}", repos.c.type, repos.c.private, repos.c[_col], repos.c.id)
     Index(f"ix_repos_author_{_col}", repos.c.namespace, repos.c.type, repos.c[_col], repos.c.id)
 
+# The ids a repo had before it was moved: they keep leading to it until a new repo takes the name.
+repo_redirects = Table(
+    "repo_redirects",
+    metadata,
+    Column("type", String(8), primary_key=True),
+    Column("search_id", String(200), primary_key=True),  # lower("namespace/name") of the old id
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), nullable=False),
+)
+
 # Derived metadata too large or too rarely asked for to sit in the listing row.
 repo_meta = Table(
     "repo_meta",

@@ -25,6 +25,7 @@ from hubd.db.schema import (
     repo_meta,
     repo_metrics,
     repo_objects,
+    repo_redirects,
     repo_tags,
     repos,
 )
@@ -104,9 +105,11 @@ class Hub:
     def find_repo(self, repo_type: str, namespace: str, name: str) -> Repo | None:
         with self.db.read() as conn:
             # ids are case-insensitive on lookup, as on the Hub; answers carry the canonical spelling
-            row = conn.execute(
-                select(repos).where((repos.c.search_id == f"{namespace}/{name}".lower()) & (repos.c.type == repo_type))
-            ).first()
+            key = f"{namespace}/{name}".lower()
+            row = conn.execute(select(repos).where((repos.c.search_id == key) & (repos.c.type == repo_type))).first()
+            if row is None:  # an id the repo had before a move leads to it (the new repo of that name wins)
+                row = conn.execute(select(repos).join(repo_redirects, repo_redirects.c.repo_id == repos.c.id).where(
+                    (repo_redirects.c.search_id == key) & (repo_redirects.c.type == repo_type))).first()
         return repo_from_row(row) if row else None
 
     def repo_by_id(self, repo_id: int) -> Repo | None:
@@ -246,6 +249,12 @@ class Hub:
                     update(repos).where(repos.c.id == repo.id).values(
                         namespace=dst_ns, name=dst_name, search_id=f"{dst_ns}/{dst_name}".lower())
                 )
+                old = f"{repo.namespace}/{repo.name}".lower()
+                new = f"{dst_ns}/{dst_name}".lower()
+                conn.execute(repo_redirects.delete().where(
+                    (repo_redirects.c.type == repo_type) & repo_redirects.c.search_id.in_([old, new])))
+                if old != new:
+                    conn.execute(insert(repo_redirects).values(type=repo_type, search_id=old, repo_id=repo.id))
         except IntegrityError:
             raise Conflict(f"A {repo_type} repository called {dest} already exists") from None
         moved = self.find_repo(repo_type, dst_ns, dst_name)

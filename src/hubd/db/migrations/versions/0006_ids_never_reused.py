@@ -1,4 +1,4 @@
-"""ids never reused; disabled accounts; who created a repo; case-insensitive repo ids
+"""ids never reused; disabled accounts; who created a repo; case-insensitive repo ids; redirects
 
 Revision ID: 0006
 Revises: 0005
@@ -23,6 +23,12 @@ _REBUILT = ("accounts", "tokens", "repos")
 
 def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
+    op.create_table('repo_redirects',
+                    sa.Column('type', sa.String(length=8), nullable=False),
+                    sa.Column('search_id', sa.String(length=200), nullable=False),
+                    sa.Column('repo_id', sa.Integer(), nullable=False),
+                    sa.ForeignKeyConstraint(['repo_id'], ['repos.id'], ondelete='CASCADE'),
+                    sa.PrimaryKeyConstraint('type', 'search_id'))
     with op.batch_alter_table('accounts', recreate="always" if sqlite else "auto",
                               table_kwargs={"sqlite_autoincrement": True}) as batch_op:
         batch_op.add_column(sa.Column('disabled', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -37,6 +43,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('repo_redirects')
     with op.batch_alter_table('repos') as batch_op:
         batch_op.drop_index('ux_repos_lookup')
         batch_op.drop_constraint('fk_repos_created_by', type_='foreignkey')
