@@ -152,3 +152,20 @@ def test_moved_repo_old_id_leads_to_new_until_taken(hubd, alice: HfApi, bob: HfA
     alice.create_repo(old)  # a new repo takes the name
     assert alice.model_info(old).id == old
     assert alice.model_info(new).id == new
+
+
+def test_raw_serves_the_git_blob(hubd, alice: HfApi, bob: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    alice.upload_file(path_or_fileobj=b"plain text", path_in_repo="a.txt", repo_id=repo_id)
+    alice.upload_file(path_or_fileobj=b"\0binary", path_in_repo="b.bin", repo_id=repo_id)
+    r = httpx.get(f"{hubd.url}/{repo_id}/raw/main/a.txt")
+    assert r.status_code == 200 and r.content == b"plain text"
+    assert httpx.head(f"{hubd.url}/{repo_id}/raw/main/a.txt").headers["content-length"] == "10"
+    pointer = httpx.get(f"{hubd.url}/{repo_id}/raw/main/b.bin").content
+    assert pointer.startswith(b"version https://git-lfs.github.com/spec/v1\n")
+    assert httpx.head(f"{hubd.url}/{repo_id}/raw/main/missing.txt").status_code == 404
+    alice.update_repo_settings(repo_id, private=True)
+    assert httpx.head(f"{hubd.url}/{repo_id}/raw/main/a.txt", headers=_auth(hubd, "bob")).status_code == 404
+    alice.update_repo_settings(repo_id, private=False, gated="auto")
+    assert httpx.get(f"{hubd.url}/{repo_id}/raw/main/a.txt", headers=_auth(hubd, "bob")).status_code == 403

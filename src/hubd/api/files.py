@@ -13,7 +13,29 @@ from hubd.hub.errors import EntryNotFound
 from hubd.storage.blobstore import lfs_key
 
 RESOLVE = r"/(?:(?P<prefix>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)"
+RAW = RESOLVE.replace("/resolve/", "/raw/")
 PREFIX_TYPE = {None: "model", "datasets": "dataset", "spaces": "space"}
+
+
+async def raw(ctx: Ctx) -> Response:
+    """GET/HEAD /{id}/raw/{rev}/{path}: the git blob itself, as on the Hub (an LFS file's pointer text)."""
+    hub = ctx.hub
+    repo = await ctx.run(hub.repo_for_download, ctx.principal, PREFIX_TYPE[ctx.params.get("prefix")], ctx.params["ns"],
+                         ctx.params["name"])
+    sha = await ctx.run(hub.refs.resolve, repo, ctx.params["rev"])
+    path = ctx.params["path"]
+    entry = await ctx.run(hub.browse.lookup, sha, path)
+    if entry is None or entry.is_dir:
+        raise EntryNotFound(f"{path} does not exist at {sha} in {repo.repo_id}", headers={"X-Repo-Commit": sha})
+    size = entry.lfs.pointer_size if entry.lfs is not None else entry.size
+    headers = {"X-Repo-Commit": sha, "ETag": f'"{entry.sha}"', "Accept-Ranges": "bytes",
+               "Cache-Control": "private, max-age=0" if repo.private else "public, max-age=0"}
+    range_header = ctx.request.headers.get("range")
+    parse_range(range_header, size)
+    if ctx.request.method == "HEAD":
+        headers["Content-Length"] = str(size)
+        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    return blob_response(hub, hub.git.blob_key(entry.sha), size, range_header, headers)
 
 
 async def resolve(ctx: Ctx) -> Response:
