@@ -63,4 +63,5 @@ def build_router() -> Router:
     r.add(lfs.LFS_REPO + "/batch", post=lfs.batch)
     r.add(lfs.LFS_REPO + "/verify", post=lfs.verify)
     r.add(files.RESOLVE, get=files.resolve)
+    r.add(files.RAW, get=files.raw)
     return r
