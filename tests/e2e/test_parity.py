@@ -169,3 +169,52 @@ def test_raw_serves_the_git_blob(hubd, alice: HfApi, bob: HfApi, repo_name: str)
     assert httpx.head(f"{hubd.url}/{repo_id}/raw/main/a.txt", headers=_auth(hubd, "bob")).status_code == 404
     alice.update_repo_settings(repo_id, private=False, gated="auto")
     assert httpx.get(f"{hubd.url}/{repo_id}/raw/main/a.txt", headers=_auth(hubd, "bob")).status_code == 403
+
+
+def test_duplicate_repo_shares_history_and_links_only_its_objects(  # type: ignore[no-untyped-def]
+        hubd, alice: HfApi, bob: HfApi, repo_name: str) -> None:
+    source = f"alice/{repo_name}"
+    alice.create_repo(source)
+    alice.upload_file(path_or_fileobj=b"\0weights v1", path_in_repo="w.bin", repo_id=source)
+    alice.upload_file(path_or_fileobj=b"readme", path_in_repo="README.md", repo_id=source)
+    url = bob.duplicate_repo(source, to_id=f"bob/{repo_name}-copy", private=True)
+    copy = f"bob/{repo_name}-copy"
+    assert url.repo_id == copy
+    info = bob.model_info(copy)
+    assert info.private and info.sha == alice.model_info(source).sha
+    assert [c.commit_id for c in bob.list_repo_commits(copy)] == [c.commit_id for c in alice.list_repo_commits(source)]
+    with open(bob.hf_hub_download(copy, "w.bin"), "rb") as f:
+        assert f.read() == b"\0weights v1"
+    alice.update_repo_settings(source, private=True)
+    with pytest.raises(HfHubHTTPError) as err:  # a private source is a missing one to bob
+        bob.duplicate_repo(source, to_id=f"bob/{repo_name}-again")
+    assert err.value.response.status_code == 404
+
+
+def test_cross_repo_copy_links_large_files(hubd, alice: HfApi, bob: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    from huggingface_hub import CommitOperationCopy
+
+    source, dest = f"alice/{repo_name}-src", f"bob/{repo_name}-dst"
+    alice.create_repo(source)
+    alice.upload_file(path_or_fileobj=b"\0large " * 1000, path_in_repo="big.bin", repo_id=source)
+    bob.create_repo(dest)
+    bob.create_commit(dest, [CommitOperationCopy("big.bin", "copied.bin", src_repo_id=source, src_repo_type="model")],
+                      commit_message="copy")
+    with open(bob.hf_hub_download(dest, "copied.bin"), "rb") as f:
+        assert f.read() == b"\0large " * 1000
+    # naming an object the source does not link copies nothing
+    r = httpx.post(f"{hubd.url}/api/models/{source}/lfs-files/duplicate", headers=_auth(hubd, "bob"),
+                   json={"target": {"type": "model", "name": dest}, "files": [{"sha256": "c" * 64}]})
+    assert r.status_code == 200 and r.json()["failed"][0]["sha256"] == "c" * 64
+
+
+def test_org_private_by_default(hubd, alice: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    hubd.cli("orgs", "add", f"{repo_name}-org")
+    hubd.cli("orgs", "add-member", f"{repo_name}-org", "alice", "--role", "admin")
+    hubd.cli("orgs", "settings", f"{repo_name}-org", "--private-by-default")
+    alice.create_repo(f"{repo_name}-org/implicit")
+    alice.create_repo(f"{repo_name}-org/explicit", private=False)
+    assert alice.model_info(f"{repo_name}-org/implicit").private is True
+    assert alice.model_info(f"{repo_name}-org/explicit").private is False
+    alice.create_repo(f"alice/{repo_name}")
+    assert alice.model_info(f"alice/{repo_name}").private is False

@@ -32,6 +32,8 @@ accounts = Table(
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
     Column("disabled", Boolean, nullable=False, default=False, server_default=false()),  # no sign-in, no token
+    # an org's new repos are private unless the creator says otherwise
+    Column("private_by_default", Boolean, nullable=False, default=False, server_default=false()),
     sqlite_autoincrement=True,  # ids are never reused (invariant 7)
 )
 

@@ -129,6 +129,13 @@ class Accounts:
             raise NotFound(f"No user named {name!r}")
         return u
 
+    def set_private_by_default(self, org: str, value: bool) -> None:
+        o = self.account(org)
+        if not o or o["kind"] != "org":
+            raise NotFound(f"No organization named {org!r}")
+        with self.db.write() as conn:
+            conn.execute(update(accounts).where(accounts.c.id == o["id"]).values(private_by_default=value))
+
     def set_disabled(self, name: str, disabled: bool) -> None:
         u = self._user(name)
         with self.db.write() as conn:

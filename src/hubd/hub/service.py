@@ -55,6 +55,7 @@ from hubd.hub.treeedit import TreeEditor
 from hubd.jobs.queue import enqueue
 from hubd.storage.blobstore import BlobStore, lfs_key
 from hubd.storage.gitstore import GitStore
+from hubd.storage.gitwalk import walk
 from hubd.xet.store import XetStore
 
 SDKS = ("gradio", "streamlit", "docker", "static")
@@ -184,43 +185,92 @@ class Hub:
 
     # --- repo lifecycle --------------------------------------------------------------------------------
     def create_repo(
-        self, p: Principal, repo_type: str | None, namespace: str | None, name: str, private: bool,
+        self, p: Principal, repo_type: str | None, namespace: str | None, name: str, private: bool | None,
         sdk: str | None = None,
     ) -> Repo:
+        """A new repo with its first commit; `private=None` takes the namespace's default."""
         repo_type = check_repo_type(repo_type)
+        namespace = self._check_new_repo(p, repo_type, namespace, name)
+        if repo_type == "space" and (sdk is None or sdk not in SDKS):
+            raise BadRequest(f"sdk is required for a Space: one of {', '.join(SDKS)}")
+        plan = CommitPlan(summary="initial commit")
+        plan.add_file(self.git, ".gitattributes", default_gitattributes(repo_type), lambda _oid: None)
+        if repo_type == "space":
+            assert sdk is not None
+            plan.add_file(self.git, "README.md", space_readme(name, sdk).encode(), lambda _oid: None)
+        sha = build_commit(self.git, plan, None, p)
+        return self._insert_repo(p, repo_type, namespace, name, private, sdk, sha, [sha], None)
+
+    def duplicate_repo(self, p: Principal, source: Repo, namespace: str | None, name: str,
+                       private: bool | None) -> Repo:
+        """A new repo whose main is the source's main, history included. Git objects are shared, so nothing
+        is copied; the large objects that history names are linked to the new repo (the caller may download
+        the source, so this widens nothing), and only those: uploads never committed stay the source's."""
+        namespace = self._check_new_repo(p, source.type, namespace, name)
+        head = self.refs.get(source, MAIN)
+        assert head is not None
+        commits, oids = self._history(head)
+        return self._insert_repo(p, source.type, namespace, name, private, source.sdk, head, commits,
+                                 (source.id, oids))
+
+    def _history(self, head: str) -> tuple[list[str], set[str]]:
+        """The commits reachable from `head` and the LFS oids their trees name."""
+        commits: list[str] = []
+        oids: set[str] = set()
+
+        def read(kind: str, sha: str) -> bytes | None:
+            return None if kind == "blob" else self.git.raw(kind, sha)  # a blob's kind is all the walk needs
+
+        for kind, sha, _raw in walk(read, [head], set()):
+            if kind == "commit":
+                commits.append(sha)
+            elif kind == "blob" and (pointer := self.git.blob_info(sha).lfs) is not None:
+                oids.add(pointer.oid)
+        return commits, oids
+
+    def _check_new_repo(self, p: Principal, repo_type: str, namespace: str | None, name: str) -> str:
         check_repo_name(name)
         namespace = namespace or p.name
-        if repo_type == "space" and sdk is not None and sdk not in SDKS:
-            raise BadRequest(f"Invalid sdk {sdk!r}: one of {', '.join(SDKS)}")
         if self.accounts.account(namespace) is None:
             raise RepoNotFound(f"Namespace {namespace!r} not found")
         if not access.has_role(p, namespace, "contributor"):
             raise Forbidden(f"You don't have the rights to create a repo in {namespace!r}")
-        plan = CommitPlan(summary="initial commit")
-        plan.add_file(self.git, ".gitattributes", default_gitattributes(repo_type), lambda _oid: None)
-        if repo_type == "space":
-            if sdk is None:
-                raise BadRequest(f"sdk is required for a Space: one of {', '.join(SDKS)}")
-            plan.add_file(self.git, "README.md", space_readme(name, sdk).encode(), lambda _oid: None)
-        sha = build_commit(self.git, plan, None, p)
+        return namespace
+
+    def _insert_repo(self, p: Principal, repo_type: str, namespace: str, name: str, private: bool | None,
+                     sdk: str | None, head: str, commits: list[str], links: tuple[int, set[str]] | None) -> Repo:
+        if private is None:
+            owner = self.accounts.account(namespace)
+            private = bool(owner and owner.get("private_by_default"))
         now = time.time()
         try:
             with self.db.write() as conn:
-                repo_id = conn.execute(
+                repo_id = int(conn.execute(
                     insert(repos).values(
                         type=repo_type, namespace=namespace, name=name, private=private, gated="",
                         sdk=sdk if repo_type == "space" else None, created_at=now, last_modified=now,
-                        head_sha=sha, next_discussion=1, search_id=f"{namespace}/{name}".lower(),
+                        head_sha=head, next_discussion=1, search_id=f"{namespace}/{name}".lower(),
                         created_by=p.user_id,
                     )
-                ).inserted_primary_key[0]
-                cas_ref(conn, int(repo_id), MAIN, None, sha)
-                enqueue(conn, "derive", int(repo_id))
+                ).inserted_primary_key[0])
+                cas_ref(conn, repo_id, MAIN, None, head)
+                rest = [c for c in commits if c != head]
+                if rest:
+                    conn.execute(insert(repo_commits), [{"repo_id": repo_id, "sha": c} for c in rest])
+                if links is not None and links[1]:
+                    source_id, oids = links
+                    rows = conn.execute(select(repo_objects.c.oid, repo_objects.c.size, repo_objects.c.xet_hash)
+                                        .where(repo_objects.c.repo_id == source_id)).all()
+                    linked = [{"repo_id": repo_id, "oid": r.oid, "size": r.size, "xet_hash": r.xet_hash}
+                              for r in rows if r.oid in oids]
+                    if linked:
+                        conn.execute(insert(repo_objects), linked)
+                enqueue(conn, "derive", repo_id)
                 if repo_type == "dataset":
-                    enqueue(conn, "parquet", int(repo_id))
+                    enqueue(conn, "parquet", repo_id)
         except IntegrityError:
             raise Conflict(f"You already created this {repo_type} repo") from None
-        repo = self.find_repo(repo_type, namespace, name)
+        repo = self.repo_by_id(repo_id)
         assert repo is not None
         return repo
 
@@ -301,6 +351,14 @@ class Hub:
     def object_of(self, repo_id: int, oid: str) -> LinkedObject | None:
         """(size, xet hash or None) of a large object linked to the repo, or None."""
         return self.objects_of(repo_id, [oid]).get(oid)
+
+    def copy_links(self, source: Repo, target: Repo, oids: list[str]) -> list[str]:
+        """Link to `target` the large objects `source` links (the caller may download `source` and write to
+        `target`); returns the oids `source` does not link, which are not copied."""
+        known = self.objects_of(source.id, oids)
+        for oid, linked in known.items():
+            self.link_object(target.id, oid, linked.size, linked.xet_hash)
+        return [oid for oid in oids if oid not in known]
 
     def repo_has_xet_file(self, repo_id: int, xet_hash: str) -> bool:
         with self.db.read() as conn:

@@ -32,6 +32,7 @@ def upgrade() -> None:
     with op.batch_alter_table('accounts', recreate="always" if sqlite else "auto",
                               table_kwargs={"sqlite_autoincrement": True}) as batch_op:
         batch_op.add_column(sa.Column('disabled', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('private_by_default', sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table('tokens', recreate="always" if sqlite else "auto",
                               table_kwargs={"sqlite_autoincrement": True}):
         pass
@@ -49,4 +50,5 @@ def downgrade() -> None:
         batch_op.drop_constraint('fk_repos_created_by', type_='foreignkey')
         batch_op.drop_column('created_by')
     with op.batch_alter_table('accounts') as batch_op:
+        batch_op.drop_column('private_by_default')
         batch_op.drop_column('disabled')
