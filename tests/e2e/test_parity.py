@@ -218,3 +218,40 @@ def test_org_private_by_default(hubd, alice: HfApi, repo_name: str) -> None:  # 
     assert alice.model_info(f"{repo_name}-org/explicit").private is False
     alice.create_repo(f"alice/{repo_name}")
     assert alice.model_info(f"alice/{repo_name}").private is False
+
+
+def test_auth_check(hubd, alice: HfApi, bob: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    alice.auth_check(repo_id)
+    alice.auth_check(repo_id, write=True)
+    bob.auth_check(repo_id)
+    with pytest.raises(HfHubHTTPError) as err:
+        bob.auth_check(repo_id, write=True)
+    assert err.value.response.status_code == 403
+    alice.update_repo_settings(repo_id, gated="manual")
+    with pytest.raises(GatedRepoError):
+        bob.auth_check(repo_id)
+    alice.update_repo_settings(repo_id, private=True)
+    with pytest.raises(RepositoryNotFoundError):
+        bob.auth_check(repo_id)
+    with pytest.raises(RepositoryNotFoundError):
+        bob.auth_check(f"alice/{repo_name}-missing")
+
+
+def test_list_user_repos_with_storage(hubd, alice: HfApi, bob: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    alice.create_repo(f"alice/{repo_name}-p", private=True)
+    alice.create_repo(f"alice/{repo_name}-d", repo_type="dataset")
+    mine = {r.id: r for r in alice.list_user_repos()}
+    assert mine[f"alice/{repo_name}-p"].visibility == "private"
+    assert mine[f"alice/{repo_name}-d"].type == "dataset"
+    assert all(r.id.startswith("alice/") for r in mine.values())
+    assert f"alice/{repo_name}-p" not in {r.id for r in bob.list_user_repos()}
+    alice.create_repo(f"acme/{repo_name}-org", private=True)
+    org = [r.id for r in alice.list_user_repos("acme")]
+    assert f"acme/{repo_name}-org" in org and all(i.startswith("acme/") for i in org)
+    with pytest.raises(HfHubHTTPError) as err:
+        list(bob.list_user_repos("acme"))
+    assert err.value.response.status_code == 403

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hubd.config import Settings
@@ -117,6 +117,16 @@ class Hub:
         with self.db.read() as conn:
             row = conn.execute(select(repos).where(repos.c.id == repo_id)).first()
         return repo_from_row(row) if row else None
+
+    def repos_of(self, namespace: str, after_id: int, limit: int) -> tuple[list[Repo], int]:
+        """A page of a namespace's repos, every type and visibility, by id, and the namespace's total storage
+        (for its owner's storage overview)."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(repos).where((repos.c.namespace == namespace) & (repos.c.id > after_id))
+                                .order_by(repos.c.id).limit(limit)).all()
+            total = conn.execute(select(func.coalesce(func.sum(repos.c.used_storage), 0))
+                                 .where(repos.c.namespace == namespace)).scalar_one()
+        return [repo_from_row(r) for r in rows], int(total)
 
     def read_range(self, repo_id: int, entry: PathEntry, start: int, end: int) -> bytes:
         """Bytes [start, end) of a file, wherever they are kept (git blob, LFS object, Xet)."""
