@@ -71,6 +71,14 @@ def test_seed_operations_validate(hubd: Hubd, alice: HfApi, repo_name: str, spec
         assert r.status_code == 200, url
         validate(spec, seed_path, "get", r.json())
         assert r.json(), url
+    # gated is false|"auto"|"manual" as on the Hub: the spec copy says so (a `# hubd:` deviation from the seed)
+    r = httpx.put(f"{hubd.url}/api/models/alice/{repo_name}-m/settings", json={"gated": "auto"}, headers=auth)
+    assert r.status_code == 200
+    for seed_path, url in (("/models/{repo_id}", f"/api/models/alice/{repo_name}-m"),
+                           ("/models", f"/api/models?search={repo_name}-m")):
+        body = httpx.get(hubd.url + url, headers=auth).json()
+        validate(spec, seed_path, "get", body)
+        assert (body[0] if isinstance(body, list) else body)["gated"] == "auto"
     r = httpx.put(f"{hubd.url}/api/models/alice/{repo_name}-m/settings", json={"private": True}, headers=auth)
     assert r.status_code == 200
     r = httpx.request("DELETE", f"{hubd.url}/api/repos/delete", json={"name": f"alice/{repo_name}-m",
