@@ -83,10 +83,12 @@ def test_unknown_routes_and_methods_use_hub_shape(hubd) -> None:  # type: ignore
 
 
 def test_validate_yaml(hubd) -> None:  # type: ignore[no-untyped-def]
+    auth = {"authorization": f"Bearer {hubd.tokens['alice']}"}  # anonymous is 401 (test_metadata_attacks)
     ok = httpx.post(f"{hubd.url}/api/validate-yaml",
-                    json={"content": "---\nlicense: mit\n---\nhi", "repoType": "model"})
+                    json={"content": "---\nlicense: mit\n---\nhi", "repoType": "model"}, headers=auth)
     assert ok.status_code == 200 and ok.json()["errors"] == []
-    bad = httpx.post(f"{hubd.url}/api/validate-yaml", json={"content": "---\nlicense: [mit\n---\nhi"})
+    bad = httpx.post(f"{hubd.url}/api/validate-yaml", json={"content": "---\nlicense: [mit\n---\nhi"},
+                     headers=auth)
     assert bad.status_code == 400 and bad.json()["errors"][0]["message"]
 
 

@@ -188,8 +188,19 @@ def test_front_matter_still_parses_cards() -> None:
         front_matter("---\n- a\n---\n")
 
 
-def test_a_dense_megabyte_card_is_accepted() -> None:
-    text = "model-index:\n" + "".join(f"- name: m{i}\n  results:\n  - metrics:\n    - type: acc\n      value: 0.{i}\n"
-                                      for i in range(14_000))
-    assert len(text) < cards.MAX_CARD_YAML
-    assert len(load_yaml(text)["model-index"]) == 14_000  # ~210,000 nodes: under MAX_CARD_NODES
+def megabyte_card(rows: int = 6000) -> str:
+    """~1 MiB of model-index with 16 nodes a row: 96,000 nodes, just under the bound."""
+    pad = "x" * 78
+    return "model-index:\n" + "".join(f"- name: m{n}-{pad}\n  results:\n  - metrics:\n    - type: acc\n"
+                                      f"      value: 0.{n}\n      name: {n}\n" for n in range(rows))
+
+
+def test_a_megabyte_card_is_accepted_and_a_denser_one_refused() -> None:
+    text = megabyte_card()
+    assert 0.9 * cards.MAX_CARD_YAML < len(text) < cards.MAX_CARD_YAML
+    assert len(load_yaml(text)["model-index"]) == 6000
+    dense = "model-index:\n" + "".join(f"- name: m{n}\n  results:\n  - metrics:\n    - type: acc\n"
+                                        f"      value: 0.{n}\n" for n in range(13_000))
+    assert len(dense) < cards.MAX_CARD_YAML
+    with pytest.raises(CardError, match="values"):
+        load_yaml(dense)

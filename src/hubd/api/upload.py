@@ -7,12 +7,14 @@ import binascii
 import json
 from collections.abc import AsyncIterator
 
+import anyio
+import anyio.to_process
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
-from hubd.hub.cards import CardError, front_matter
+from hubd.hub.cards import MAX_CARD_YAML, CardError, CardTooLarge, front_matter
 from hubd.hub.commits import CommitPlan
-from hubd.hub.errors import BadRequest, PayloadTooLarge
+from hubd.hub.errors import BadRequest, PayloadTooLarge, Unauthorized
 from hubd.hub.gitattributes import is_lfs_path, lfs_patterns
 from hubd.hub.names import PLURAL_TO_TYPE, check_file_path
 from hubd.hub.refs import MAIN
@@ -145,14 +147,50 @@ async def commit(ctx: Ctx) -> Response:
     return json_response(out)
 
 
-async def validate_yaml(ctx: Ctx) -> Response:
-    body = await ctx.json()
-    content = body.get("content", "") if isinstance(body, dict) else ""
+# A README's metadata may be MAX_CARD_YAML (1 MiB); the body carries the whole README, JSON-escaped (a
+# newline is two bytes), so it may be a few times that. Past it, nothing is read or parsed.
+MAX_VALIDATE_YAML_BODY = 4 * MAX_CARD_YAML
+# Parsing is CPU-bound (~1 s for the costliest card the bounds admit) and, in a thread, holds the GIL: six
+# at once delayed /healthz by 2.3 s. It runs in a worker process instead (anyio's process pool), one at a
+# time per hubd process; more wait their turn without using a thread or a process.
+_yaml_limiter: anyio.CapacityLimiter | None = None
+
+
+def _validate_card(body: bytes) -> dict | None:
+    """The README's metadata, or None when it has none; BadRequest/CardError when it is unusable. Runs in
+    anyio's worker process (importable by name, arguments and result pickled)."""
+    try:
+        parsed = json.loads(body) if body.strip() else {}
+    except (ValueError, RecursionError):
+        raise BadRequest("Request body is not valid JSON") from None
+    content = parsed.get("content", "") if isinstance(parsed, dict) else ""
     if not isinstance(content, str):
         raise BadRequest("content must be a string")
-    try:
-        front_matter(content)
-    except CardError as exc:
-        return json_response({"errors": [{"message": str(exc)}], "warnings": []}, 400)
-    return json_response({"errors": [], "warnings": []})
+    return front_matter(content)
 
+
+async def validate_yaml(ctx: Ctx) -> Response:
+    global _yaml_limiter
+    if ctx.principal is None:  # as on the Hub: validation is for signed-in users, not anonymous traffic
+        raise Unauthorized("You must be authenticated to validate YAML (set HF_TOKEN)")
+    declared = ctx.request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_VALIDATE_YAML_BODY:
+        raise PayloadTooLarge(f"The README may be at most {MAX_VALIDATE_YAML_BODY} bytes")
+    body = bytearray()
+    async for chunk in ctx.request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_VALIDATE_YAML_BODY:
+            raise PayloadTooLarge(f"The README may be at most {MAX_VALIDATE_YAML_BODY} bytes")
+    if _yaml_limiter is None:
+        _yaml_limiter = anyio.CapacityLimiter(1)
+    try:
+        await anyio.to_process.run_sync(_validate_card, bytes(body), limiter=_yaml_limiter)
+    except CardTooLarge as exc:
+        raise PayloadTooLarge(str(exc)) from None
+    except CardError as exc:
+        message = str(exc)
+        # the message quotes the YAML: header values must be one latin-1 line
+        header = "".join(c if 32 <= ord(c) < 127 else " " for c in message[:1000])
+        return json_response({"error": message, "errors": [{"message": message}], "warnings": []}, 400,
+                             {"X-Error-Code": "BadRequest", "X-Error-Message": header})
+    return json_response({"errors": [], "warnings": []})

@@ -19,10 +19,11 @@ import yaml
 MAX_CARD_YAML = 1024 * 1024
 # Nesting of real cards: model-index → results → metrics → value is 6 levels.
 MAX_CARD_DEPTH = 64
-# Parsing costs ~10 µs per node (libyaml's events; the Python objects PyYAML's constructor builds cost most of
-# it). A dense 1 MiB card (a model-index of 14,000 results) has ~210,000 nodes, keys included: this bound
-# admits it and keeps any card to a couple of seconds of CPU.
-MAX_CARD_NODES = 250_000
+# Parsing costs ~10–15 µs per node (libyaml's events, then PyYAML's constructor in Python, which is most of
+# it): this bounds any card to about a second and a half of CPU. Real cards have a node per ~15 bytes, so a
+# 1 MiB card fits; only unusually dense ones (short keys, tiny values: a 1 MiB model-index of 13,000
+# results has ~210,000 nodes) are refused.
+MAX_CARD_NODES = 100_000
 # Without aliases the parsed data is at most about the size of its text (MAX_EXPANSION covers node
 # overhead); anchors reused a few times fit, an alias bomb does not.
 MAX_EXPANSION = 2
