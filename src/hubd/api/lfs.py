@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from hubd.api.blobs import blob_response, can_redirect
+from hubd.api.blobs import blob_response, can_redirect, stream_response
 from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx, json_response
 from hubd.hub.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
@@ -32,17 +32,19 @@ def _objects_url(ctx: Ctx, path: str, **params: object) -> str:
     return f"{ctx.base_url}/api/lfs/objects/{path}?{urlencode(params)}"
 
 
-def _upload_actions(ctx: Ctx, repo_id: int, oid: str, size: int, verify_href: str) -> dict:
+def _upload_actions(ctx: Ctx, repo_id: int, oid: str, size: int, verify_href: str, multipart: bool = True) -> dict:
     s = ctx.hub.settings
     signer = ctx.hub.signer
-    if can_redirect(ctx.hub) and size <= min(s.lfs_multipart_threshold, S3_SINGLE_PUT_LIMIT):
+    # git-lfs has no multipart transfer: it gets one PUT at any size (streamed and hashed by hubd)
+    single_limit = s.lfs_multipart_threshold if multipart else MAX_OBJECT_SIZE
+    if can_redirect(ctx.hub) and size <= min(single_limit, S3_SINGLE_PUT_LIMIT):
         # straight to object storage, under a key of its own; verify hashes it before it becomes the object
         pending = f"uploads/lfs/{secrets.token_hex(16)}"
         signed = signer.sign("verify", repo_id, oid, size, pending)
         return {"upload": {"href": ctx.hub.blobs.presigned_put(pending)},  # type: ignore[attr-defined]
                 "verify": {"href": f"{verify_href}?{urlencode({'pending': pending, **signed})}"}}
     verify = {"verify": {"href": verify_href}}
-    if size <= s.lfs_multipart_threshold:
+    if size <= single_limit:
         return {"upload": {"href": _objects_url(ctx, oid, repo=repo_id, size=size,
                                                 **signer.sign("put", repo_id, oid, size))}, **verify}
     upload_id = secrets.token_hex(16)
@@ -68,6 +70,8 @@ async def batch(ctx: Ctx) -> Response:
         raise BadRequest(f"objects must be a list of at most {MAX_BATCH}")
     repo_type = PREFIX_TYPE[ctx.params.get("prefix")]
     upload = body["operation"] == "upload"
+    transfers = body.get("transfers")
+    multipart = not isinstance(transfers, list) or "multipart" in transfers
     if upload:
         if ctx.principal is None:
             raise Unauthorized("Authentication is required to upload")
@@ -99,10 +103,11 @@ async def batch(ctx: Ctx) -> Response:
             item: dict = {"oid": oid, "size": size, "authenticated": True}
             if upload:
                 if stored != size:
-                    item["actions"] = _upload_actions(ctx, repo.id, oid, size, verify_href)
-            elif stored is None or linked[1] is not None:
+                    item["actions"] = _upload_actions(ctx, repo.id, oid, size, verify_href, multipart)
+            elif stored is None or stored != size:
                 item["error"] = {"code": 404, "message": "Object does not exist"}
             else:
+                # Xet-held objects too (git lfs pull): get_object serves their bytes rebuilt from xorbs
                 item["actions"] = {"download": {
                     "href": _objects_url(ctx, oid, repo=repo.id, **hub.signer.sign("get", repo.id, oid)),
                     "expires_in": 86000,
@@ -248,8 +253,16 @@ async def get_object(ctx: Ctx) -> Response:
     hub, oid, repo_id = ctx.hub, ctx.params["oid"], _size(ctx, "repo")
     _signed(ctx, "get", repo_id, oid)
     linked = await ctx.run(hub.object_of, repo_id, oid)
-    if linked is None or linked.xet_hash is not None:
+    if linked is None:
         raise NotFound("Object not found")
+    if linked.xet_hash is not None:
+        # kept in Xet: rebuilt from its xorbs while streamed, for clients (git-lfs) that do not speak Xet
+        xet_file = await ctx.run(hub.xet.file, linked.xet_hash)
+        if xet_file is None:
+            raise NotFound("Object not found")
+        f = xet_file
+        return stream_response(lambda _key, s, e: hub.xet.iter_bytes(f, s, e), f.hash, linked.size,
+                               ctx.request.headers.get("range"), {})
     try:
         size = await ctx.run(hub.blobs.stat, lfs_key(oid))
     except BlobNotFound:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hubd.api import browse, discovery, discussions, files, lfs, listing, ops, repos, upload, users, viewer, xet
+from hubd.api import git as git_http
 from hubd.api.http import Router
 
 REPO = repos.REPO
@@ -62,6 +63,8 @@ def build_router() -> Router:
     r.add(f"{cas}/fetch/{h}", get=xet.fetch_xorb)
     r.add(lfs.LFS_REPO + "/batch", post=lfs.batch)
     r.add(lfs.LFS_REPO + "/verify", post=lfs.verify)
+    r.add(git_http.GIT_REPO + "/info/refs", get=git_http.info_refs)
+    r.add(git_http.GIT_REPO + "/git-(?P<service>upload-pack|receive-pack)", post=git_http.rpc)
     r.add(files.RESOLVE, get=files.resolve)
     r.add(files.RAW, get=files.raw)
     return r

@@ -1,0 +1,175 @@
+"""One repo's view of the hub-wide git object store, as dulwich's server code reads it.
+
+Git objects are stored once for the whole hub (invariant 7), so the view must never let a client of one repo
+name another repo's objects: commits exist for it only when `repo_commits` lists them for this repo, trees and
+blobs only when they are reachable from this repo's commits. dulwich only ever wants the tips it advertised and
+walks down from there; the checks here cover what a client names itself (`have` lines, shallow commits, the
+objects a pushed pack refers to without carrying them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from dulwich.object_store import BaseObjectStore
+from dulwich.objects import Blob, Commit, ShaFile, Tree
+from dulwich.refs import DictRefsContainer
+from dulwich.repo import BaseRepo
+from sqlalchemy import select
+
+from hubd.db.schema import repo_commits
+from hubd.hub.models import Repo
+from hubd.hub.service import Hub
+from hubd.storage.blobstore import BlobNotFound
+
+TYPE_NUMS = {"commit": Commit.type_num, "tree": Tree.type_num, "blob": Blob.type_num}
+KIND_OF_MODE = {0o040000: "tree", 0o100644: "blob", 0o100755: "blob", 0o120000: "blob"}
+
+
+def _hex(sha: bytes) -> str:
+    if len(sha) == 20:  # dulwich passes raw 20-byte ids in a few places
+        return sha.hex()
+    return sha.decode("ascii")
+
+
+def repo_commit_shas(hub: Hub, repo_id: int) -> set[str]:
+    with hub.db.read() as conn:
+        return set(conn.execute(select(repo_commits.c.sha).where(repo_commits.c.repo_id == repo_id)).scalars())
+
+
+class RepoObjects(BaseObjectStore):
+    """Read-only object store over one repo's objects."""
+
+    def __init__(self, hub: Hub, repo: Repo, commits: set[str] | None = None) -> None:
+        super().__init__()
+        self.hub = hub
+        self.repo = repo
+        self.commits = repo_commit_shas(hub, repo.id) if commits is None else commits
+        # kinds learned from the commits and trees read so far: a lookup then costs one key, not three probes
+        self._kinds: dict[str, str] = {}
+        self._reachable: set[str] | None = None
+        self._frontier: Iterator[str] | None = None
+
+    # --- what dulwich asks ------------------------------------------------------------------------------
+    def contains_loose(self, sha: bytes) -> bool:
+        return _hex(sha) in self.commits
+
+    def __contains__(self, sha: object) -> bool:
+        # Only commits are ever asked about by a client (`have` lines): answering for this repo's commits
+        # alone means a probe can never confirm that another repo holds an object.
+        return isinstance(sha, bytes) and _hex(sha) in self.commits
+
+    def get_raw(self, name: bytes) -> tuple[int, bytes]:
+        sha = _hex(name)
+        kind = self._kind(sha)
+        raw = self._read(kind, sha)
+        return TYPE_NUMS[kind], raw
+
+    def __getitem__(self, name: bytes) -> ShaFile:
+        sha = _hex(name)
+        kind = self._kind(sha)
+        obj = ShaFile.from_raw_string(TYPE_NUMS[kind], self._read(kind, sha), sha=sha.encode())
+        if isinstance(obj, Commit):
+            self._kinds[obj.tree.decode()] = "tree"
+        elif isinstance(obj, Tree):
+            for entry in obj.iteritems():
+                self._kinds[entry.sha.decode()] = KIND_OF_MODE.get(entry.mode, "blob")
+        return obj
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (sha.encode() for sha in self.commits)
+
+    # --- helpers ----------------------------------------------------------------------------------------
+    def _kind(self, sha: str) -> str:
+        if sha in self.commits:
+            return "commit"
+        kind = self._kinds.get(sha)
+        if kind is not None:
+            return kind
+        # Neither one of this repo's commits nor met below one of them in this request: only objects
+        # reachable from the repo's commits may be read through it.
+        if not self.is_reachable(sha):
+            raise KeyError(sha)
+        kind = self._kinds.get(sha)
+        if kind is None:
+            raise KeyError(sha)
+        return kind
+
+    def _read(self, kind: str, sha: str) -> bytes:
+        try:
+            return self.hub.git.raw(kind, sha)
+        except BlobNotFound:
+            raise KeyError(sha) from None
+
+    def is_reachable(self, sha: str) -> bool:
+        """Is the tree or blob `sha` reachable from one of this repo's commits? The walk is lazy: it stops as
+        soon as `sha` is met, and what it saw is kept for the next question of the same request."""
+        if sha in self.commits:
+            return True
+        if self._reachable is None:
+            self._reachable = set()
+            self._frontier = self._walk(self._ordered_commits())
+        if sha in self._reachable:
+            return True
+        assert self._frontier is not None
+        return any(seen == sha for seen in self._frontier)
+
+    def _ordered_commits(self) -> list[str]:
+        # the tips first: what a client leaves out of a pack is almost always in the trees of the refs it saw
+        tips = [target for _name, target in self.hub.refs.all(self.repo)]
+        return tips + sorted(self.commits - set(tips))
+
+    def _walk(self, commits: Iterable[str]) -> Iterator[str]:
+        assert self._reachable is not None
+        seen = self._reachable
+        for commit_sha in commits:
+            try:
+                tree = self.hub.git.commit(commit_sha).tree.decode()
+            except BlobNotFound:
+                continue
+            stack = [tree]
+            while stack:
+                t = stack.pop()
+                if t in seen:
+                    continue
+                seen.add(t)
+                self._kinds[t] = "tree"
+                yield t
+                for entry in self.hub.git.tree(t):
+                    if entry.sha in seen:
+                        continue
+                    if entry.is_dir:
+                        stack.append(entry.sha)
+                    else:
+                        seen.add(entry.sha)
+                        self._kinds[entry.sha] = KIND_OF_MODE.get(entry.mode, "blob")
+                        yield entry.sha
+
+
+class RepoView(BaseRepo):
+    """What dulwich's UploadPackHandler and ReceivePackHandler call a repository: this repo's refs (read once
+    per request, so one request sees one consistent state) over `RepoObjects`."""
+
+    def __init__(self, hub: Hub, repo: Repo) -> None:
+        self.hub_repo = repo
+        ref_rows = hub.refs.all(repo)
+        objects = RepoObjects(hub, repo)
+        refs: dict[bytes, bytes] = {name.encode(): target.encode() for name, target in ref_rows}
+        if b"refs/heads/main" in refs:
+            refs[b"HEAD"] = b"ref: refs/heads/main"
+        super().__init__(objects, DictRefsContainer(refs))
+        self.objects = objects
+
+    def get_refs(self) -> dict[bytes, bytes]:
+        return self.refs.as_dict()
+
+    def get_peeled(self, ref: bytes) -> bytes:
+        # refs name commits only (annotated tags are refused at push): a ref is its own peeled value
+        return self.refs[ref]
+
+    def get_named_file(self, path: str, basedir: str | None = None) -> None:
+        return None
+
+    def get_config(self):  # type: ignore[no-untyped-def]
+        from dulwich.config import ConfigFile
+
+        return ConfigFile()
