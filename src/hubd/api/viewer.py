@@ -14,12 +14,17 @@ from hubd.api.http import Ctx, json_response
 from hubd.dataviewer import query
 from hubd.dataviewer.export import export_of
 from hubd.dataviewer.features import feature_list
+from hubd.dataviewer.where import compile_orderby, compile_where
 from hubd.hub.errors import BadRequest, HubError, NotFound
 from hubd.hub.models import Repo
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import lfs_key
 
 MAX_LENGTH = 100
+MAX_OFFSET = 2**40  # far beyond any split (exports stop at 5 GB) and well inside DuckDB's BIGINT
+MAX_INT_CHARS = 20  # an integer parameter longer than this is refused before int() sees it
+MAX_SEARCH_CHARS = 1000
+MAX_SHARD_DIGITS = 6
 PARQUET_REF = quote("refs/convert/parquet", safe="")
 
 
@@ -41,15 +46,25 @@ def _param(ctx: Ctx, name: str) -> str:
     return value
 
 
-def _int(ctx: Ctx, name: str, default: int, maximum: int | None = None) -> int:
+def _int(ctx: Ctx, name: str, default: int, maximum: int) -> int:
     raw = ctx.request.query_params.get(name)
+    if raw is not None and len(raw) > MAX_INT_CHARS:
+        raise BadRequest(f"Parameter '{name}' must be between 0 and {maximum}")
     try:
         value = default if raw in (None, "") else int(raw)
     except ValueError:
         raise BadRequest(f"Parameter '{name}' must be an integer") from None
-    if value < 0 or (maximum is not None and value > maximum):
+    if value < 0 or value > maximum:
         raise BadRequest(f"Parameter '{name}' must be between 0 and {maximum}")
     return value
+
+
+def _limits(ctx: Ctx) -> query.Limits:
+    """The DuckDB bounds of one viewer request, from the settings (defaults when a setting is absent)."""
+    s = ctx.hub.settings
+    return query.Limits(memory_mib=int(getattr(s, "viewer_memory_mib", 256)),
+                        timeout_s=float(getattr(s, "viewer_timeout", 10.0)),
+                        concurrent=int(getattr(s, "viewer_concurrency", 2)))
 
 
 async def _export(ctx: Ctx, dataset: str) -> tuple[Repo, dict]:
@@ -109,6 +124,8 @@ async def api_parquet_split(ctx: Ctx) -> Response:
 async def api_parquet_shard(ctx: Ctx) -> Response:
     repo, export = await _export(ctx, f"{ctx.params['ns']}/{ctx.params['name']}")
     meta = _split_meta(export, ctx.params["config"], ctx.params["split"])
+    if len(ctx.params["n"]) > MAX_SHARD_DIGITS:  # int() of thousands of digits is slow, then a ValueError
+        raise NotFound("No such shard")
     n = int(ctx.params["n"])
     if n >= len(meta["shards"]):
         raise NotFound(f"No shard {n}")
@@ -216,12 +233,14 @@ async def viewer_size(ctx: Ctx) -> Response:
 
 async def viewer_first_rows(ctx: Ctx) -> Response:
     repo, export, meta, config, split = await _split(ctx)
+    limits = _limits(ctx)
 
     def run() -> dict:
         paths = local_shards(ctx.hub, meta)
         if not paths:
             return {"features": [], "rows": []}
-        rows = query.page(query.connect(paths), 0, MAX_LENGTH)
+        with query.connect(paths, limits) as session:
+            rows = query.page(session, 0, MAX_LENGTH)
         return {"features": feature_list(_schema(paths)), "rows": rows}
 
     data = await ctx.run(run)
@@ -231,25 +250,33 @@ async def viewer_first_rows(ctx: Ctx) -> Response:
 
 async def _paged(ctx: Ctx, kind: str) -> Response:
     repo, export, meta, config, split = await _split(ctx)
-    offset, length = _int(ctx, "offset", 0), _int(ctx, "length", MAX_LENGTH, MAX_LENGTH)
-    where = ctx.request.query_params.get("where")
-    orderby = ctx.request.query_params.get("orderby")
-    q = _param(ctx, "query") if kind == "search" else None
+    offset, length = _int(ctx, "offset", 0, MAX_OFFSET), _int(ctx, "length", MAX_LENGTH, MAX_LENGTH)
+    where = orderby = q = None
+    if kind == "search":
+        q = _param(ctx, "query")
+        if len(q) > MAX_SEARCH_CHARS:
+            raise BadRequest(f"Parameter 'query' is longer than {MAX_SEARCH_CHARS} characters")
     if kind == "filter":
-        where = query.check_where(where) if where else None
-        orderby = query.check_orderby(orderby) if orderby else None
+        # parsed and rebuilt against the split's columns before any file is opened or query run
+        columns = list(meta.get("features", {}))
+        raw_where = ctx.request.query_params.get("where")
+        raw_orderby = ctx.request.query_params.get("orderby")
+        where = compile_where(raw_where, columns) if raw_where else None
+        orderby = compile_orderby(raw_orderby, columns) if raw_orderby else None
+    limits = _limits(ctx)
 
     def run() -> tuple[list, list, int]:
         paths = local_shards(ctx.hub, meta)
         if not paths:
             return [], [], 0
-        conn, schema = query.connect(paths), _schema(paths)
-        if kind == "rows":
-            return feature_list(schema), query.page(conn, offset, length), meta["num_rows"]
-        if kind == "search":
-            rows, total = query.search(conn, schema, q or "", offset, length)
-        else:
-            rows, total = query.filtered(conn, where, orderby, offset, length)
+        schema = _schema(paths)
+        with query.connect(paths, limits) as session:
+            if kind == "rows":
+                return feature_list(schema), query.page(session, offset, length), meta["num_rows"]
+            if kind == "search":
+                rows, total = query.search(session, schema, q or "", offset, length)
+            else:
+                rows, total = query.filtered(session, where, orderby, offset, length)
         return feature_list(schema), rows, total
 
     features, rows, total = await ctx.run(run)
@@ -271,10 +298,14 @@ async def viewer_filter(ctx: Ctx) -> Response:
 
 async def viewer_statistics(ctx: Ctx) -> Response:
     repo, export, meta, config, split = await _split(ctx)
+    limits = _limits(ctx)
 
     def run() -> list:
         paths = local_shards(ctx.hub, meta)
-        return query.statistics(query.connect(paths), _schema(paths), meta["num_rows"]) if paths else []
+        if not paths:
+            return []
+        with query.connect(paths, limits) as session:
+            return query.statistics(session, _schema(paths), meta["num_rows"])
 
     stats = await ctx.run(run)
     return _respond({"num_examples": meta["num_rows"], "statistics": stats, "partial": meta["partial"]}, export)
