@@ -76,7 +76,11 @@ def build(hub: Hub, repo: Repo, work: Path) -> tuple[dict, dict[str, tuple[str, 
                 fmt = data_format(name)
                 assert fmt is not None
                 sources.append((_download(hub, repo, name, work / f"src-{i}"), fmt))
-            result = convert_split(sources, work / "out" / config.name / split.name)
+            try:
+                result = convert_split(sources, work / "out" / config.name / split.name, split.files)
+            except ConversionError as exc:
+                # the recorded error says which config and split (the message names the file)
+                raise ConversionError(f"config {config.name!r}, split {split.name!r}: {exc}") from None
             folder = f"partial-{split.name}" if result.partial else split.name
             shards = []
             for shard in result.shards:
