@@ -2,34 +2,63 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from hubd.hub.errors import HubError, ServiceUnavailable
 from hubd.storage.blobstore import BlobNotFound
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+class InsufficientStorage(HubError):
+    """The storage has no space left (full disk or quota). Nothing was published: writes stage first."""
+
+    status = 507
+    code = "InsufficientStorage"
+    default_message = "The storage has no space left, nothing was changed"
+
+
+@contextlib.contextmanager
+def disk_errors() -> Iterator[None]:
+    """A full disk is the operator's to fix, not a bug: a clear 507 (read-only storage a 503), not a 500."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise InsufficientStorage() from exc
+        if exc.errno == errno.EROFS:
+            raise ServiceUnavailable("The storage is read-only") from exc
+        raise
 
 
 class _LocalStaged:
     def __init__(self, store: LocalBlobStore, key: str) -> None:
         self.store = store
         self.dest = store.path(key)
-        fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="stage-")
+        with disk_errors():
+            fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="stage-")
         self.file = os.fdopen(fd, "wb", buffering=0)  # bodies arrive in large chunks: no extra copy
         self.done = False
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
-        while view:  # an unbuffered write may take less than it is given
-            view = view[self.file.write(view):]
+        with disk_errors():
+            while view:  # an unbuffered write may take less than it is given
+                view = view[self.file.write(view):]
 
     def publish(self) -> None:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.tmp_path, self.dest)
+        with disk_errors():
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            self.dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.tmp_path, self.dest)
         self.done = True
 
     def abort(self) -> None:
@@ -104,6 +133,18 @@ class LocalBlobStore:
 
     def local_path(self, key: str) -> str | None:
         return str(self.path(key))
+
+    def check_writable(self) -> None:
+        """Readiness: write, sync and remove a small file where staged writes go. Raises
+        InsufficientStorage when the disk is full, so /readyz fails while no upload could succeed."""
+        staged = self.stage("readyz-probe")
+        try:
+            staged.write(b"\0" * 4096)
+            with disk_errors():
+                staged.file.flush()
+                os.fsync(staged.file.fileno())
+        finally:
+            staged.abort()
 
     def iter_keys(self, prefix: str) -> Iterator[str]:
         base = self.path(prefix) if prefix else self.root

@@ -17,10 +17,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hubd.hub.errors import ServiceUnavailable
 from hubd.storage.blobstore import BlobNotFound
+from hubd.storage.local import InsufficientStorage
 
 log = logging.getLogger("hubd.storage")
 PART_SIZE = 16 * 1024 * 1024
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
+_FULL = {"XMinioStorageFull", "InsufficientStorage", "StorageFull"}  # S3 has no standard code for a full store
 
 
 class StorageUnavailable(ServiceUnavailable):
@@ -35,7 +37,11 @@ def _call(fn, *args: Any, key: str = "", **kwargs: Any) -> Any:  # type: ignore[
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in _NOT_FOUND:
             raise BlobNotFound(key) from None
-        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) >= 500:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+        if code in _FULL or status == 507:
+            log.error("object storage full on %s %s: %s", getattr(fn, "__name__", fn), key, exc)
+            raise InsufficientStorage() from exc
+        if status >= 500:
             log.warning("object storage error on %s %s: %s", getattr(fn, "__name__", fn), key, exc)
             raise StorageUnavailable() from exc
         raise
@@ -157,6 +163,10 @@ class S3BlobStore:
 
     def local_path(self, key: str) -> str | None:
         return None
+
+    def check_writable(self) -> None:
+        """Readiness: one small PUT (the same key each time, so nothing accumulates)."""
+        _call(self.client.put_object, Bucket=self.bucket, Key=self.full("readyz-probe"), Body=b"ok")
 
     def iter_keys(self, prefix: str) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
