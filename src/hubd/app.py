@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import logging
+import sqlite3
 import time
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from hubd.api.http import Ctx, error_response, json_response, request_id
+from hubd.api.http import Ctx, RequestTimeout, error_response, json_response, request_id
 from hubd.api.ops import BYTES_IN, BYTES_OUT, LATENCY, REQUESTS
 from hubd.api.routes import build_router
 from hubd.api.xet import CAS_PREFIX
@@ -19,12 +21,12 @@ from hubd.config import Settings, load_settings
 from hubd.db.engine import Database
 from hubd.hub.access import Principal
 from hubd.hub.counters import recount
-from hubd.hub.errors import HubError, ServiceUnavailable, Unauthorized
+from hubd.hub.errors import BadRequest, HubError, ServiceUnavailable, Unauthorized
 from hubd.hub.service import Hub
 from hubd.jobs.queue import enqueue
 from hubd.jobs.worker import Worker
 from hubd.logs import configure_logging
-from hubd.storage.local import open_blobstore
+from hubd.storage.local import InsufficientStorage, open_blobstore
 
 log = logging.getLogger("hubd")
 access = logging.getLogger("hubd.access")
@@ -67,6 +69,19 @@ def _token(request: Request) -> str | None:
     raise Unauthorized()
 
 
+def _disk_full(exc: SQLAlchemyError) -> bool:
+    """The database could not write for want of space (SQLite SQLITE_FULL, PostgreSQL disk_full 53100)."""
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, sqlite3.Error) and getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return True
+    return getattr(orig, "sqlstate", None) == "53100"
+
+
+def _has_nul(scope: dict[str, Any]) -> bool:
+    query = scope.get("query_string") or b""
+    return b"%00" in query or b"\0" in query
+
+
 class HubApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -83,10 +98,24 @@ class HubApp:
         if self.hub is None:  # servers that skip the lifespan protocol
             self.hub = await anyio.to_thread.run_sync(open_hub, self.settings)
         received = 0
+        # While the handler runs and the body is unfinished, each read of it has a deadline: a client that
+        # stops sending mid-body gets a 408 instead of holding a request open forever. Later reads (a
+        # streaming response listening for the disconnect) wait as long as they need.
+        body_pending = True
+        body_timeout = self.settings.body_timeout
 
         async def counting_receive() -> Any:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_pending
+            if body_pending:
+                with anyio.move_on_after(body_timeout) as scope_:
+                    message = await receive()
+                if scope_.cancelled_caught:
+                    body_pending = False
+                    raise RequestTimeout(f"No request body data for {body_timeout:g} s")
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    body_pending = False
+            else:
+                message = await receive()
             received += len(message.get("body", b""))
             return message
 
@@ -98,6 +127,9 @@ class HubApp:
         path = raw_path.decode("latin-1").split("?", 1)[0]
         route = "unmatched"
         try:
+            if _has_nul(scope):
+                # no query parameter holds NUL; PostgreSQL refuses it in any string (a 503)
+                raise BadRequest("Query parameters cannot contain NUL characters")
             handler, params = self.router.match(request.method, path)
             route = handler.__module__.rsplit(".", 1)[-1] + "." + handler.__name__
             # CAS calls carry Xet tokens, checked by the CAS handlers themselves
@@ -108,14 +140,27 @@ class HubApp:
             response = await handler(ctx)
         except HubError as exc:
             response = error_response(exc, principal, request.method)
-        except SQLAlchemyError:
-            log.exception("database error on %s %s", request.method, path)
-            response = error_response(ServiceUnavailable("The database is unavailable, try again later"),
-                                      principal, request.method)
+        except SQLAlchemyError as exc:
+            if _disk_full(exc):
+                log.error("database full on %s %s: %s", request.method, path, exc)
+                error: HubError = InsufficientStorage("The database has no space left, nothing was changed")
+            else:
+                log.exception("database error on %s %s", request.method, path)
+                error = ServiceUnavailable("The database is unavailable, try again later")
+            response = error_response(error, principal, request.method)
+        except RecursionError:
+            # Only a hostile input nests deep enough for this (JSON bodies are bounded by the parser in
+            # api.http; this catches any other parser that recurses): a 400, never a 500.
+            log.warning("input nested too deeply on %s %s", request.method, path)
+            response = error_response(BadRequest("Request body is nested too deeply"), principal, request.method)
+        except ClientDisconnect:
+            # the client went away mid-body: nobody reads this answer, and it is not hubd's failure
+            response = error_response(BadRequest("Client disconnected"), principal, request.method)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, path)
             response = json_response({"error": "Internal server error"}, 500,
                                      {"X-Error-Message": "Internal server error"})
+        body_pending = False  # the handler is done: reads from here on only listen for a disconnect
         elapsed = time.perf_counter() - started
         response.headers["X-Request-Id"] = rid
         # time spent before the body is sent: what listing benchmarks read as server time

@@ -32,6 +32,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lfs_chunk_size", int, 512 * MiB, "Part size of multipart LFS uploads."),
     Setting("workers", int, 1, "Number of server worker processes."),
     Setting("log_level", str, "info", "Log level of the server."),
+    Setting("max_connections", int, 1024,
+            "Connections one worker holds open at once, idle ones included; more wait in the listen backlog."),
+    Setting("idle_timeout", float, 20.0,
+            "Seconds a connection may take to send a request's headers, from its opening or its previous "
+            "response; a connection idle for longer is closed."),
+    Setting("body_timeout", float, 30.0,
+            "Seconds hubd waits for the next piece of a request body before answering 408."),
+    Setting("json_body_timeout", float, 60.0,
+            "Seconds a JSON or form body (read whole into memory) may take to arrive in full."),
 )
 
 
@@ -49,6 +58,10 @@ class Settings:
     lfs_chunk_size: int = 512 * MiB
     workers: int = 1
     log_level: str = "info"
+    max_connections: int = 1024
+    idle_timeout: float = 20.0
+    body_timeout: float = 30.0
+    json_body_timeout: float = 60.0
 
     @property
     def base_url(self) -> str:
@@ -77,6 +90,14 @@ def _coerce(setting: Setting, raw: object) -> object:
             return int(raw)  # type: ignore[call-overload]
         except (TypeError, ValueError):
             raise ValueError(f"setting {setting.name}: {raw!r} is not a whole number") from None
+    if setting.type is float:
+        try:
+            value = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"setting {setting.name}: {raw!r} is not a number") from None
+        if not 0 < value < 86400:  # a timeout of zero, a negative one or NaN would disable the limit
+            raise ValueError(f"setting {setting.name}: {raw!r} must be between 0 and 86400 seconds")
+        return value
     return str(raw)
 
 

@@ -14,20 +14,33 @@ READ_BLOCK = 4 * 1024 * 1024  # ranges are read and sent in large blocks: one th
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
+def _position(digits: str) -> int:
+    """A byte position of any length. Python refuses int() of more than 4,300 digits (a ValueError, so a
+    500), and no stored object is 10^18 bytes long: longer numbers stand for "beyond any end"."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else _BEYOND
+
+
+_BEYOND = 10**18
+
+
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """[start, end) of a single `Range: bytes=` request, None for the whole body."""
     if not header:
         return None
     m = _RANGE.match(header.strip())
     if not m or (not m.group(1) and not m.group(2)):
-        raise BadRequest(f"Unsupported range {header!r}")
-    if not m.group(1):  # suffix: the last N bytes
-        n = int(m.group(2))
+        raise BadRequest("Unsupported range: use one range of the form bytes=START-END, START- or -SUFFIX")
+    unsatisfiable = RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    if not m.group(1):  # suffix: the last N bytes; the last 0 bytes, or any bytes of nothing, is no range
+        n = _position(m.group(2))
+        if n == 0 or size == 0:
+            raise unsatisfiable
         return max(0, size - n), size
-    start = int(m.group(1))
-    end = min(int(m.group(2)) + 1, size) if m.group(2) else size
+    start = _position(m.group(1))
+    end = min(_position(m.group(2)) + 1, size) if m.group(2) else size
     if start >= size or end <= start:
-        raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+        raise unsatisfiable
     return start, end
 
 

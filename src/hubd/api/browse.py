@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from itertools import islice
 from urllib.parse import parse_qs, quote
 
 from starlette.responses import Response
 
-from hubd.api.http import Ctx, json_response
+from hubd.api.http import Ctx, json_response, loads_object
 from hubd.api.shapes import commit_json, last_commit_json, tree_entry_json
 from hubd.hub.errors import BadRequest
 from hubd.hub.models import Repo
@@ -17,6 +16,8 @@ from hubd.hub.names import PLURAL_TO_TYPE
 TREE_PAGE = 1000
 TREE_PAGE_EXPANDED = 100
 COMMITS_PAGE = 50
+MAX_CURSOR = 10**9  # beyond any tree or history hubd holds; islice refuses more than sys.maxsize (a 500)
+MAX_PATHS = 10_000  # paths-info: each path is a tree walk
 
 
 async def _repo(ctx: Ctx) -> Repo:
@@ -26,12 +27,12 @@ async def _repo(ctx: Ctx) -> Repo:
 
 def _cursor(ctx: Ctx) -> int:
     raw = ctx.request.query_params.get("cursor") or ctx.request.query_params.get("p") or "0"
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest("Invalid cursor") from None
-    if value < 0:
-        raise BadRequest("Invalid cursor")
+    # checked as text first: int() of a long enough string is itself costly, and of 4,300 digits an error
+    if not raw.isascii() or not raw.isdigit() or len(raw.lstrip("0")) > len(str(MAX_CURSOR)):
+        raise BadRequest(f"Invalid cursor: a whole number from 0 to {MAX_CURSOR}")
+    value = int(raw)
+    if value > MAX_CURSOR:
+        raise BadRequest(f"Invalid cursor: a whole number from 0 to {MAX_CURSOR}")
     return value
 
 
@@ -73,19 +74,20 @@ async def paths_info(ctx: Ctx) -> Response:
     sha = await ctx.run(hub.refs.resolve, repo, ctx.params["rev"])
     body = await ctx.body()
     if ctx.request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            data = json.loads(body or b"{}")
-        except ValueError:
-            raise BadRequest("Request body is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise BadRequest("Expected a JSON object")
-        paths, expand = data.get("paths", []), bool(data.get("expand"))
+        data = loads_object(body)
+        paths, expand = data.get("paths", []), data.get("expand", False)
+        if not isinstance(expand, bool):
+            raise BadRequest("expand must be a boolean")
     else:
         form = parse_qs(body.decode("utf-8", errors="replace"))
         paths = form.get("paths", [])
         expand = (form.get("expand", ["false"])[0]).lower() == "true"
     if not isinstance(paths, list) or not all(isinstance(x, str) for x in paths):
         raise BadRequest("paths must be a list of strings")
+    if len(paths) > MAX_PATHS:
+        raise BadRequest(f"At most {MAX_PATHS} paths per request")
+    if any("\0" in x for x in paths):
+        raise BadRequest("Paths cannot contain NUL characters")
 
     def lookup() -> list[dict]:
         out = []
@@ -123,10 +125,10 @@ async def list_commits(ctx: Ctx) -> Response:
     sha = await ctx.run(hub.refs.resolve, repo, ctx.params["rev"])
     start = _cursor(ctx)
     formatted = "formatted" in ctx.query_list("expand")
-    try:
-        limit = max(1, min(int(ctx.request.query_params.get("limit", COMMITS_PAGE)), 1000))
-    except ValueError:
-        raise BadRequest("Invalid limit") from None
+    raw_limit = ctx.request.query_params.get("limit") or str(COMMITS_PAGE)
+    if not raw_limit.isascii() or not raw_limit.isdigit() or len(raw_limit) > 12:
+        raise BadRequest("Invalid limit: a whole number from 1 to 1000")
+    limit = max(1, min(int(raw_limit), 1000))
 
     def page() -> tuple[list[dict], bool]:
         commits = list(islice(hub.browse.history(sha), start, start + limit + 1))
@@ -149,9 +151,12 @@ async def _repo_for_refs(ctx: Ctx, minimum: str) -> Repo:
 
 async def create_branch(ctx: Ctx) -> Response:
     repo = await _repo_for_refs(ctx, "contributor")
-    body = await ctx.json()
-    start = body.get("startingPoint") if isinstance(body, dict) else None
-    empty = bool(body.get("emptyBranch")) if isinstance(body, dict) else False
+    body = await ctx.json_object()
+    start, empty = body.get("startingPoint"), body.get("emptyBranch", False)
+    if start is not None and (not isinstance(start, str) or not start or "\0" in start):
+        raise BadRequest("startingPoint must be a revision (a branch, tag or commit id)")
+    if not isinstance(empty, bool):
+        raise BadRequest("emptyBranch must be a boolean")
     await ctx.run(ctx.hub.create_branch, ctx.principal, repo, ctx.params["ref"], start, empty)
     return json_response({})
 
@@ -164,10 +169,10 @@ async def delete_branch(ctx: Ctx) -> Response:
 
 async def create_tag(ctx: Ctx) -> Response:
     repo = await _repo_for_refs(ctx, "contributor")
-    body = await ctx.json()
-    tag = body.get("tag") if isinstance(body, dict) else None
-    if not isinstance(tag, str):
-        raise BadRequest("tag is required")
+    body = await ctx.json_object()
+    tag = body.get("tag")
+    if not isinstance(tag, str) or not tag or "\0" in tag:
+        raise BadRequest("tag is required (a string)")
     await ctx.run(ctx.hub.create_tag, repo, tag, ctx.params["ref"])
     return json_response({})
 

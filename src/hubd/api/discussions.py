@@ -9,6 +9,9 @@ from hubd.hub.errors import BadRequest, NotFound
 from hubd.hub.models import Repo, iso
 from hubd.hub.names import PLURAL_TO_TYPE
 
+MAX_NUM = 2**31 - 1  # discussion numbers are counted per repo; a larger one overflows the database column
+MAX_TITLE = 500
+
 
 def _discussion_json(repo: Repo, d: dict, details: bool) -> dict:
     out: dict = {
@@ -40,21 +43,28 @@ async def _repo(ctx: Ctx) -> Repo:
 async def create(ctx: Ctx) -> Response:
     p = ctx.principal
     repo = await ctx.run(ctx.hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
-                         ctx.params["name"])
-    body = await ctx.json()
-    title = body.get("title") if isinstance(body, dict) else None
-    if not isinstance(title, str) or not title.strip():
-        raise BadRequest("title is required")
-    description = body.get("description") or ""
-    num = await ctx.run(ctx.hub.open_discussion, p, repo, title.strip(), str(description),
-                        bool(body.get("pullRequest")))
+                         ctx.params["name"], "pr")
+    body = await ctx.json_object()
+    title, description, pull_request = body.get("title"), body.get("description"), body.get("pullRequest")
+    description = "" if description is None else description
+    if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE:
+        raise BadRequest(f"title is required, at most {MAX_TITLE} characters")
+    if not isinstance(description, str):
+        raise BadRequest("description must be a string")
+    if pull_request is not None and not isinstance(pull_request, bool):
+        raise BadRequest("pullRequest must be a boolean")
+    if "\0" in title or "\0" in description:
+        raise BadRequest("title and description cannot contain NUL characters")
+    num = await ctx.run(ctx.hub.open_discussion, p, repo, title.strip(), description, bool(pull_request))
     d = await ctx.run(ctx.hub.discussion, repo, num)
     return json_response(_discussion_json(repo, d, details=False))
 
 
 async def details(ctx: Ctx) -> Response:
     repo = await _repo(ctx)
-    d = await ctx.run(ctx.hub.discussion, repo, int(ctx.params["num"]))
+    raw = ctx.params["num"].lstrip("0") or "0"  # the route allows digits only, but any number of them
+    num = int(raw) if len(raw) <= 10 else MAX_NUM + 1
+    d = await ctx.run(ctx.hub.discussion, repo, num) if num <= MAX_NUM else None
     if d is None:
         raise NotFound("Discussion not found")
     return json_response(_discussion_json(repo, d, details=True))

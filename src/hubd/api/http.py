@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlencode
 
+import anyio
 import anyio.to_thread
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -21,6 +23,41 @@ from hubd.hub.service import Hub
 
 log = logging.getLogger("hubd.http")
 MAX_JSON_BODY = 16 * 1024 * 1024
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:=/+-]{1,128}$")
+
+
+class RequestTimeout(HubError):
+    status = 408
+    code = "RequestTimeout"
+    default_message = "The request body did not arrive in time"
+
+    def __init__(self, message: str | None = None) -> None:
+        # the rest of the body may still be on its way: this connection cannot carry another request
+        super().__init__(message, headers={"Connection": "close"})
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse a JSON document from a client. orjson refuses nesting deeper than 1024 (the stdlib parser
+    recurses until RecursionError, a 500), numbers that overflow a double, NaN and lone surrogates."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        reason = "nested too deeply" if "depth limit" in str(exc) else "not valid JSON"
+        raise BadRequest(f"Request body is {reason}") from None
+
+
+def loads_object(data: bytes | str) -> dict[str, Any]:
+    """A JSON object from a client; an empty body is an empty object (as the Hub's clients send it)."""
+    if not data.strip():
+        return {}
+    value = loads(data)
+    if not isinstance(value, dict):
+        raise BadRequest(f"Expected a JSON object, got {_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
 
 @dataclass
@@ -39,22 +76,25 @@ class Ctx:
         return await anyio.to_thread.run_sync(lambda: fn(*args))
 
     async def body(self) -> bytes:
-        """A small request body (JSON, form), read with a size limit: never an unbounded buffer."""
+        """A small request body (JSON, form), read with a size limit and an overall deadline: never an
+        unbounded buffer, and a body trickling in a byte at a time cannot hold the request open."""
         body = bytearray()
-        async for chunk in self.request.stream():
-            body.extend(chunk)
-            if len(body) > MAX_JSON_BODY:
-                raise PayloadTooLarge()
+        with anyio.move_on_after(self.hub.settings.json_body_timeout) as scope:
+            async for chunk in self.request.stream():
+                body.extend(chunk)
+                if len(body) > MAX_JSON_BODY:
+                    raise PayloadTooLarge()
+        if scope.cancelled_caught:
+            raise RequestTimeout(f"The request body did not arrive within {self.hub.settings.json_body_timeout:g} s")
         return bytes(body)
 
-    async def json(self) -> Any:
-        body = await self.body()
-        if not body.strip():
-            return {}
-        try:
-            return json.loads(body)
-        except ValueError:
-            raise BadRequest("Request body is not valid JSON") from None
+    async def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object: any other JSON value, bad JSON or too deep nesting is a 400."""
+        return loads_object(await self.body())
+
+    async def json(self) -> dict[str, Any]:
+        """Every JSON body the Hub's API takes is an object, so this is `json_object`."""
+        return await self.json_object()
 
     def query_bool(self, name: str, default: bool = False) -> bool:
         value = self.request.query_params.get(name)
@@ -86,7 +126,8 @@ def error_response(exc: HubError, principal: Principal | None, method: str) -> R
     # The Hub answers anonymous callers 401 for a repo they cannot see, authenticated ones 404.
     if exc.code in ("RepoNotFound", "GatedRepo") and principal is None:
         status = 401
-    headers = {"X-Error-Message": _header_safe(exc.message), **exc.headers}
+    headers = {k: _header_safe(v) for k, v in exc.headers.items()}
+    headers["X-Error-Message"] = _header_safe(exc.message)
     if exc.code:
         headers["X-Error-Code"] = exc.code
     if method == "HEAD":
@@ -100,16 +141,28 @@ def _header_safe(message: str) -> str:
     return message.encode("latin-1", "replace").decode("latin-1")
 
 
+@dataclass(frozen=True)
+class Route:
+    regex: re.Pattern[str]
+    handlers: dict[str, Handler]  # by method
+    access: dict[str, str]  # by method: the access rule the route declares (see routes.ACCESS)
+
+
 class Router:
     def __init__(self) -> None:
-        self.routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
+        self.routes: list[Route] = []
 
-    def add(self, pattern: str, **handlers: Handler) -> None:
-        self.routes.append((re.compile("^" + pattern + "$"), {m.upper(): h for m, h in handlers.items()}))
+    def add(self, pattern: str, access: str | dict[str, str], **handlers: Handler) -> None:
+        """A route, its handlers by method, and its access rule (one for every method, or one per method)."""
+        methods = {m.upper(): h for m, h in handlers.items()}
+        rules = {m: access for m in methods} if isinstance(access, str) else {m.upper(): r for m, r in access.items()}
+        assert rules.keys() == methods.keys(), f"{pattern}: an access rule for every method"
+        self.routes.append(Route(re.compile("^" + pattern + "$"), methods, rules))
 
     def match(self, method: str, raw_path: str) -> tuple[Handler, dict[str, str]]:
         allowed = False
-        for regex, handlers in self.routes:
+        for route in self.routes:
+            regex, handlers = route.regex, route.handlers
             m = regex.match(raw_path)
             if not m:
                 continue
@@ -118,6 +171,9 @@ class Router:
                 allowed = True
                 continue
             params = {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
+            if any("\0" in v for v in params.values()):
+                # no repo, revision or file name holds NUL; PostgreSQL refuses it in any string (a 503)
+                raise BadRequest("Paths and revisions cannot contain NUL characters")
             return handler, params
         if allowed:
             raise MethodNotAllowed()
@@ -125,4 +181,9 @@ class Router:
 
 
 def request_id(request: Request) -> str:
-    return request.headers.get("x-request-id") or request.headers.get("x-amzn-trace-id") or uuid.uuid4().hex
+    """The caller's request id when it is a short plain token (it is echoed in a header), else a new one."""
+    for name in ("x-request-id", "x-amzn-trace-id"):
+        value = request.headers.get(name)
+        if value and _REQUEST_ID.match(value):
+            return value
+    return uuid.uuid4().hex

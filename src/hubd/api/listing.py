@@ -12,6 +12,20 @@ from hubd.hub.names import PLURAL_TO_TYPE
 
 LISTING = "/api/(?P<types>models|datasets|spaces)"
 DEFAULT_LIMIT = 30
+# Bounds on what one listing query may ask of the database: each term and tag is a filter of its own.
+MAX_TERMS = 10
+MAX_TAGS = 50
+MAX_TERM_CHARS = 256
+
+
+def _clean(values: list[str], what: str) -> list[str]:
+    for v in values:
+        if len(v) > MAX_TERM_CHARS:
+            raise BadRequest(f"{what} may be at most {MAX_TERM_CHARS} characters long")
+        if any(ord(c) < 32 or ord(c) == 127 for c in v):
+            # PostgreSQL refuses NUL in a string (a 503 from the database); no name or tag holds control chars
+            raise BadRequest(f"{what} cannot contain control characters")
+    return values
 
 
 def _query(ctx: Ctx) -> ListQuery:
@@ -19,23 +33,29 @@ def _query(ctx: Ctx) -> ListQuery:
     tags = [t for raw in ctx.query_list("filter") for t in raw.split(",") if t]
     for key in ("pipeline_tag", "library", "language", "tags"):
         tags += [t for raw in qp.getlist(key) for t in raw.split(",") if t]
+    search = [s for s in qp.getlist("search") if s]
+    if len(tags) > MAX_TAGS or len(search) > MAX_TERMS:
+        raise BadRequest(f"At most {MAX_TERMS} search terms and {MAX_TAGS} filters per query")
+    _clean(tags, "A filter")
+    _clean(search, "A search term")
+    author, sort, cursor = qp.get("author") or None, qp.get("sort") or "createdAt", qp.get("cursor") or None
+    _clean([v for v in (author, sort, cursor) if v], "A query parameter")
     direction = qp.get("direction")
     if direction not in (None, "", "-1", "1"):
         raise BadRequest("direction must be -1 or 1")
     raw_limit = qp.get("limit") or str(DEFAULT_LIMIT)
-    try:
-        limit = int(raw_limit)
-    except ValueError:
-        raise BadRequest(f"Invalid limit: {raw_limit!r}") from None
+    if not raw_limit.isascii() or not raw_limit.lstrip("-").isdigit() or len(raw_limit) > 12:
+        raise BadRequest("Invalid limit: a whole number from 1 to 1000")
+    limit = int(raw_limit)
     return ListQuery(
         repo_type=PLURAL_TO_TYPE[ctx.params["types"]],
-        search=[s for s in qp.getlist("search") if s],
-        author=qp.get("author") or None,
+        search=search,
+        author=author,
         tags=tags,
-        sort=qp.get("sort") or "createdAt",
+        sort=sort,
         descending=direction != "1",
         limit=limit,
-        cursor=qp.get("cursor") or None,
+        cursor=cursor,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, exists, or_, select
@@ -26,6 +27,8 @@ ALIASES = {"last_modified": "lastModified", "created_at": "createdAt", "trending
            "downloadsAllTime": "downloads", "modified": "lastModified"}
 MAX_LIMIT = 1000
 SCAN_BUDGET = 2000
+MAX_CURSOR_CHARS = 200  # a cursor hubd made is ~40 characters
+_INT64 = 2**63  # every sort key and id is a 64-bit integer or a double; larger ones overflow the database
 
 
 @dataclass
@@ -55,11 +58,20 @@ def encode_cursor(value: float | int, repo_id: int) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[float, int]:
+    """The (sort value, id) a cursor names. It comes from the client: anything but a pair of numbers in
+    the database's range (a 10^30 overflows SQLite's integers, a NaN matches nothing) is a 400."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise BadRequest("Invalid cursor")
     try:
         value, repo_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return float(value), int(repo_id)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise BadRequest("Invalid cursor") from None
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            or abs(value) >= _INT64):
+        raise BadRequest("Invalid cursor")
+    if isinstance(repo_id, bool) or not isinstance(repo_id, int) or not 0 <= repo_id < _INT64:
+        raise BadRequest("Invalid cursor")
+    return float(value), repo_id
 
 
 def list_repos(db: Database, p: Principal | None, q: ListQuery,
