@@ -40,21 +40,61 @@ def main() -> None:
     """hubd: a self-hosted Hugging Face Hub."""
 
 
+def _port_taken(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on, or None. granian binds with SO_REUSEPORT, so a second
+    server on a taken port would start and share it silently; a plain bind (SO_REUSEADDR only, which
+    still refuses a port another socket listens on but not one in TIME_WAIT) finds out first."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"cannot resolve {host}: {exc}"
+    family, _type, _proto, _name, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(addr)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 @main.command()
 @_setting_options(tuple(s.name for s in SETTINGS))
 def serve(**opts: Any) -> None:
     """Start the server (SQLite and a local data dir unless told otherwise)."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
 
-    settings = load_settings(opts)
+    try:
+        settings = load_settings(opts)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if settings.max_connections < 16:
+        click.echo("error: --max-connections must be at least 16", err=True)
+        sys.exit(1)
+    problem = _port_taken(settings.host, settings.port)
+    if problem is not None:
+        click.echo(f"error: cannot listen on {settings.host}:{settings.port}: {problem} "
+                   "(is another hubd running? choose another --port)", err=True)
+        sys.exit(1)
     os.environ.update(settings.to_env())  # the factory in each worker reads the same settings
     _hub(opts).db.dispose()  # create the schema and fail early on a bad database or storage url
     click.echo(f"hubd serving on {settings.base_url} (data: {settings.db_url}, {settings.blob_url})", err=True)
     Granian(
         "hubd.app:create_app", address=settings.host, port=settings.port, interface=Interfaces.ASGI,
         factory=True, workers=settings.workers, log_level=settings.log_level,  # type: ignore[arg-type]
-        blocking_threads=None, backpressure=256,
+        blocking_threads=None,
+        # HTTP/1.1 only: in "auto" mode a connection that sends nothing waits, with no timeout, for the
+        # bytes that tell HTTP/1 from HTTP/2, so the header timeout below would never close it.
+        http=HTTPModes.http1, websockets=False,
+        # Each open connection holds one of `backpressure` slots until it closes: the header timeout
+        # closes idle and slow-header connections, and the slots leave headroom for health checks.
+        backpressure=settings.max_connections, backlog=max(1024, settings.max_connections),
+        http1_settings=HTTP1Settings(header_read_timeout=max(1, int(settings.idle_timeout * 1000))),
     ).serve()
 
 
