@@ -247,7 +247,7 @@ def test_push_racing_an_api_commit(hubd, alice, git_home, tmp_path, repo_name): 
         git(git_home, "commit", "-qm", "by git", cwd=work)
         results: dict[str, object] = {}
 
-        def api_commit() -> None:
+        def api_commit(round_: int = round_, head: str = head, results: dict = results) -> None:
             try:
                 results["api"] = alice.create_commit(
                     repo_id, [CommitOperationAdd("api.txt", f"{round_}".encode())], commit_message="by api",
