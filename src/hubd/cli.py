@@ -117,6 +117,53 @@ def users_add(name: str, fullname: str, email: str | None, admin: bool, **opts: 
     click.echo(f"user {name} created", err=True)
 
 
+@users.command("list")
+@_setting_options(_STORE_OPTIONS)
+def users_list(**opts: Any) -> None:
+    """One line a user: name, email, admin, disabled."""
+    for u in _hub(opts).accounts.list_users():
+        flags = " ".join(f for f, on in (("admin", u["is_admin"]), ("disabled", u["disabled"])) if on)
+        click.echo(f"{u['name']}\t{u['email'] or ''}\t{flags}".rstrip())
+
+
+@users.command("disable")
+@click.argument("name")
+@_setting_options(_STORE_OPTIONS)
+def users_disable(name: str, **opts: Any) -> None:
+    """Refuse the user's tokens from the next request on (their repos stay)."""
+    try:
+        _hub(opts).accounts.set_disabled(name, True)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"user {name} disabled", err=True)
+
+
+@users.command("enable")
+@click.argument("name")
+@_setting_options(_STORE_OPTIONS)
+def users_enable(name: str, **opts: Any) -> None:
+    try:
+        _hub(opts).accounts.set_disabled(name, False)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"user {name} enabled", err=True)
+
+
+@users.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask: the user's own repos are deleted with them.")
+@_setting_options(_STORE_OPTIONS)
+def users_delete(name: str, yes: bool, **opts: Any) -> None:
+    """Delete a user with their tokens, memberships and the repos in their namespace."""
+    if not yes:
+        click.confirm(f"Delete {name} and every repo in their namespace?", abort=True)
+    try:
+        gone = _hub(opts).accounts.delete_user(name)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"user {name} deleted with {gone} repos", err=True)
+
+
 @main.group()
 def orgs() -> None:
     """Manage organizations and their members."""
@@ -147,6 +194,32 @@ def orgs_add_member(org: str, user: str, role: str, **opts: Any) -> None:
     click.echo(f"{user} is now {role} in {org}", err=True)
 
 
+@orgs.command("settings")
+@click.argument("org")
+@click.option("--private-by-default/--public-by-default", default=None,
+              help="Whether new repos of the organization are private unless their creator says otherwise.")
+@_setting_options(_STORE_OPTIONS)
+def orgs_settings(org: str, private_by_default: bool | None, **opts: Any) -> None:
+    try:
+        if private_by_default is not None:
+            _hub(opts).accounts.set_private_by_default(org, private_by_default)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"{org}: new repos are {'private' if private_by_default else 'public'} by default", err=True)
+
+
+@orgs.command("remove-member")
+@click.argument("org")
+@click.argument("user")
+@_setting_options(_STORE_OPTIONS)
+def orgs_remove_member(org: str, user: str, **opts: Any) -> None:
+    try:
+        _hub(opts).accounts.remove_member(org, user)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"{user} removed from {org}", err=True)
+
+
 @main.group()
 def tokens() -> None:
     """Manage access tokens."""
@@ -165,6 +238,27 @@ def tokens_add(user: str, role: str, name: str, value: str | None, **opts: Any) 
     except HubError as exc:
         _fail(exc)
     click.echo(token)
+
+
+@tokens.command("list")
+@click.option("--user", default=None, help="Only this user's tokens.")
+@_setting_options(_STORE_OPTIONS)
+def tokens_list(user: str | None, **opts: Any) -> None:
+    """One line a token: id, user, name, role (the secret itself is never stored)."""
+    for t in _hub(opts).accounts.list_tokens(user):
+        click.echo(f"{t['id']}\t{t['user']}\t{t['name']}\t{t['role']}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@_setting_options(_STORE_OPTIONS)
+def tokens_revoke(token_id: int, **opts: Any) -> None:
+    """Revoke a token by the id `hubd tokens list` shows; it is refused from the next request on."""
+    try:
+        _hub(opts).accounts.revoke_token(token_id)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"token {token_id} revoked", err=True)
 
 
 @main.group()

@@ -206,12 +206,16 @@ def validate(server: Hubd, content: str, token: str | None = "mallory", **kw: ob
                       headers=headers, timeout=120, **kw)
 
 
-def test_validate_yaml_requires_a_token(server: Hubd) -> None:
+def test_validate_yaml_anonymous_gets_the_smallest_bound(server: Hubd) -> None:
+    """huggingface_hub's RepoCard.validate() sends no token; anonymous callers get a 256 KiB bound."""
     r = validate(server, "---\nlicense: mit\n---\n", token=None)
-    assert r.status_code == 401 and r.headers["x-error-code"] == "Unauthorized" and r.json()["error"]
-    assert r.headers["x-error-message"] == r.json()["error"]
-    r = httpx.post(f"{server.url}/api/validate-yaml", content=b"x" * (8 * 2**20))  # not even read
-    assert r.status_code == 401
+    assert r.status_code == 200 and r.json() == {"errors": [], "warnings": []}
+    r = validate(server, "---\nlicense: mit\nx: " + "y" * 300_000 + "\n---\n", token=None)
+    assert r.status_code == 413 and r.headers["x-error-code"] == "PayloadTooLarge"
+    r = httpx.post(f"{server.url}/api/validate-yaml", content=b"x" * (8 * 2**20))  # refused on its length
+    assert r.status_code == 413
+    r = validate(server, "---\nlicense: mit\nx: " + "y" * 300_000 + "\n---\n")  # with a token
+    assert r.status_code == 200
 
 
 def test_validate_yaml_answers(server: Hubd) -> None:

@@ -56,7 +56,7 @@ async def create_repo(ctx: Ctx) -> Response:
     if repo_type == "space" and sdk is None:
         # as on the Hub (huggingface_hub refuses a Space without space_sdk): every Space has an SDK
         raise BadRequest(f"sdk is required for a Space: one of {', '.join(SDKS)}")
-    private = bool(_visibility(body))
+    private = _visibility(body)  # None: the namespace's default
     try:
         repo = await ctx.run(ctx.hub.create_repo, p, repo_type, namespace, name, private, sdk)
     except Conflict as exc:

@@ -2,69 +2,109 @@
 
 from __future__ import annotations
 
-from hubd.api import browse, discovery, discussions, files, lfs, listing, ops, repos, upload, users, viewer, xet
+from hubd.api import (
+    access,
+    browse,
+    discovery,
+    discussions,
+    duplicate,
+    files,
+    lfs,
+    listing,
+    ops,
+    repos,
+    upload,
+    users,
+    viewer,
+    xet,
+)
 from hubd.api import git as git_http
 from hubd.api.http import Router
 
 REPO = repos.REPO
 
 
+# What each route needs (tests/e2e/test_route_access.py checks every route against its rule):
+#   public       no account, no repo            user        a signed-in user, no repo
+#   signed       a signed URL or a Xet token (checked by the handler against what it grants)
+#   read         see the repo (private: members only)       download    read its content (gated: granted)
+#   pr           upload content, open or update pull requests (org contributors and up)
+#   contributor  commit to its branches (contributors only in repos they created)
+#   write        delete, move, settings, delete refs        write-body  as write, the repo named in the body
+#   user-read    a signed-in user who can see the repo (likes)
+#   create-from  a signed-in user with a write token who may download the repo (copies out of it)
+ACCESS = ("public", "user", "signed", "read", "download", "pr", "contributor", "write", "write-body", "user-read",
+          "create-from")
+
+
 def build_router() -> Router:
     r = Router()
-    r.add("/healthz", get=ops.healthz)
-    r.add("/readyz", get=ops.readyz)
-    r.add("/metrics", get=ops.metrics)
-    r.add("/api/whoami-v2", get=users.whoami)
-    r.add("/api/agent-harnesses", get=users.agent_harnesses)
-    r.add("/api/validate-yaml", post=upload.validate_yaml)
-    r.add("/api/repos/create", post=repos.create_repo)
-    r.add("/api/repos/delete", delete=repos.delete_repo)
-    r.add("/api/repos/move", post=repos.move_repo)
-    r.add(listing.LISTING, get=listing.list_repos_route)
-    r.add("/api/models-tags-by-type", get=discovery.models_tags_by_type)
-    r.add("/api/datasets-tags-by-type", get=discovery.datasets_tags_by_type)
-    r.add("/api/metrics", get=discovery.metrics)
-    r.add("/api/users/(?P<user>[^/]+)/likes", get=discovery.user_likes)
-    r.add(f"/api/{REPO}/like", post=discovery.like, delete=discovery.like)
-    r.add(f"/api/{REPO}/likers", get=discovery.likers)
+    r.add("/healthz", "public", get=ops.healthz)
+    r.add("/readyz", "public", get=ops.readyz)
+    r.add("/metrics", "public", get=ops.metrics)
+    r.add("/api/whoami-v2", "user", get=users.whoami)
+    r.add("/api/agent-harnesses", "public", get=users.agent_harnesses)
+    r.add("/api/validate-yaml", "public", post=upload.validate_yaml)
+    r.add("/api/repos/create", "user", post=repos.create_repo)
+    r.add("/api/repos/delete", "write-body", delete=repos.delete_repo)
+    r.add("/api/repos/move", "write-body", post=repos.move_repo)
+    r.add(listing.LISTING, "public", get=listing.list_repos_route)
+    r.add("/api/models-tags-by-type", "public", get=discovery.models_tags_by_type)
+    r.add("/api/datasets-tags-by-type", "public", get=discovery.datasets_tags_by_type)
+    r.add("/api/metrics", "public", get=discovery.metrics)
+    r.add("/api/users/(?P<user>[^/]+)/likes", "public", get=discovery.user_likes)
+    r.add(f"/api/{REPO}/like", "user-read", post=discovery.like, delete=discovery.like)
+    r.add(f"/api/{REPO}/likers", "read", get=discovery.likers)
     ds = "/api/datasets/(?P<ns>[^/]+)/(?P<name>[^/]+)/parquet"
-    r.add(ds, get=viewer.api_parquet)
-    r.add(ds + "/(?P<config>[^/]+)/(?P<split>[^/]+)", get=viewer.api_parquet_split)
-    r.add(ds + "/(?P<config>[^/]+)/(?P<split>[^/]+)/(?P<n>[0-9]+)\\.parquet", get=viewer.api_parquet_shard)
+    r.add(ds, "download", get=viewer.api_parquet)
+    r.add(ds + "/(?P<config>[^/]+)/(?P<split>[^/]+)", "download", get=viewer.api_parquet_split)
+    r.add(ds + "/(?P<config>[^/]+)/(?P<split>[^/]+)/(?P<n>[0-9]+)\\.parquet", "download",
+          get=viewer.api_parquet_shard)
     for name in ("is-valid", "splits", "first-rows", "rows", "search", "filter", "info", "size", "statistics",
                  "parquet"):
-        r.add(f"/viewer/{name}", get=getattr(viewer, "viewer_" + name.replace("-", "_")))
-    r.add(f"/api/{REPO}/settings", put=repos.update_settings)
-    r.add(f"/api/{repos.TYPES}/(?P<name>[^/]+)/settings", put=repos.update_settings)  # an id without namespace
-    r.add(f"/api/{REPO}", get=repos.repo_info)
-    r.add(f"/api/{REPO}/revision/(?P<rev>[^/]+)", get=repos.repo_info)
-    r.add(f"/api/{REPO}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", get=browse.tree)
-    r.add(f"/api/{REPO}/paths-info/(?P<rev>[^/]+)", post=browse.paths_info)
-    r.add(f"/api/{REPO}/refs", get=browse.list_refs)
-    r.add(f"/api/{REPO}/commits/(?P<rev>[^/]+)", get=browse.list_commits)
-    r.add(f"/api/{REPO}/branch/(?P<ref>[^/]+)", post=browse.create_branch, delete=browse.delete_branch)
-    r.add(f"/api/{REPO}/tag/(?P<ref>[^/]+)", post=browse.create_tag, delete=browse.delete_tag)
-    r.add(f"/api/{REPO}/preupload/(?P<rev>[^/]+)", post=upload.preupload)
-    r.add(f"/api/{REPO}/commit/(?P<rev>[^/]+)", post=upload.commit)
-    r.add(f"/api/{REPO}/discussions", get=discussions.listing, post=discussions.create)
-    r.add(f"/api/{REPO}/discussions/(?P<num>[0-9]+)", get=discussions.details)
-    r.add("/api/lfs/objects/(?P<oid>[0-9a-f]{64})", put=lfs.put_object, get=lfs.get_object)
-    r.add("/api/lfs/objects/(?P<oid>[0-9a-f]{64})/multipart/(?P<upload_id>[0-9a-f]{32})",
+        r.add(f"/viewer/{name}", "download", get=getattr(viewer, "viewer_" + name.replace("-", "_")))
+    r.add(f"/api/{REPO}/settings", "write", put=repos.update_settings)
+    r.add(f"/api/{REPO}/duplicate", "create-from", post=duplicate.duplicate_repo)
+    r.add(f"/api/{REPO}/auth-check", "download", get=access.auth_check)
+    r.add(f"/api/{REPO}/auth-check(?P<write>/write)", "contributor", get=access.auth_check)
+    r.add("/api/settings/repositories", "user", get=access.repositories)
+    r.add("/api/organizations/(?P<org>[^/]+)/settings/repositories", "user", get=access.repositories)
+    r.add(f"/api/{REPO}/lfs-files/duplicate", "create-from", post=duplicate.duplicate_lfs_files)
+    # an id without namespace: no such repo can exist, so this answers RepoNotFound to everyone
+    r.add(f"/api/{repos.TYPES}/(?P<name>[^/]+)/settings", "public", put=repos.update_settings)
+    r.add(f"/api/{REPO}", "read", get=repos.repo_info)
+    r.add(f"/api/{REPO}/revision/(?P<rev>[^/]+)", "read", get=repos.repo_info)
+    r.add(f"/api/{REPO}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", "read", get=browse.tree)
+    r.add(f"/api/{REPO}/paths-info/(?P<rev>[^/]+)", "read", post=browse.paths_info)
+    r.add(f"/api/{REPO}/refs", "read", get=browse.list_refs)
+    r.add(f"/api/{REPO}/commits/(?P<rev>[^/]+)", "read", get=browse.list_commits)
+    r.add(f"/api/{REPO}/branch/(?P<ref>[^/]+)", {"post": "contributor", "delete": "write"},
+          post=browse.create_branch, delete=browse.delete_branch)
+    r.add(f"/api/{REPO}/tag/(?P<ref>[^/]+)", {"post": "contributor", "delete": "write"},
+          post=browse.create_tag, delete=browse.delete_tag)
+    r.add(f"/api/{REPO}/preupload/(?P<rev>[^/]+)", "pr", post=upload.preupload)
+    r.add(f"/api/{REPO}/commit/(?P<rev>[^/]+)", "contributor", post=upload.commit)  # "pr" with create_pr=1
+    r.add(f"/api/{REPO}/discussions", {"get": "read", "post": "pr"}, get=discussions.listing,
+          post=discussions.create)
+    r.add(f"/api/{REPO}/discussions/(?P<num>[0-9]+)", "read", get=discussions.details)
+    r.add("/api/lfs/objects/(?P<oid>[0-9a-f]{64})", "signed", put=lfs.put_object, get=lfs.get_object)
+    r.add("/api/lfs/objects/(?P<oid>[0-9a-f]{64})/multipart/(?P<upload_id>[0-9a-f]{32})", "signed",
           post=lfs.complete_multipart)
     r.add("/api/lfs/objects/(?P<oid>[0-9a-f]{64})/multipart/(?P<upload_id>[0-9a-f]{32})/(?P<part>[0-9]{1,5})",
-          put=lfs.put_part)
-    r.add(f"/api/{REPO}/xet-(?P<mode>read|write)-token/(?P<rev>[^/]+)", get=xet.token)
+          "signed", put=lfs.put_part)
+    r.add(f"/api/{REPO}/xet-(?P<mode>read)-token/(?P<rev>[^/]+)", "download", get=xet.token)
+    r.add(f"/api/{REPO}/xet-(?P<mode>write)-token/(?P<rev>[^/]+)", "pr", get=xet.token)
     cas, h = xet.CAS_PREFIX, "(?P<hash>[0-9a-fA-F]{64})"
-    r.add(f"{cas}/v1/xorbs/[^/]+/{h}", post=xet.upload_xorb)
-    r.add(f"{cas}/v1/shards", post=xet.upload_shard)
-    r.add(f"{cas}/v1/telemetry", post=xet.telemetry)
-    r.add(f"{cas}/v1/chunks/[^/]+/{h}", get=xet.chunk_query)
-    r.add(f"{cas}/(?P<version>v1|v2)/reconstructions/{h}", get=xet.reconstruction)
-    r.add(f"{cas}/fetch/{h}", get=xet.fetch_xorb)
-    r.add(lfs.LFS_REPO + "/batch", post=lfs.batch)
-    r.add(lfs.LFS_REPO + "/verify", post=lfs.verify)
-    r.add(git_http.GIT_REPO + "/info/refs", get=git_http.info_refs)
-    r.add(git_http.GIT_REPO + "/git-(?P<service>upload-pack|receive-pack)", post=git_http.rpc)
-    r.add(files.RESOLVE, get=files.resolve)
-    r.add(files.RAW, get=files.raw)
+    r.add(f"{cas}/v1/xorbs/[^/]+/{h}", "signed", post=xet.upload_xorb)
+    r.add(f"{cas}/v1/shards", "signed", post=xet.upload_shard)
+    r.add(f"{cas}/v1/telemetry", "signed", post=xet.telemetry)
+    r.add(f"{cas}/v1/chunks/[^/]+/{h}", "signed", get=xet.chunk_query)
+    r.add(f"{cas}/(?P<version>v1|v2)/reconstructions/{h}", "signed", get=xet.reconstruction)
+    r.add(f"{cas}/fetch/{h}", "signed", get=xet.fetch_xorb)
+    r.add(lfs.LFS_REPO + "/batch", "download", post=lfs.batch)  # "pr" for operation=upload
+    r.add(lfs.LFS_REPO + "/verify", "read", post=lfs.verify)
+    r.add(git_http.GIT_REPO + "/info/refs", "download", get=git_http.info_refs)  # receive-pack: "pr", then per ref
+    r.add(git_http.GIT_REPO + "/git-(?P<service>upload-pack|receive-pack)", "download", post=git_http.rpc)
+    r.add(files.RESOLVE, "download", get=files.resolve)
+    r.add(files.RAW, "download", get=files.raw)
     return r

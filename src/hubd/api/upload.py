@@ -13,11 +13,14 @@ from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
 from hubd.hub.cards import MAX_CARD_YAML, CardError, CardTooLarge, front_matter
-from hubd.hub.commits import CommitPlan
-from hubd.hub.errors import BadRequest, PayloadTooLarge, Unauthorized
+from hubd.hub.commits import MAX_COMMIT_BYTES, CommitPlan
+from hubd.hub.errors import BadRequest, PayloadTooLarge
 from hubd.hub.gitattributes import is_lfs_path, lfs_patterns
+from hubd.hub.gitignore import MAX_GITIGNORE, ignore_spec, is_ignored
+from hubd.hub.models import Repo
 from hubd.hub.names import PLURAL_TO_TYPE, check_file_path
 from hubd.hub.refs import MAIN
+from hubd.hub.service import Hub
 
 MAX_PREUPLOAD_FILES = 1000
 
@@ -26,7 +29,7 @@ async def preupload(ctx: Ctx) -> Response:
     hub = ctx.hub
     p = ctx.principal
     repo = await ctx.run(hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
-                         ctx.params["name"])
+                         ctx.params["name"], "pr")
     body = await ctx.json()
     files = body.get("files") if isinstance(body, dict) else None
     if not isinstance(files, list) or len(files) > MAX_PREUPLOAD_FILES:
@@ -40,6 +43,14 @@ async def preupload(ctx: Ctx) -> Response:
         patterns = []
         if attributes is not None and not attributes.is_dir and attributes.lfs is None:
             patterns = lfs_patterns(hub.git.raw("blob", attributes.sha).decode("utf-8", errors="replace"))
+        # the client's .gitignore when it sends one (upload_folder does), else the repo's at the revision
+        ignore_text = body.get("gitIgnore")
+        if not isinstance(ignore_text, str):
+            ignore_text = None
+            ignore = hub.browse.lookup(sha, ".gitignore")
+            if ignore is not None and not ignore.is_dir and ignore.lfs is None and ignore.size <= MAX_GITIGNORE:
+                ignore_text = hub.git.raw("blob", ignore.sha).decode("utf-8", errors="replace")
+        ignored = ignore_spec(ignore_text)
         for f in files:
             if not isinstance(f, dict) or not isinstance(f.get("size", 0), int):
                 raise BadRequest("Each file needs a path and a size")
@@ -53,7 +64,7 @@ async def preupload(ctx: Ctx) -> Response:
             oid = None
             if existing is not None and not existing.is_dir:
                 oid = existing.lfs.oid if existing.lfs is not None else existing.sha
-            out.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": oid})
+            out.append({"path": path, "uploadMode": mode, "shouldIgnore": is_ignored(ignored, path), "oid": oid})
         return out
 
     return json_response({"files": await ctx.run(decide), "commitOid": sha})
@@ -66,45 +77,50 @@ def _b64(sample: str) -> bytes:
         return b""
 
 
-async def ndjson_lines(stream: AsyncIterator[bytes], max_line: int) -> AsyncIterator[bytes]:
-    """Lines of a streamed body; memory is bounded by one line, never the whole body."""
+async def ndjson_batches(stream: AsyncIterator[bytes], max_line: int) -> AsyncIterator[list[bytes]]:
+    """The lines of a streamed body, a batch per received chunk (so they can be handled off the event loop);
+    memory is bounded by one chunk plus one line, never the whole body."""
     buf = bytearray()
     async for chunk in stream:
         buf.extend(chunk)
         start = 0  # consumed lines are dropped once per chunk, not once per line (no quadratic moves)
+        batch = []
         while (nl := buf.find(b"\n", start)) >= 0:
             line = bytes(buf[start:nl])
             start = nl + 1
             if line.strip():
-                yield line
+                batch.append(line)
         del buf[:start]
         if len(buf) > max_line:
             raise PayloadTooLarge(f"A commit line is longer than {max_line} bytes: upload large files as LFS")
+        if batch:
+            yield batch
     if buf.strip():
-        yield bytes(buf)
+        yield [bytes(buf)]
 
 
-async def commit(ctx: Ctx) -> Response:
-    hub = ctx.hub
-    p = ctx.principal
-    repo = await ctx.run(hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
-                         ctx.params["name"])
-    rev = ctx.params["rev"]
-    create_pr = ctx.query_bool("create_pr")
-    if create_pr:
-        base_ref = MAIN if rev in ("None", "") else await ctx.run(hub.refs.branch_ref, repo, rev)
-        ref = None
-    else:
-        ref = await ctx.run(hub.refs.branch_ref, repo, rev)
-        base_ref = MAIN
-    plan = CommitPlan()
-    # base64 inflates by 4/3; regular files are below the LFS threshold (or forced regular when empty).
-    max_line = hub.settings.lfs_threshold * 4 // 3 + 64 * 1024
+async def _bounded(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    total = 0
+    async for chunk in stream:
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLarge(f"A commit body may be at most {limit} bytes: split it into several commits")
+        yield chunk
+
+
+def _linked_size(hub: Hub, repo: Repo, oid: str) -> int | None:
+    linked = hub.object_of(repo.id, oid)
+    return linked.size if linked is not None else None
+
+
+def _apply_lines(hub: Hub, repo: Repo, plan: CommitPlan, lines: list[bytes]) -> bool:
+    """Add the operations of some NDJSON lines to the plan (storing file blobs: content first); True when one
+    of them was the header."""
     seen_header = False
-    async for line in ndjson_lines(ctx.request.stream(), max_line):
+    for line in lines:
         try:
             item = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadRequest("Commit body is not valid NDJSON") from None
         if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
             raise BadRequest("Each NDJSON line needs a key and an object value")
@@ -119,19 +135,43 @@ async def commit(ctx: Ctx) -> Response:
                 content = base64.b64decode(value["content"], validate=True)
             except (binascii.Error, ValueError):
                 raise BadRequest(f"Invalid base64 content for {value.get('path')!r}") from None
-            await ctx.run(plan.add_file, hub.git, value.get("path"), content)
+            plan.add_file(hub.git, value.get("path"), content, lambda oid: _linked_size(hub, repo, oid))
         elif key == "lfsFile":
             if value.get("algo", "sha256") != "sha256":
                 raise BadRequest("Only sha256 LFS oids are supported")
             oid = value.get("oid")
-            known = await ctx.run(hub.object_of, repo.id, oid) if isinstance(oid, str) else None
-            await ctx.run(plan.add_lfs, hub.git, value.get("path"), oid, value.get("size"), known and known[0])
+            known = _linked_size(hub, repo, oid) if isinstance(oid, str) else None
+            plan.add_lfs(hub.git, value.get("path"), oid, value.get("size"), known)
         elif key == "deletedFile":
             plan.delete_file(value.get("path"))
         elif key == "deletedFolder":
             plan.delete_folder(value.get("path"))
         else:
             raise BadRequest(f"Unknown commit operation {key!r}")
+    return seen_header
+
+
+async def commit(ctx: Ctx) -> Response:
+    hub = ctx.hub
+    p = ctx.principal
+    rev = ctx.params["rev"]
+    create_pr = ctx.query_bool("create_pr")
+    minimum = "pr" if create_pr or rev.startswith("refs/pr/") else "contributor"
+    repo = await ctx.run(hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+                         ctx.params["name"], minimum)
+    if create_pr:
+        base_ref = MAIN if rev in ("None", "") else await ctx.run(hub.refs.branch_ref, repo, rev)
+        ref = None
+    else:
+        ref = await ctx.run(hub.refs.branch_ref, repo, rev)
+        base_ref = MAIN
+    plan = CommitPlan()
+    # base64 inflates by 4/3; regular files are below the LFS threshold (or forced regular when empty).
+    max_line = hub.settings.lfs_threshold * 4 // 3 + 64 * 1024
+    seen_header = False
+    async for batch in ndjson_batches(_bounded(ctx.request.stream(), MAX_COMMIT_BYTES), max_line):
+        # parsing, decoding and storing blobs happen off the event loop: other requests keep being answered
+        seen_header = await ctx.run(_apply_lines, hub, repo, plan, batch) or seen_header
     if not seen_header:
         raise BadRequest("The commit has no header line")
     pr_title = (plan.summary or "Pull request") if create_pr else None
@@ -150,6 +190,9 @@ async def commit(ctx: Ctx) -> Response:
 # A README's metadata may be MAX_CARD_YAML (1 MiB); the body carries the whole README, JSON-escaped (a
 # newline is two bytes), so it may be a few times that. Past it, nothing is read or parsed.
 MAX_VALIDATE_YAML_BODY = 4 * MAX_CARD_YAML
+# huggingface_hub's RepoCard.validate() (run by ModelCard.push_to_hub) posts without a token, so anonymous
+# callers are served — with the smallest bound (invariant 8): real cards are a few KiB to a few hundred.
+MAX_ANONYMOUS_VALIDATE_YAML_BODY = 256 * 1024
 # Parsing is CPU-bound (~1 s for the costliest card the bounds admit) and, in a thread, holds the GIL: six
 # at once delayed /healthz by 2.3 s. It runs in a worker process instead (anyio's process pool), one at a
 # time per hubd process; more wait their turn without using a thread or a process.
@@ -171,16 +214,16 @@ def _validate_card(body: bytes) -> dict | None:
 
 async def validate_yaml(ctx: Ctx) -> Response:
     global _yaml_limiter
-    if ctx.principal is None:  # as on the Hub: validation is for signed-in users, not anonymous traffic
-        raise Unauthorized("You must be authenticated to validate YAML (set HF_TOKEN)")
+    limit = MAX_VALIDATE_YAML_BODY if ctx.principal is not None else MAX_ANONYMOUS_VALIDATE_YAML_BODY
     declared = ctx.request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_VALIDATE_YAML_BODY:
-        raise PayloadTooLarge(f"The README may be at most {MAX_VALIDATE_YAML_BODY} bytes")
+    if declared.isdigit() and (len(declared) > 12 or int(declared) > limit):
+        raise PayloadTooLarge(f"The README may be at most {limit} bytes" + (
+            "" if ctx.principal else " without a token (set HF_TOKEN for larger ones)"))
     body = bytearray()
     async for chunk in ctx.request.stream():
         body.extend(chunk)
-        if len(body) > MAX_VALIDATE_YAML_BODY:
-            raise PayloadTooLarge(f"The README may be at most {MAX_VALIDATE_YAML_BODY} bytes")
+        if len(body) > limit:
+            raise PayloadTooLarge(f"The README may be at most {limit} bytes")
     if _yaml_limiter is None:
         _yaml_limiter = anyio.CapacityLimiter(1)
     try:
