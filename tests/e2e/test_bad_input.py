@@ -248,7 +248,7 @@ CASES = [
     case("GET", "/api/models/alice/no-such-repo-xyz/xet-read-token/main", 404),
     case("GET", f"/api/cas/v1/reconstructions/{SHA}", 401, who=None),
     case("GET", f"/api/cas/v1/reconstructions/{SHA}", 401, headers={"authorization": f"Bearer {HUGE}9:read:1:x"},
-         who=None, xfail="api/xet.py _cas_auth: int() of a 4,301-digit repo id raises ValueError (500)"),
+         who=None),
     # --- dataset viewer and parquet
     case("GET", "/viewer/rows", 422),
     case("GET", "/viewer/rows?dataset=alice/no-such-data&config=default&split=train", 404),

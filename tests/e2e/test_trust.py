@@ -250,3 +250,14 @@ def test_hostile_commits_and_batches_keep_memory_bounded(lone_hubd) -> None:  # 
     assert peak < start + 200, (start, peak)  # was +935 MiB for one 953 MB body
     assert rss_mib(hubd.proc.pid) < start + 100
 
+
+
+def test_xet_write_token_dies_with_its_repo(hubd, bob: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    """A shard sent with the token of a deleted repo links nothing anywhere."""
+    repo_id = f"bob/{repo_name}-gone"
+    bob.create_repo(repo_id)
+    token = httpx.get(f"{hubd.url}/api/models/{repo_id}/xet-write-token/main",
+                      headers=_auth(hubd, "bob")).json()["accessToken"]
+    bob.delete_repo(repo_id)
+    r = httpx.post(f"{hubd.url}/api/cas/v1/shards", content=b"\0" * 64, headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == 401 and r.headers["x-error-code"]

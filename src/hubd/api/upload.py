@@ -11,7 +11,7 @@ import anyio
 import anyio.to_process
 from starlette.responses import Response
 
-from hubd.api.http import Ctx, json_response
+from hubd.api.http import Ctx, json_response, loads
 from hubd.hub.cards import MAX_CARD_YAML, CardError, CardTooLarge, front_matter
 from hubd.hub.commits import MAX_COMMIT_BYTES, CommitPlan
 from hubd.hub.errors import BadRequest, PayloadTooLarge
@@ -119,8 +119,8 @@ def _apply_lines(hub: Hub, repo: Repo, plan: CommitPlan, lines: list[bytes]) -> 
     seen_header = False
     for line in lines:
         try:
-            item = json.loads(line)
-        except (ValueError, RecursionError):
+            item = loads(line)  # orjson: nesting bounded, NaN and huge numbers refused
+        except BadRequest:
             raise BadRequest("Commit body is not valid NDJSON") from None
         if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
             raise BadRequest("Each NDJSON line needs a key and an object value")

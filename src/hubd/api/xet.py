@@ -56,7 +56,8 @@ def _cas_auth(ctx: Ctx, need_write: bool) -> int:
     header = ctx.request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     parts = value.strip().split(":")
-    if scheme.lower() != "bearer" or len(parts) != 4 or not parts[0].isdigit() or parts[1] not in ("read", "write"):
+    if (scheme.lower() != "bearer" or len(parts) != 4 or not parts[0].isdigit() or len(parts[0]) > 18
+            or parts[1] not in ("read", "write")):
         raise Unauthorized("A Xet access token is required")
     repo_id, mode, exp, sig = int(parts[0]), parts[1], parts[2], parts[3]
     try:
@@ -92,6 +93,8 @@ async def upload_xorb(ctx: Ctx) -> Response:
 
 async def upload_shard(ctx: Ctx) -> Response:
     repo_id = _cas_auth(ctx, need_write=True)
+    if await ctx.run(ctx.hub.repo_by_id, repo_id) is None:  # a grant dies with its repo (ids are never reused)
+        raise Unauthorized("Invalid or expired Xet access token")
     body = bytearray()
     async for data in ctx.request.stream():
         body.extend(data)
