@@ -243,3 +243,48 @@ hub_meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# --- web sign-in (migration 0009) ---------------------------------------------------------------------------
+account_passwords = Table(
+    "account_passwords",
+    metadata,
+    Column("user_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("hash", String(256), nullable=False),  # argon2id, parameters in the string
+    Column("updated_at", Float, nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the cookie's secret: a stolen table signs nobody in
+    Column("user_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("created_by", Integer, ForeignKey("accounts.id", ondelete="SET NULL")),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_by", Integer, ForeignKey("accounts.id", ondelete="SET NULL")),
+)
+
+oidc_identities = Table(
+    "oidc_identities",
+    metadata,
+    Column("issuer", String(255), primary_key=True),
+    Column("subject", String(255), primary_key=True),
+    Column("user_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+)
+
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("key", String(200), primary_key=True),  # "user:<name>" or "addr:<ip>"
+    Column("window_start", Float, nullable=False),
+    Column("failures", Integer, nullable=False),
+)
