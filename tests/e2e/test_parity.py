@@ -255,3 +255,35 @@ def test_list_user_repos_with_storage(hubd, alice: HfApi, bob: HfApi, repo_name:
     with pytest.raises(HfHubHTTPError) as err:
         list(bob.list_user_repos("acme"))
     assert err.value.response.status_code == 403
+
+
+def test_whoami_avatars_and_orgs(hubd, alice: HfApi) -> None:  # type: ignore[no-untyped-def]
+    me = alice.whoami()
+    assert me["avatarUrl"] == f"{hubd.url}/avatars/alice.svg"
+    r = httpx.get(me["avatarUrl"])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml") and b"<svg" in r.content
+    acme = next(o for o in me["orgs"] if o["name"] == "acme")
+    assert acme["isEnterprise"] is False and acme["avatarUrl"].endswith("/avatars/acme.svg")
+    assert httpx.get(f"{hubd.url}/avatars/nobody-here.svg").status_code == 404
+
+
+def test_ids_without_namespace_are_repo_not_found(hubd, alice: HfApi, repo_name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    assert not alice.repo_exists("gpt2")
+    assert not alice.repo_exists("my-dataset", repo_type="dataset")
+    with pytest.raises(RepositoryNotFoundError):
+        alice.model_info("gpt2", revision="main")
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download("gpt2", "config.json", cache_dir=tmp_path, token=hubd.tokens["alice"])
+    for method, path in (("GET", "/api/models/gpt2/tree/main"), ("POST", "/api/models/gpt2/like"),
+                         ("GET", "/api/datasets/squad/revision/main"), ("HEAD", "/gpt2/resolve/main/config.json"),
+                         ("GET", "/datasets/squad/resolve/main/x.csv"), ("GET", "/api/spaces/app/commits/main")):
+        r = httpx.request(method, hubd.url + path, headers=_auth(hubd, "alice"))
+        assert r.status_code == 404 and r.headers["x-error-code"] == "RepoNotFound", (method, path)
+    # datasets' push_to_hub("name") asks repo_info("name") first, expects RepoNotFound, then creates user/name
+    from datasets import Dataset
+
+    Dataset.from_dict({"a": [1, 2, 3]}).push_to_hub(f"{repo_name}-plain", token=hubd.tokens["alice"])
+    assert alice.repo_exists(f"alice/{repo_name}-plain", repo_type="dataset")

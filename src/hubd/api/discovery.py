@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from hubd.api.avatars import avatar_url
 from hubd.api.http import Ctx, json_response
 from hubd.api.repos import require_user
 from hubd.hub import catalog, counters
@@ -39,8 +40,8 @@ async def likers(ctx: Ctx) -> Response:
     repo = await ctx.run(ctx.hub.repo_for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
                          ctx.params["ns"], ctx.params["name"])
     users = await ctx.run(counters.likers, ctx.hub.db, repo.id)
-    return json_response([{"user": u["name"], "fullname": u["fullname"], "type": "user", "avatarUrl": "",
-                           "isPro": False} for u in users])
+    return json_response([{"user": u["name"], "fullname": u["fullname"], "type": "user",
+                           "avatarUrl": avatar_url(ctx, u["name"]), "isPro": False} for u in users])
 
 
 async def user_likes(ctx: Ctx) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hubd.api import (
     access,
+    avatars,
     browse,
     discovery,
     discussions,
@@ -13,6 +14,7 @@ from hubd.api import (
     listing,
     ops,
     repos,
+    unscoped,
     upload,
     users,
     viewer,
@@ -44,6 +46,7 @@ def build_router() -> Router:
     r.add("/metrics", "public", get=ops.metrics)
     r.add("/api/whoami-v2", "user", get=users.whoami)
     r.add("/api/agent-harnesses", "public", get=users.agent_harnesses)
+    r.add("/avatars/(?P<name>[^/]+)\\.svg", "public", get=avatars.avatar)
     r.add("/api/validate-yaml", "public", post=upload.validate_yaml)
     r.add("/api/repos/create", "user", post=repos.create_repo)
     r.add("/api/repos/delete", "write-body", delete=repos.delete_repo)
@@ -107,4 +110,7 @@ def build_router() -> Router:
     r.add(git_http.GIT_REPO + "/git-(?P<service>upload-pack|receive-pack)", "download", post=git_http.rpc)
     r.add(files.RESOLVE, "download", get=files.resolve)
     r.add(files.RAW, "download", get=files.raw)
+    every = {m: unscoped.not_found for m in ("get", "post", "put", "delete", "patch")}
+    r.add(unscoped.API_UNSCOPED, "public", **every)
+    r.add(unscoped.FILES_UNSCOPED, "public", **every)
     return r

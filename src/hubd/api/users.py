@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from hubd.api.avatars import avatar_url
 from hubd.api.http import Ctx, json_response
 from hubd.api.repos import require_user
 
@@ -20,10 +21,10 @@ async def whoami(ctx: Ctx) -> Response:
         "emailVerified": p.email is not None,
         "isPro": False,
         "canPay": False,
-        "avatarUrl": "",
+        "avatarUrl": avatar_url(ctx, p.name),
         "orgs": [
             {"type": "org", "name": o["name"], "fullname": o["fullname"], "roleInOrg": o["roleInOrg"],
-             "avatarUrl": "", "isEnterprise": True}
+             "avatarUrl": avatar_url(ctx, o["name"]), "isEnterprise": False}
             for o in orgs
         ],
         "auth": {"type": "access_token", "accessToken": {"displayName": p.token_name, "role": p.token_role}},
