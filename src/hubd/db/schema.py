@@ -234,8 +234,39 @@ discussions = Table(
     Column("status", String(8), nullable=False),  # open | closed | merged | draft
     Column("created_at", Float, nullable=False),
     Column("base_ref", String(255)),
-    Column("events", JSON, nullable=False, default=list),
+    Column("events", JSON, nullable=False, default=list),  # unused since 0007: events are rows of their own
+    Column("merge_commit", String(40)),  # the commit a merged pull request left on its base branch
 )
+
+# What happened in a discussion, one row per event (comment, status-change, title-change, commit), so that
+# concurrent comments never rewrite one another. `id` is the Hub's 24-hex event id.
+discussion_events = Table(
+    "discussion_events",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), nullable=False),
+    Column("num", Integer, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("author_id", Integer, ForeignKey("accounts.id", ondelete="SET NULL")),
+    Column("created_at", Float, nullable=False),
+    Column("data", JSON, nullable=False),
+)
+Index("ix_discussion_events_num", discussion_events.c.repo_id, discussion_events.c.num, discussion_events.c.created_at)
+
+# Requests for access to gated repos: pending, accepted (the user downloads) or rejected.
+access_requests = Table(
+    "access_requests",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("request_id", String(24), nullable=False, unique=True),
+    Column("status", String(8), nullable=False),  # pending | accepted | rejected
+    Column("fields", JSON),  # the answers to the card's extra_gated_fields
+    Column("rejection_reason", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_access_requests_status", access_requests.c.repo_id, access_requests.c.status, access_requests.c.created_at)
 
 hub_meta = Table(
     "hub_meta",
