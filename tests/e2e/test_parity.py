@@ -287,3 +287,16 @@ def test_ids_without_namespace_are_repo_not_found(hubd, alice: HfApi, repo_name:
 
     Dataset.from_dict({"a": [1, 2, 3]}).push_to_hub(f"{repo_name}-plain", token=hubd.tokens["alice"])
     assert alice.repo_exists(f"alice/{repo_name}-plain", repo_type="dataset")
+
+
+def test_kernel_repos(hubd, alice: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}-kernel"
+    url = alice.create_repo(repo_id, repo_type="kernel")
+    assert url.repo_type == "kernel" and "/kernels/" in url
+    alice.upload_file(path_or_fileobj=b"__global__ void k() {}", path_in_repo="k.cu", repo_id=repo_id,
+                      repo_type="kernel")
+    info = alice.repo_info(repo_id, repo_type="kernel")
+    assert info.id == repo_id and info.sha
+    with open(alice.hf_hub_download(repo_id, "k.cu", repo_type="kernel")) as f:
+        assert f.read() == "__global__ void k() {}"
+    assert not alice.repo_exists(repo_id)  # a kernel is not a model of the same name

@@ -10,11 +10,12 @@ from hubd.api.blobs import blob_response, can_redirect, parse_range, stream_resp
 from hubd.api.http import Ctx
 from hubd.hub.counters import counts_as_download
 from hubd.hub.errors import EntryNotFound
+from hubd.hub.names import PLURAL_TO_TYPE, PREFIXES_RE
 from hubd.storage.blobstore import lfs_key
 
-RESOLVE = r"/(?:(?P<prefix>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)"
+RESOLVE = rf"/(?:(?P<prefix>{PREFIXES_RE})/)?(?P<ns>[^/]+)/(?P<name>[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)"
 RAW = RESOLVE.replace("/resolve/", "/raw/")
-PREFIX_TYPE = {None: "model", "datasets": "dataset", "spaces": "space"}
+PREFIX_TYPE = {None: "model", **{plural: t for plural, t in PLURAL_TO_TYPE.items() if plural != "models"}}
 
 
 async def raw(ctx: Ctx) -> Response:

@@ -21,11 +21,12 @@ from hubd.git.smart import SERVICES, ZERO, Output, advertisement, spool, start
 from hubd.hub.access import Principal
 from hubd.hub.errors import BadRequest, HubError, PayloadTooLarge, Unauthorized
 from hubd.hub.models import Repo
+from hubd.hub.names import PREFIXES_RE
 from hubd.hub.push import Push, RefUpdate
 from hubd.hub.service import Hub
 
 log = logging.getLogger("hubd.git")
-GIT_REPO = r"/(?:(?P<prefix>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+?)(?:\.git)?"
+GIT_REPO = rf"/(?:(?P<prefix>{PREFIXES_RE})/)?(?P<ns>[^/]+)/(?P<name>[^/]+?)(?:\.git)?"
 MAX_FETCH_BODY = 32 * 1024**2  # wants and haves: ~50 bytes a line, so ~600k commits negotiated at once
 MAX_PUSH_BODY = 8 * 1024**3
 NO_CACHE = {"Cache-Control": "no-cache, max-age=0, must-revalidate", "Pragma": "no-cache"}

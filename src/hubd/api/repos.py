@@ -11,10 +11,10 @@ from hubd.api.repojson import Meta, repo_json
 from hubd.hub.derive import for_revision
 from hubd.hub.errors import BadRequest, Conflict, RepoNotFound, Unauthorized
 from hubd.hub.models import Repo
-from hubd.hub.names import PLURAL_TO_TYPE, TYPE_PREFIX, check_account_name, check_repo_type
+from hubd.hub.names import PLURAL_TO_TYPE, PLURALS_RE, TYPE_PREFIX, check_account_name, check_repo_type
 from hubd.hub.service import SDKS
 
-TYPES = "(?P<types>models|datasets|spaces)"
+TYPES = f"(?P<types>{PLURALS_RE})"
 REPO = TYPES + "/(?P<ns>[^/]+)/(?P<name>[^/]+)"
 
 

@@ -8,10 +8,11 @@ from starlette.responses import Response
 
 from hubd.api.http import Ctx
 from hubd.hub.errors import RepoNotFound
+from hubd.hub.names import PLURALS_RE, PREFIXES_RE
 
 # matched after every real route, so only ids that no real route took get here
-API_UNSCOPED = "/api/(?P<types>models|datasets|spaces)/(?P<name>[^/]+)(?:/.*)?"
-FILES_UNSCOPED = "/(?:(?P<prefix>datasets|spaces)/)?(?P<name>[^/]+)/(?:resolve|raw)/.*"
+API_UNSCOPED = f"/api/(?P<types>{PLURALS_RE})/(?P<name>[^/]+)(?:/.*)?"
+FILES_UNSCOPED = f"/(?:(?P<prefix>{PREFIXES_RE})/)?(?P<name>[^/]+)/(?:resolve|raw)/.*"
 
 
 async def not_found(ctx: Ctx) -> Response:

@@ -6,9 +6,12 @@ import re
 
 from hubd.hub.errors import BadRequest
 
-REPO_TYPES = ("model", "dataset", "space")
-TYPE_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
-PLURAL_TO_TYPE = {"models": "model", "datasets": "dataset", "spaces": "space"}
+REPO_TYPES = ("model", "dataset", "space", "kernel")  # kernels: the current client's fourth repo type
+TYPE_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/", "kernel": "kernels/"}
+PLURAL_TO_TYPE = {"models": "model", "datasets": "dataset", "spaces": "space", "kernels": "kernel"}
+# regex alternations for routes: the plural in API paths, the URL prefix of non-model repos
+PLURALS_RE = "|".join(PLURAL_TO_TYPE)
+PREFIXES_RE = "|".join(p for p in PLURAL_TO_TYPE if p != "models")
 RESERVED_NAMESPACES = frozenset(
     {"api", "datasets", "spaces", "models", "kernels", "buckets", "docs", "settings", "organizations",
      "users", "login", "logout", "join", "new", "viewer", "healthz", "readyz", "metrics", "static", "oauth"}
