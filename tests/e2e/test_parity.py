@@ -300,3 +300,30 @@ def test_kernel_repos(hubd, alice: HfApi, repo_name: str) -> None:  # type: igno
     with open(alice.hf_hub_download(repo_id, "k.cu", repo_type="kernel")) as f:
         assert f.read() == "__global__ void k() {}"
     assert not alice.repo_exists(repo_id)  # a kernel is not a model of the same name
+
+
+def test_readme_hf_paths_through_hfFileSystem(hubd, alice: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    """The README's work-around for readers whose own hf:// is fixed to huggingface.co."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from huggingface_hub import HfFileSystem
+
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id, repo_type="dataset")
+    buf = pa.BufferOutputStream()
+    pq.write_table(pa.table({"a": [1, 2, 3]}), buf)
+    alice.upload_file(path_or_fileobj=buf.getvalue().to_pybytes(), path_in_repo="data.parquet", repo_id=repo_id,
+                      repo_type="dataset")
+    fs = HfFileSystem(token=hubd.tokens["alice"])
+    with fs.open(f"datasets/{repo_id}/data.parquet", "rb") as f:
+        assert pq.read_table(f).num_rows == 3
+
+    def exported() -> bool:
+        return bool(fs.glob(f"datasets/{repo_id}@~parquet/default/train/*.parquet", refresh=True))
+
+    assert eventually(exported, timeout=60)
+    con = duckdb.connect()
+    con.register_filesystem(fs)
+    count = con.sql(f"SELECT count(*) FROM read_parquet('hf://datasets/{repo_id}@~parquet/default/train/*.parquet')")
+    assert count.fetchone()[0] == 3
