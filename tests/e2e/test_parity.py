@@ -327,3 +327,16 @@ def test_readme_hf_paths_through_hfFileSystem(hubd, alice: HfApi, repo_name: str
     con.register_filesystem(fs)
     count = con.sql(f"SELECT count(*) FROM read_parquet('hf://datasets/{repo_id}@~parquet/default/train/*.parquet')")
     assert count.fetchone()[0] == 3
+
+
+def test_validate_yaml_like_the_hub(hubd) -> None:  # type: ignore[no-untyped-def]
+    """RepoCard.validate() (no token, as push_to_hub runs it) gets the Hub's errors and warnings."""
+    from huggingface_hub import ModelCard
+
+    ModelCard("---\nlicense: mit\n---\n# ok").validate()
+    with pytest.raises(ValueError, match="model-index"):
+        ModelCard("---\nmodel-index:\n  - results: []\n---\n").validate()
+    r = httpx.post(f"{hubd.url}/api/validate-yaml", json={"content": "# no metadata", "repoType": "model"})
+    assert r.status_code == 200 and "missing yaml metadata" in r.json()["warnings"][0]["message"]
+    r = httpx.post(f"{hubd.url}/api/validate-yaml", json={"content": "---\nsdk: flask\n---\n", "repoType": "space"})
+    assert r.status_code == 400 and r.headers["x-error-code"] == "BadRequest" and "sdk" in r.json()["error"]

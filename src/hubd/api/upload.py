@@ -12,6 +12,7 @@ import anyio.to_process
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response, loads
+from hubd.hub.cardcheck import check_metadata
 from hubd.hub.cards import MAX_CARD_YAML, CardError, CardTooLarge, front_matter
 from hubd.hub.commits import MAX_COMMIT_BYTES, CommitPlan
 from hubd.hub.errors import BadRequest, PayloadTooLarge
@@ -199,17 +200,18 @@ MAX_ANONYMOUS_VALIDATE_YAML_BODY = 256 * 1024
 _yaml_limiter: anyio.CapacityLimiter | None = None
 
 
-def _validate_card(body: bytes) -> dict | None:
-    """The README's metadata, or None when it has none; BadRequest/CardError when it is unusable. Runs in
-    anyio's worker process (importable by name, arguments and result pickled)."""
+def _validate_card(body: bytes) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of the README's metadata, as the Hub gives them; BadRequest/CardError when it is
+    unusable. Runs in anyio's worker process (importable by name, arguments and result pickled)."""
     try:
         parsed = json.loads(body) if body.strip() else {}
     except (ValueError, RecursionError):
         raise BadRequest("Request body is not valid JSON") from None
     content = parsed.get("content", "") if isinstance(parsed, dict) else ""
+    repo_type = parsed.get("repoType") if isinstance(parsed, dict) else None
     if not isinstance(content, str):
         raise BadRequest("content must be a string")
-    return front_matter(content)
+    return check_metadata(front_matter(content), repo_type if isinstance(repo_type, str) else "model")
 
 
 async def validate_yaml(ctx: Ctx) -> Response:
@@ -227,7 +229,7 @@ async def validate_yaml(ctx: Ctx) -> Response:
     if _yaml_limiter is None:
         _yaml_limiter = anyio.CapacityLimiter(1)
     try:
-        await anyio.to_process.run_sync(_validate_card, bytes(body), limiter=_yaml_limiter)
+        errors, warnings = await anyio.to_process.run_sync(_validate_card, bytes(body), limiter=_yaml_limiter)
     except CardTooLarge as exc:
         raise PayloadTooLarge(str(exc)) from None
     except CardError as exc:
@@ -236,4 +238,10 @@ async def validate_yaml(ctx: Ctx) -> Response:
         header = "".join(c if 32 <= ord(c) < 127 else " " for c in message[:1000])
         return json_response({"error": message, "errors": [{"message": message}], "warnings": []}, 400,
                              {"X-Error-Code": "BadRequest", "X-Error-Message": header})
-    return json_response({"errors": [], "warnings": []})
+    warning_list = [{"message": w} for w in warnings]
+    if errors:
+        message = "; ".join(errors)
+        return json_response({"error": message, "errors": [{"message": e} for e in errors],
+                              "warnings": warning_list}, 400,
+                             {"X-Error-Code": "BadRequest", "X-Error-Message": message[:1000]})
+    return json_response({"errors": [], "warnings": warning_list})
