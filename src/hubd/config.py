@@ -41,6 +41,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds hubd waits for the next piece of a request body before answering 408."),
     Setting("json_body_timeout", float, 60.0,
             "Seconds a JSON or form body (read whole into memory) may take to arrive in full."),
+    Setting("upstream_url", str, "", "Upstream hub to mirror (e.g. https://huggingface.co); empty: no mirror."),
+    Setting("upstream_token", str, "", "Service token for the upstream, used for users with no linked token."),
+    Setting("mirror", str, "", "Comma-separated patterns of repos to mirror (meta-llama/*, datasets/*); "
+            "empty: every repo not hosted locally."),
+    Setting("upstream_ttl", float, 30.0, "Seconds a branch or tag resolved upstream is trusted before asking again."),
+    Setting("mirror_cache_mib", int, 0, "Limit of the mirror's filled objects (MiB), LRU-evicted; 0: no limit."),
 )
 
 
@@ -62,6 +68,11 @@ class Settings:
     idle_timeout: float = 20.0
     body_timeout: float = 30.0
     json_body_timeout: float = 60.0
+    upstream_url: str = ""
+    upstream_token: str = ""
+    mirror: str = ""
+    upstream_ttl: float = 30.0
+    mirror_cache_mib: int = 0
 
     @property
     def base_url(self) -> str:

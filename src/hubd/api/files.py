@@ -11,6 +11,7 @@ from hubd.api.http import Ctx
 from hubd.hub.counters import counts_as_download
 from hubd.hub.errors import EntryNotFound
 from hubd.hub.names import PLURAL_TO_TYPE, PREFIXES_RE
+from hubd.mirror.api import resolve_filling
 from hubd.storage.blobstore import lfs_key
 
 RESOLVE = rf"/(?:(?P<prefix>{PREFIXES_RE})/)?(?P<ns>[^/]+)/(?P<name>[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)"
@@ -61,6 +62,8 @@ async def resolve(ctx: Ctx) -> Response:
         headers["ETag"] = f'"{entry.lfs.oid}"'
         headers["X-Linked-Etag"] = f'"{entry.lfs.oid}"'
         headers["X-Linked-Size"] = str(entry.lfs.size)
+        if hub.mirror is not None and (filling := await resolve_filling(ctx, repo, entry, headers)) is not None:
+            return filling  # a mirrored file not cached yet: streamed while the cache fills
         linked = await ctx.run(hub.linked_object, repo.id, entry)  # read only what this repo links
         if linked.xet_hash is not None:
             xet_file = await ctx.run(hub.xet.file, linked.xet_hash)

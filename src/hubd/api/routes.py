@@ -22,6 +22,7 @@ from hubd.api import (
 )
 from hubd.api import git as git_http
 from hubd.api.http import Router
+from hubd.mirror import api as mirror_api
 
 REPO = repos.REPO
 
@@ -71,6 +72,8 @@ def build_router() -> Router:
     r.add(f"/api/{REPO}/auth-check", "download", get=access.auth_check)
     r.add(f"/api/{REPO}/auth-check(?P<write>/write)", "contributor", get=access.auth_check)
     r.add("/api/settings/repositories", "user", get=access.repositories)
+    r.add("/api/settings/mirror/upstream-token", "user", get=mirror_api.upstream_token,  # hubd.mirror
+          put=mirror_api.upstream_token, delete=mirror_api.upstream_token)
     r.add("/api/organizations/(?P<org>[^/]+)/settings/repositories", "user", get=access.repositories)
     r.add(f"/api/{REPO}/lfs-files/duplicate", "create-from", post=duplicate.duplicate_lfs_files)
     # an id without namespace: no such repo can exist, so this answers RepoNotFound to everyone

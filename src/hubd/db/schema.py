@@ -319,3 +319,45 @@ login_attempts = Table(
     Column("window_start", Float, nullable=False),
     Column("failures", Integer, nullable=False),
 )
+
+# --- pull-through mirror of an upstream hub (hubd.mirror) ---------------------------------------------------
+# Repos copied from the upstream: their `repos` row, refs and git objects are the upstream's (commit ids
+# included); this row says so, and when the repo's refs and info were last asked of the upstream.
+mirror_repos = Table(
+    "mirror_repos",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("upstream", String(255), nullable=False),
+    Column("synced_at", Float, nullable=False),
+    Column("last_used", Float, nullable=False),
+)
+
+# Large objects filled from the upstream into the blob store: their size and last use, for LRU eviction.
+mirror_objects = Table(
+    "mirror_objects",
+    metadata,
+    Column("oid", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("filled_at", Float, nullable=False),
+    Column("last_used", Float, nullable=False),
+)
+Index("ix_mirror_objects_lru", mirror_objects.c.last_used)
+
+# Snapshots kept through gc and eviction: one commit of a mirrored repo, prefetched whole.
+mirror_pins = Table(
+    "mirror_pins",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("sha", String(40), primary_key=True),
+    Column("revision", String(255), nullable=False),
+    Column("pinned_at", Float, nullable=False),
+)
+
+# A user's own token on the upstream hub, sent upstream for that user's reads (gating stays per person).
+upstream_tokens = Table(
+    "upstream_tokens",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("token", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

@@ -94,6 +94,13 @@ class Hub:
         self.xet = XetStore(blobs)
         self.downloads = DownloadCounter(db)
         self._card = lru_cache(maxsize=4096)(lambda blob_sha: card_data(self.git.raw("blob", blob_sha)))
+        self.mirror = None  # a pull-through mirror of an upstream hub (hubd.mirror), when one is configured
+        if settings.upstream_url:
+            from hubd.mirror.refs import MirrorRefs
+            from hubd.mirror.service import Mirror
+
+            self.mirror = Mirror(self)
+            self.refs = MirrorRefs(db, self.mirror)
 
     def card(self, commit_sha: str) -> dict | None:
         """cardData of the README.md at a commit (cached by the README's blob id, which is immutable)."""
@@ -140,6 +147,8 @@ class Hub:
         as another repo's bytes."""
         assert entry.lfs is not None
         linked = self.object_of(repo_id, entry.lfs.oid)
+        if linked is None and self.mirror is not None and self.mirror.is_mirrored(repo_id):
+            linked = self.mirror.fill_now(repo_id, entry)  # verified and linked to this repo, or an error
         if linked is None or linked.size != entry.lfs.size:
             raise EntryNotFound(f"{entry.path}: its LFS object was not uploaded to this repo")
         return linked
@@ -158,6 +167,9 @@ class Hub:
         if entry.lfs is None:
             yield self.git.raw("blob", entry.sha)[start:end]
             return
+        if self.mirror is not None and self.mirror.is_mirrored(repo_id) and not self.mirror.cached(repo_id, entry):
+            yield from self.mirror.read_range(repo_id, entry, start, end)  # small ranges read, not filled
+            return
         linked = self.linked_object(repo_id, entry)
         if linked.xet_hash is not None:
             f = self.xet.file(linked.xet_hash)
@@ -168,12 +180,16 @@ class Hub:
         yield from self.blobs.iter_range(lfs_key(entry.lfs.oid), start, end, 8 * 1024 * 1024)
 
     def repo_for_read(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> Repo:
+        if self.mirror is not None and (mirrored := self.mirror.lookup(p, repo_type, namespace, name, False)):
+            return mirrored  # authorized by the upstream
         repo = self.find_repo(repo_type, namespace, name)
         if repo is None or not access.can_read(p, repo.namespace, repo.private):
             raise RepoNotFound()
         return repo
 
     def repo_for_download(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> Repo:
+        if self.mirror is not None and (mirrored := self.mirror.lookup(p, repo_type, namespace, name, True)):
+            return mirrored  # gating decided by the upstream, for this user's upstream identity
         repo = self.repo_for_read(p, repo_type, namespace, name)
         if repo.gated and not access.can_read_gated(p, repo.namespace):
             if p is None:
@@ -187,6 +203,8 @@ class Hub:
         self, p: Principal | None, repo_type: str, namespace: str, name: str, minimum: str = "contributor"
     ) -> Repo:
         repo = self.repo_for_read(p, repo_type, namespace, name)
+        if self.mirror is not None:
+            self.mirror.refuse_write(repo)
         if p is None:
             raise Unauthorized("You must be authenticated to write to a repo")
         if not access.can_write(p, repo.namespace, repo.created_by, minimum):
@@ -241,6 +259,8 @@ class Hub:
     def _check_new_repo(self, p: Principal, repo_type: str, namespace: str | None, name: str) -> str:
         check_repo_name(name)
         namespace = namespace or p.name
+        if self.mirror is not None:
+            self.mirror.check_create(repo_type, namespace, name)
         if self.accounts.account(namespace) is None:
             raise RepoNotFound(f"Namespace {namespace!r} not found")
         if not access.has_role(p, namespace, "contributor"):

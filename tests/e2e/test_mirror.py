@@ -1,0 +1,144 @@
+"""hubd as a pull-through mirror (issue 16): two hubd processes on loopback, one the upstream of the other.
+
+Upstream traffic is counted from the upstream's access log (JSON lines, one per request, with the path)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+
+from tests.conftest import Hubd, make_hubd, run_client, sha256_file
+
+
+@dataclass
+class Pair:
+    upstream: Hubd
+    mirror: Hubd
+
+    def log_mark(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.upstream.data_dir.parent / f"hubd-{self.upstream.port}.log"
+
+    def upstream_requests(self, since: int) -> list[str]:
+        """Paths the upstream served since `since` (a byte offset of its log)."""
+        with open(self.log_path, "rb") as f:
+            f.seek(since)
+            lines = f.read().decode(errors="replace").splitlines()
+        paths = []
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("logger") == "hubd.access" and "path" in rec:
+                paths.append(rec["path"])
+        return paths
+
+
+def write_random(path: Path, size: int, seed: int) -> None:
+    rng = random.Random(seed)
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 4 * 2**20)
+            f.write(rng.randbytes(n))
+            left -= n
+
+
+@pytest.fixture(scope="module")
+def pair() -> Iterator[Pair]:
+    upstream = make_hubd("upstream")
+    upstream.add_user("up-alice")
+    upstream.add_user("up-bob")
+    upstream.cli("orgs", "add", "gatedorg")
+    upstream.cli("orgs", "add-member", "gatedorg", "up-alice", "--role", "read")
+    upstream.start()
+    mirror = make_hubd("mirror", extra_args=["--upstream-url", upstream.url, "--upstream-ttl", "300"])
+    mirror.add_user("carol")
+    mirror.add_user("dave")
+    mirror.start()
+    yield Pair(upstream, mirror)
+    mirror.stop()
+    upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def model(pair: Pair, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, str]:
+    """An upstream model with a regular file, a plain LFS file (uploaded without Xet) and a Xet file."""
+    up = HfApi(endpoint=pair.upstream.url, token=pair.upstream.tokens["up-alice"])
+    folder = tmp_path_factory.mktemp("model")
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 8}))
+    (folder / "README.md").write_text("---\nlicense: mit\n---\n# mirrored\n")
+    write_random(folder / "weights.bin", 12 * 2**20, seed=1)
+    write_random(folder / "xet.bin", 20 * 2**20, seed=2)
+    repo_id = "up-alice/mirrored-model"
+    up.create_repo(repo_id)
+    up.upload_file(repo_id=repo_id, path_or_fileobj=str(folder / "xet.bin"), path_in_repo="xet.bin")
+    run_client(
+        "from huggingface_hub import HfApi\n"
+        f"api = HfApi(endpoint={pair.upstream.url!r})\n"
+        f"api.upload_folder(repo_id={repo_id!r}, folder_path={str(folder)!r},\n"
+        "                  allow_patterns=['*.json', '*.md', 'weights.bin'])\n",
+        pair.upstream.tokens["up-alice"], env={"HF_HUB_DISABLE_XET": "1"})
+    sha = up.repo_info(repo_id).sha
+    assert sha is not None
+    return repo_id, folder, sha
+
+
+def test_downloads_through_the_mirror(pair: Pair, model: tuple[str, Path, str], tmp_path: Path) -> None:
+    repo_id, folder, sha = model
+    up_files = {e.path: e for e in HfApi(endpoint=pair.upstream.url, token=False).list_repo_tree(repo_id)}
+    assert up_files["xet.bin"].xet_hash and not up_files["weights.bin"].xet_hash
+    mark = pair.log_mark()
+    api = HfApi(endpoint=pair.mirror.url, token=False)
+    info = api.repo_info(repo_id, files_metadata=True)
+    assert info.sha == sha  # the upstream's commit id, not one the mirror made
+    assert {s.rfilename for s in info.siblings or []} == set(up_files) | {".gitattributes"} - {None}
+    for name in ("config.json", "weights.bin", "xet.bin"):
+        path = hf_hub_download(repo_id, name, endpoint=pair.mirror.url, cache_dir=tmp_path / "c1", token=False)
+        assert sha256_file(path) == sha256_file(folder / name), name
+        assert Path(path).parent.name == sha  # snapshots/<commit>: the client read X-Repo-Commit
+    snap = Path(snapshot_download(repo_id, endpoint=pair.mirror.url, cache_dir=tmp_path / "c2", token=False))
+    assert snap.name == sha and sha256_file(snap / "weights.bin") == sha256_file(folder / "weights.bin")
+    first = pair.upstream_requests(mark)
+    assert any(p.endswith("/info/lfs/objects/batch") for p in first), first
+    # the second download of everything, by another client cache: nothing reaches the upstream
+    mark = pair.log_mark()
+    snap = Path(snapshot_download(repo_id, endpoint=pair.mirror.url, cache_dir=tmp_path / "c3", token=False))
+    for name in ("config.json", "README.md", "weights.bin", "xet.bin"):
+        assert sha256_file(snap / name) == sha256_file(folder / name)
+    assert pair.upstream_requests(mark) == []
+    # tree, paths-info and revision agree with the upstream's
+    mirror_tree = {e.path: e.blob_id for e in api.list_repo_tree(repo_id, revision=sha)}
+    assert mirror_tree == {p: e.blob_id for p, e in up_files.items()}
+    r = httpx.head(f"{pair.mirror.url}/{repo_id}/resolve/main/weights.bin")
+    assert r.headers["x-repo-commit"] == sha and r.headers["x-linked-etag"].strip('"') == sha256_file(
+        folder / "weights.bin")
+
+
+def test_local_repo_wins_and_mirror_is_read_only(pair: Pair, model: tuple[str, Path, str]) -> None:
+    repo_id, _folder, _sha = model
+    carol = HfApi(endpoint=pair.mirror.url, token=pair.mirror.tokens["carol"])
+    # a local repo is served as local; the upstream is not asked
+    carol.create_repo("carol/local-one")
+    mark = pair.log_mark()
+    assert carol.repo_info("carol/local-one").id == "carol/local-one"
+    assert pair.upstream_requests(mark) == []
+    # a mirrored repo cannot be written to
+    with pytest.raises(Exception) as exc:
+        carol.upload_file(repo_id=repo_id, path_or_fileobj=b"x", path_in_repo="x.txt")
+    assert "403" in str(exc.value) or "404" in str(exc.value)
+    # a missing upstream repo is missing here
+    r = httpx.get(f"{pair.mirror.url}/api/models/up-alice/nope", headers={
+        "Authorization": f"Bearer {pair.mirror.tokens['carol']}"})
+    assert r.status_code == 404 and r.headers["x-error-code"] == "RepoNotFound"
