@@ -340,3 +340,15 @@ def test_validate_yaml_like_the_hub(hubd) -> None:  # type: ignore[no-untyped-de
     assert r.status_code == 200 and "missing yaml metadata" in r.json()["warnings"][0]["message"]
     r = httpx.post(f"{hubd.url}/api/validate-yaml", json={"content": "---\nsdk: flask\n---\n", "repoType": "space"})
     assert r.status_code == 400 and r.headers["x-error-code"] == "BadRequest" and "sdk" in r.json()["error"]
+
+
+def test_backslashes_in_file_names_round_trip(hubd, alice: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import quote
+
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    name = "folder/..\\..\\..\\file"
+    alice.create_commit(repo_id, [CommitOperationAdd(name, b"odd but legal")], commit_message="backslashes")
+    assert name in alice.list_repo_files(repo_id)
+    r = httpx.get(f"{hubd.url}/{repo_id}/resolve/main/{quote(name)}", headers=_auth(hubd, "alice"))
+    assert r.status_code == 200 and r.content == b"odd but legal"

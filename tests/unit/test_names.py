@@ -17,13 +17,14 @@ def test_bad_repo_names(name: str) -> None:
         check_repo_name(name)
 
 
-@pytest.mark.parametrize("path", ["a.txt", "dir/sub/file.bin", ".gitattributes", "name with space.txt", "ü.txt"])
+@pytest.mark.parametrize("path", ["a.txt", "dir/sub/file.bin", ".gitattributes", "name with space.txt", "ü.txt",
+                                  "folder/..\\..\\..\\file", "a\\b"])
 def test_good_paths(path: str) -> None:
     assert check_file_path(path) == path
 
 
 @pytest.mark.parametrize("path", ["", "/a", "a/", "a//b", "../a", "a/../b", "./a", ".git", ".git/x", "a/.GIT/b",
-                                  "a\\b", "a\0b", "a\nb", "x" * 1025])
+                                  "a\0b", "a\nb", "x" * 1025])
 def test_bad_paths(path: str) -> None:
     with pytest.raises(BadRequest):
         check_file_path(path)

@@ -51,10 +51,12 @@ def check_repo_type(repo_type: object) -> str:
 
 
 def check_file_path(path: object) -> str:
-    """A path inside a repo: relative, no '..' or '.' parts, no NUL, not under .git/."""
+    """A path inside a repo: relative, no '..' or '.' parts, no NUL, not under .git/. A backslash is an
+    ordinary character in a git path (`folder/..\\..\\file` is one legal name, as on the Hub): hubd never
+    maps repo paths to local files, and the clients protect local paths themselves."""
     if not isinstance(path, str) or not path:
         raise BadRequest("Invalid file path: empty")
-    if path.startswith("/") or "\\" in path or "\0" in path or len(path.encode()) > MAX_PATH_BYTES:
+    if path.startswith("/") or "\0" in path or len(path.encode()) > MAX_PATH_BYTES:
         raise BadRequest(f"Invalid file path: {path!r}")
     parts = path.split("/")
     for part in parts:
