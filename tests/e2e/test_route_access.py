@@ -142,6 +142,8 @@ def vault(hubd):  # type: ignore[no-untyped-def]
             alice.upload_file(path_or_fileobj=b"a", path_in_repo="a.txt", repo_id=repo_id, repo_type=repo_type)
             if kind == "gated":
                 alice.update_repo_settings(repo_id, gated="manual", repo_type=repo_type)
+            # discussion #1 is alice's: "discussion-author" routes then allow exactly the repo's writers
+            alice.create_discussion(repo_id, "alice's discussion", repo_type=repo_type)
             repos[(repo_type, kind)] = repo_id
         repos[(repo_type, "missing")] = f"{ORG}/{repo_type}-missing"
     for c in CALLERS:  # a repo of their own, as a target of copies
@@ -188,6 +190,8 @@ def _request(case: Case, repo_type: str, repo_id: str, caller: Caller, hubd) -> 
         body = {"tag": f"t{uuid.uuid4().hex[:8]}"}
     elif short == "create":  # discussions
         body = {"title": "hello"}
+    elif short == "comment":
+        body = {"comment": "hello"}
     elif short == "duplicate_repo":
         body = {"repository": f"{caller.user or 'nobody'}/dup-{uuid.uuid4().hex[:8]}"}
     elif short == "duplicate_lfs_files":
@@ -220,7 +224,15 @@ def _expected(rule: str, caller: Caller, kind: str) -> str:
         return "allowed" if kind != "gated" or member else "gated"
     if rule in ("user-read", "create-from"):
         return "forbidden"
-    minimum = {"pr": "contributor", "contributor": "write", "write": "write", "write-body": "write"}[rule]
+    if rule == "discuss":  # any signed-in user with a write token, gated repos included
+        return "allowed" if caller.writes else "forbidden"
+    if rule == "pr":  # any signed-in user with a write token who may download (pull requests move no branch)
+        if not caller.writes:
+            return "forbidden"
+        return "allowed" if kind != "gated" or member else "gated"
+    # discussion #1 is alice's (the fixture), so "discussion-author" is the repo's writers; alice created the
+    # repos, so the org's contributors are not among them
+    minimum = {"contributor": "write", "write": "write", "write-body": "write", "discussion-author": "write"}[rule]
     if caller.writes and member and ROLE_ORDER[caller.role] >= ROLE_ORDER[minimum]:  # type: ignore[index]
         return "allowed"
     return "forbidden"
@@ -240,7 +252,8 @@ def _same_as_missing(client: httpx.Client, case: Case, repo_type: str, vault: di
     return same and (case.rule == "write-body" or _shape(missing)[3] == _shape(r)[3])
 
 
-REPO_RULES = ("read", "download", "pr", "contributor", "write", "write-body", "user-read", "create-from")
+REPO_RULES = ("read", "download", "pr", "contributor", "write", "write-body", "user-read", "create-from", "discuss",
+              "discussion-author")
 
 
 @pytest.mark.parametrize("repo_type", ["model", "dataset", "space"])

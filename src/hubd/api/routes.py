@@ -20,6 +20,7 @@ from hubd.api import (
     viewer,
     xet,
 )
+from hubd.api import gating as gating_api
 from hubd.api import git as git_http
 from hubd.api.http import Router
 from hubd.mirror import api as mirror_api
@@ -31,13 +32,17 @@ REPO = repos.REPO
 #   public       no account, no repo            user        a signed-in user, no repo
 #   signed       a signed URL or a Xet token (checked by the handler against what it grants)
 #   read         see the repo (private: members only)       download    read its content (gated: granted)
-#   pr           upload content, open or update pull requests (org contributors and up)
+#   pr           upload content, open or update pull requests: any signed-in user with a write token who may
+#                download the repo (gated: granted); commits go to refs/pr/N only, never to a branch
 #   contributor  commit to its branches (contributors only in repos they created)
 #   write        delete, move, settings, delete refs        write-body  as write, the repo named in the body
-#   user-read    a signed-in user who can see the repo (likes)
+#   user-read    a signed-in user who can see the repo (likes, asking for access to a gated repo)
+#   discuss      a signed-in user with a write token who can see the repo (open, comment; the handler lets
+#                only a comment's author edit it, its author or writers hide it)
+#   discussion-author  the discussion's author (write token) or whoever may commit to the repo's branches
 #   create-from  a signed-in user with a write token who may download the repo (copies out of it)
 ACCESS = ("public", "user", "signed", "read", "download", "pr", "contributor", "write", "write-body", "user-read",
-          "create-from")
+          "create-from", "discuss", "discussion-author")
 
 
 def build_router() -> Router:
@@ -90,9 +95,20 @@ def build_router() -> Router:
           post=browse.create_tag, delete=browse.delete_tag)
     r.add(f"/api/{REPO}/preupload/(?P<rev>[^/]+)", "pr", post=upload.preupload)
     r.add(f"/api/{REPO}/commit/(?P<rev>[^/]+)", "contributor", post=upload.commit)  # "pr" with create_pr=1
-    r.add(f"/api/{REPO}/discussions", {"get": "read", "post": "pr"}, get=discussions.listing,
+    r.add(f"/api/{REPO}/discussions", {"get": "read", "post": "discuss"}, get=discussions.listing,
           post=discussions.create)
-    r.add(f"/api/{REPO}/discussions/(?P<num>[0-9]+)", "read", get=discussions.details)
+    dn = f"/api/{REPO}/discussions/(?P<num>[0-9]+)"
+    r.add(dn, "read", get=discussions.details)
+    r.add(dn + "/comment", "discuss", post=discussions.comment)
+    r.add(dn + "/comment/(?P<comment>[0-9a-f]{24})/edit", "discuss", post=discussions.edit_comment)
+    r.add(dn + "/comment/(?P<comment>[0-9a-f]{24})/hide", "discuss", post=discussions.hide_comment)
+    r.add(dn + "/title", "discussion-author", post=discussions.rename)
+    r.add(dn + "/status", "discussion-author", post=discussions.status)
+    r.add(dn + "/merge", "contributor", post=discussions.merge)
+    ar = f"/api/{REPO}/user-access-request"
+    r.add(ar + "/(?P<status>pending|accepted|rejected)", "write", get=gating_api.list_requests)
+    r.add(ar + "/handle", "write", post=gating_api.handle)
+    r.add(ar + "/grant", "write", post=gating_api.grant)
     r.add("/api/lfs/objects/(?P<oid>[0-9a-f]{64})", "signed", put=lfs.put_object, get=lfs.get_object)
     r.add("/api/lfs/objects/(?P<oid>[0-9a-f]{64})/multipart/(?P<upload_id>[0-9a-f]{32})", "signed",
           post=lfs.complete_multipart)
@@ -111,6 +127,7 @@ def build_router() -> Router:
     r.add(lfs.LFS_REPO + "/verify", "read", post=lfs.verify)
     r.add(git_http.GIT_REPO + "/info/refs", "download", get=git_http.info_refs)  # receive-pack: "pr", then per ref
     r.add(git_http.GIT_REPO + "/git-(?P<service>upload-pack|receive-pack)", "download", post=git_http.rpc)
+    r.add(gating_api.ASK_ACCESS, "user-read", post=gating_api.ask_access)
     r.add(files.RESOLVE, "download", get=files.resolve)
     r.add(files.RAW, "download", get=files.raw)
     every = {m: unscoped.not_found for m in ("get", "post", "put", "delete", "patch")}

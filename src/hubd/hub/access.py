@@ -31,16 +31,18 @@ def can_read(p: Principal | None, namespace: str, private: bool) -> bool:
 
 
 def can_read_gated(p: Principal | None, namespace: str) -> bool:
-    """Gated repos: members of the namespace always have access; access requests come later."""
+    """Gated repos: members of the namespace always have access; others once their access request is
+    accepted (hub/gating.py, which asks this first)."""
     return p is not None and p.namespace_role(namespace) is not None
 
 
 def can_write(p: Principal | None, namespace: str, created_by: int | None, minimum: str) -> bool:
     """May `p` change a repo? `minimum` is "pr" (upload content and open or update pull requests),
     "contributor" (commit to its branches), "write" or "admin". As on the Hub, an org's contributors commit
-    only to the repos they created, and elsewhere only open pull requests."""
+    only to the repos they created, and elsewhere only open pull requests; and any signed-in user with a write
+    token opens pull requests on a repo they can read (the caller checked that), which move no branch."""
     if minimum == "pr":
-        return has_role(p, namespace, "contributor")
+        return p is not None and p.token_role == "write"
     if not has_role(p, namespace, minimum):
         return False
     assert p is not None

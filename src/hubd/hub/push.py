@@ -272,6 +272,8 @@ class Push:
             return f"{u.name} is not an open pull request"
         if not self._can("pr"):
             return f"you don't have the rights to push to {u.name}"
+        if disc["author_id"] != self.p.user_id and not self._can("contributor"):  # as API commits to refs/pr/N
+            return f"only the author of pull request #{num} or the repo's writers can push to {u.name}"
         if u.new not in self.pack.commits and u.new not in self.objects.commits:
             return f"{u.new} is not a commit of this push or of this repo"
         if not self._descends(u.new, u.old):
@@ -281,6 +283,10 @@ class Push:
     def _force_allowed(self, branch: str) -> bool:
         patterns = getattr(self.hub.settings, "git_force_push", "") or ""
         return any(fnmatch.fnmatchcase(branch, p.strip()) for p in patterns.split(",") if p.strip())
+
+    def _message(self, sha: str) -> str:
+        c = self.pack.commits.get(sha) or self.hub.git.commit(sha)
+        return c.message.decode("utf-8", "replace")
 
     def _parents(self, sha: str) -> list[str]:
         c = self.pack.commits.get(sha)
@@ -319,6 +325,9 @@ class Push:
                 if u.new is not None:
                     for sha in self._new_commits(u.new):
                         record_commit(conn, self.repo.id, sha)
+                if u.name.startswith("refs/pr/") and u.new is not None:  # the PR shows the commit it got
+                    subject = self._message(u.new).split("\n", 1)[0]
+                    self.hub.discussions.commit_added(conn, self.p, self.repo, int(u.name[8:]), u.new, subject)
                 if u.name == MAIN:  # the post-commit jobs of an API commit to main
                     enqueue(conn, "derive", self.repo.id)
                     if self.repo.type == "dataset":

@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from hubd.config import Settings
 from hubd.db.engine import Database
 from hubd.db.schema import (
-    accounts,
     discussions,
     downloads_daily,
     likes,
@@ -36,6 +35,7 @@ from hubd.hub.browse import Browser, PathEntry
 from hubd.hub.cards import card_data
 from hubd.hub.commits import CommitPlan, build_commit, check_parent, new_commit, too_many_retries
 from hubd.hub.counters import DownloadCounter
+from hubd.hub.discussions import Discussions
 from hubd.hub.errors import (
     BadRequest,
     Conflict,
@@ -46,6 +46,7 @@ from hubd.hub.errors import (
     RevisionNotFound,
     Unauthorized,
 )
+from hubd.hub.gating import Gating
 from hubd.hub.gitattributes import default_gitattributes
 from hubd.hub.models import Repo, repo_from_row
 from hubd.hub.names import check_ref_name, check_repo_name, check_repo_type
@@ -93,6 +94,8 @@ class Hub:
         self.signer = Signer(load_signing_key(db))
         self.xet = XetStore(blobs)
         self.downloads = DownloadCounter(db)
+        self.discussions = Discussions(self)
+        self.gating = Gating(self)
         self._card = lru_cache(maxsize=4096)(lambda blob_sha: card_data(self.git.raw("blob", blob_sha)))
         self.mirror = None  # a pull-through mirror of an upstream hub (hubd.mirror), when one is configured
         if settings.upstream_url:
@@ -191,12 +194,13 @@ class Hub:
         if self.mirror is not None and (mirrored := self.mirror.lookup(p, repo_type, namespace, name, True)):
             return mirrored  # gating decided by the upstream, for this user's upstream identity
         repo = self.repo_for_read(p, repo_type, namespace, name)
+        if repo.gated and p is not None and self.gating.may_download(p, repo):  # an accepted access request
+            return repo
         if repo.gated and not access.can_read_gated(p, repo.namespace):
             if p is None:
                 raise GatedRepo(f"Access to {repo.type} {repo.repo_id} is restricted. You must have access to it "
                                 "and be authenticated to access it. Please log in.")
-            raise GatedRepo(f"Access to {repo.type} {repo.repo_id} is restricted and you are not in the authorized "
-                            f"list. Visit {self.settings.base_url}/{repo.url_path} to ask for access.")
+            raise self.gating.refusal(p, repo)  # pending, rejected or never asked: the Hub's words for each
         return repo
 
     def repo_for_write(
@@ -209,6 +213,8 @@ class Hub:
             raise Unauthorized("You must be authenticated to write to a repo")
         if not access.can_write(p, repo.namespace, repo.created_by, minimum):
             raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
+        if minimum == "pr" and not self.gating.may_download(p, repo):  # a PR starts from the gated content
+            raise self.gating.refusal(p, repo)
         return repo
 
     # --- repo lifecycle --------------------------------------------------------------------------------
@@ -409,6 +415,9 @@ class Hub:
 
         A commit that loses the race for the ref is rebuilt on the new head; randomised back-off keeps
         many writers on one branch (across replicas) from starving each other."""
+        pr_num = int(ref[8:]) if pr_title is None and ref and ref.startswith("refs/pr/") else None
+        if pr_num is not None:  # an open PR, and the caller's own unless they may write (hub/discussions.py)
+            self.discussions.check_pr_update(p, repo, pr_num)
         for attempt in range(MAX_COMMIT_ATTEMPTS):
             if attempt:
                 time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
@@ -422,10 +431,14 @@ class Hub:
             try:
                 with self.db.write() as conn:
                     if pr_title is not None:
-                        num = self._open_discussion(conn, p, repo, pr_title, plan.description, True, base_ref)
+                        num = self.discussions.open_in(conn, p, repo, pr_title, plan.description, True, base_ref,
+                                                       "open")
                         cas_ref(conn, repo.id, f"refs/pr/{num}", None, sha)
+                        self.discussions.commit_added(conn, p, repo, num, sha, plan.summary or "Update files")
                         return CommitResult(sha, num)
                     cas_ref(conn, repo.id, target_ref, head, sha)
+                    if pr_num is not None:
+                        self.discussions.commit_added(conn, p, repo, pr_num, sha, plan.summary or "Update files")
                     if target_ref == MAIN:
                         enqueue(conn, "derive", repo.id)
                         if repo.type == "dataset":
@@ -435,49 +448,12 @@ class Hub:
                 continue
         raise too_many_retries()
 
-    def _open_discussion(
-        self, conn: object, p: Principal, repo: Repo, title: str, description: str, is_pr: bool, base_ref: str
-    ) -> int:
-        c = conn  # a Connection inside the caller's write transaction
-        num = c.execute(select(repos.c.next_discussion).where(repos.c.id == repo.id)).scalar_one()  # type: ignore[attr-defined]
-        c.execute(update(repos).where(repos.c.id == repo.id).values(next_discussion=num + 1))  # type: ignore[attr-defined]
-        c.execute(  # type: ignore[attr-defined]
-            insert(discussions).values(
-                repo_id=repo.id, num=num, title=title or "Untitled", description=description,
-                author_id=p.user_id, is_pull_request=is_pr, status="open" if not is_pr else "draft",
-                created_at=time.time(), base_ref=base_ref if is_pr else None, events=[],
-            )
-        )
-        return int(num)
-
+    # --- discussions (hub/discussions.py) -----------------------------------------------------------------
     def open_discussion(self, p: Principal, repo: Repo, title: str, description: str, is_pr: bool) -> int:
-        with self.db.write() as conn:
-            num = self._open_discussion(conn, p, repo, title, description, is_pr, MAIN)
-            if is_pr:
-                head = conn.execute(
-                    select(refs.c.target).where((refs.c.repo_id == repo.id) & (refs.c.name == MAIN))
-                ).scalar_one()
-                cas_ref(conn, repo.id, f"refs/pr/{num}", None, head)
-        return num
+        return self.discussions.open(p, repo, title, description, is_pr)
 
     def discussion(self, repo: Repo, num: int) -> dict | None:
-        with self.db.read() as conn:
-            row = conn.execute(
-                select(discussions, accounts.c.name.label("author"))
-                .outerjoin(accounts, accounts.c.id == discussions.c.author_id)
-                .where((discussions.c.repo_id == repo.id) & (discussions.c.num == num))
-            ).mappings().first()
-        return dict(row) if row else None
-
-    def list_discussions(self, repo: Repo) -> list[dict]:
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(discussions, accounts.c.name.label("author"))
-                .outerjoin(accounts, accounts.c.id == discussions.c.author_id)
-                .where(discussions.c.repo_id == repo.id)
-                .order_by(discussions.c.num.desc())
-            ).mappings().all()
-        return [dict(r) for r in rows]
+        return self.discussions.get(repo, num)
 
     # --- branches and tags -----------------------------------------------------------------------------
     def create_branch(self, p: Principal | None, repo: Repo, branch: str, start: str | None, empty: bool) -> None:
