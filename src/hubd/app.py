@@ -27,6 +27,8 @@ from hubd.jobs.queue import enqueue
 from hubd.jobs.worker import Worker
 from hubd.logs import configure_logging
 from hubd.storage.local import InsufficientStorage, open_blobstore
+from hubd.web.session import COOKIE as SESSION_COOKIE
+from hubd.web.session import cookie_principal
 
 log = logging.getLogger("hubd")
 access = logging.getLogger("hubd.access")
@@ -140,6 +142,9 @@ class HubApp:
             response = await handler(ctx)
         except HubError as exc:
             response = error_response(exc, principal, request.method)
+            elif SESSION_COOKIE in request.cookies:  # a signed-in browser: pages, and the API as on the Hub
+                principal = await anyio.to_thread.run_sync(
+                    cookie_principal, self.hub, request, handler.__module__.startswith("hubd.web."))
         except SQLAlchemyError as exc:
             if _disk_full(exc):
                 log.error("database full on %s %s: %s", request.method, path, exc)

@@ -109,9 +109,21 @@ def users() -> None:
 @click.option("--email", default=None)
 @click.option("--admin", is_flag=True, help="A site administrator, with every right on every namespace.")
 @_setting_options(_STORE_OPTIONS)
-def users_add(name: str, fullname: str, email: str | None, admin: bool, **opts: Any) -> None:
+def users_add(name: str, fullname: str, email: str | None, admin: bool, with_password: bool, **opts: Any) -> None:
+    password = _read_password() if with_password else None
+@click.option("--password", "with_password", is_flag=True,
+              help="Set a password for the web sign-in: read from stdin's first line, or asked for on a terminal.")
     try:
-        _hub(opts).accounts.add_user(name, fullname, email, admin)
+        hub = _hub(opts)
+        if password is not None:  # checked before the account exists: a weak password creates nothing
+            from hubd.hub.signin import check_password_strength
+
+            check_password_strength(password)
+        hub.accounts.add_user(name, fullname, email, admin)
+        if password is not None:
+            from hubd.web.session import signin
+
+            signin(hub).set_password(name, password)
     except HubError as exc:
         _fail(exc)
     click.echo(f"user {name} created", err=True)
@@ -119,6 +131,37 @@ def users_add(name: str, fullname: str, email: str | None, admin: bool, **opts: 
 
 @users.command("list")
 @_setting_options(_STORE_OPTIONS)
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users.command("passwd")
+@click.argument("name")
+@_setting_options(_STORE_OPTIONS)
+def users_passwd(name: str, **opts: Any) -> None:
+    """Set a user's web sign-in password (stdin's first line, or asked for on a terminal)."""
+    from hubd.web.session import signin
+
+    try:
+        signin(_hub(opts)).set_password(name, _read_password())
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"password of {name} set", err=True)
+
+
+@users.command("invite")
+@_setting_options((*_STORE_OPTIONS, "public_url", "host", "port"))
+def users_invite(**opts: Any) -> None:
+    """Print a one-time sign-up link (valid 7 days): sign-up is otherwise closed unless an admin opens it."""
+    from hubd.web.session import signin
+
+    code = signin(_hub(opts)).invite(None)
+    settings = load_settings({k: opts.get(k) for k in ("public_url", "host", "port")})
+    click.echo(f"{settings.base_url}/join?invite={code}")
+
+
 def users_list(**opts: Any) -> None:
     """One line a user: name, email, admin, disabled."""
     for u in _hub(opts).accounts.list_users():

@@ -42,9 +42,11 @@ REPO = repos.REPO
 #   discussion-author  the discussion's author (write token) or whoever may commit to the repo's branches
 #   create-from  a signed-in user with a write token who may download the repo (copies out of it)
 ACCESS = ("public", "user", "signed", "read", "download", "pr", "contributor", "write", "write-body", "user-read",
-          "create-from", "discuss", "discussion-author")
+          "create-from", "page", "form", "discuss", "discussion-author")
 
 
+#   page         a web page (HTML): its handler applies the repo's rules (private = missing = the 404 page)
+#   form         a web form POST: needs the form's CSRF token; its handler applies the rules as a page does
 def build_router() -> Router:
     r = Router()
     r.add("/healthz", "public", get=ops.healthz)
@@ -134,3 +136,30 @@ def build_router() -> Router:
     r.add(unscoped.API_UNSCOPED, "public", **every)
     r.add(unscoped.FILES_UNSCOPED, "public", **every)
     return r
+    add_pages(r)
+
+
+def add_pages(r: Router) -> None:
+    """The web side, after every API route (no API path changes): pages at the Hub's own URLs."""
+    from hubd.web import account, listing, manage, pages
+    from hubd.web import viewer as viewer_page
+
+    rp = "/" + pages.REPO
+    r.add("/static/(?P<file>[A-Za-z0-9_.-]+)", "public", get=account.static)
+    r.add("/", "page", get=listing.home)
+    r.add("/(?P<types>models|datasets|spaces)", "page", get=listing.listing)
+    r.add("/login", {"get": "page", "post": "form"}, get=account.login, post=account.login)
+    r.add("/logout", "form", post=account.logout)
+    r.add("/join", {"get": "page", "post": "form"}, get=account.join, post=account.join)
+    r.add("/settings/tokens", {"get": "page", "post": "form"}, get=account.tokens, post=account.tokens)
+    r.add("/new(?:-dataset|-space)?", {"get": "page", "post": "form"}, get=manage.new_repo, post=manage.new_repo)
+    r.add(rp, "page", get=pages.repo_page)
+    r.add(rp + "/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", "page", get=pages.tree_page)
+    r.add(rp + "/blob/(?P<rev>[^/]+)/(?P<path>.+)", "page", get=pages.blob_page)
+    r.add(rp + "/commits/(?P<rev>[^/]+)", "page", get=pages.commits_page)
+    r.add(rp + "/commit/(?P<sha>[0-9a-fA-F]{4,40})", "page", get=pages.commit_page)
+    r.add(rp + "/settings", {"get": "page", "post": "form"}, get=manage.settings, post=manage.settings)
+    r.add(rp + "/like", "form", post=manage.like)
+    r.add("/(?P<prefix>datasets)/(?P<ns>[^/]+)/(?P<name>[^/]+)/viewer(?:/(?P<config>[^/]+)/(?P<split>[^/]+))?", "page",
+          get=viewer_page.viewer_page)
+    r.add("/(?P<account>(?!api$)[^/]+)", {"get": "page", "post": "form"}, get=listing.profile, post=listing.profile)
