@@ -19,6 +19,7 @@ def _setting_options(names: tuple[str, ...]) -> Callable[[Callable[..., Any]], C
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         for s in reversed([s for s in SETTINGS if s.name in names]):
             fn = click.option(f"--{s.name.replace('_', '-')}", s.name, type=s.type, default=None,
+                              multiple=s.name == "mirror",  # --mirror 'meta-llama/*' --mirror 'datasets/*'
                               help=f"{s.help} [env HUBD_{s.name.upper()}; default {s.default!r}]")(fn)
         return fn
     return decorate
@@ -68,6 +69,7 @@ def serve(**opts: Any) -> None:
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
 
+    opts["mirror"] = ",".join(opts.get("mirror") or ()) or None
     try:
         settings = load_settings(opts)
     except ValueError as exc:
@@ -349,6 +351,62 @@ def gc_command(grace_hours: float, dry_run: bool, **opts: Any) -> None:
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{report.live_objects} live objects; {verb} {report.deleted} unreferenced "
                f"({report.deleted_bytes} bytes); kept {report.kept_young} younger than the grace period")
+
+
+_MIRROR_OPTIONS = (*_STORE_OPTIONS, "upstream_url", "upstream_token", "mirror", "mirror_cache_mib")
+
+
+def _mirror_hub(opts: dict[str, Any]):  # type: ignore[no-untyped-def]
+    from hubd.app import open_hub
+
+    opts["mirror"] = ",".join(opts.get("mirror") or ()) or None
+    hub = open_hub(load_settings({k: opts.get(k) for k in _MIRROR_OPTIONS}))
+    if hub.mirror is None:
+        click.echo("error: no upstream: give --upstream-url (or HUBD_UPSTREAM_URL)", err=True)
+        sys.exit(1)
+    return hub
+
+
+@main.group()
+def mirror() -> None:
+    """The pull-through mirror of an upstream hub: pinned snapshots and the cache."""
+
+
+@mirror.command("pin")
+@click.argument("repo_id")
+@click.option("--revision", default="main", show_default=True, help="Branch, tag or commit to prefetch.")
+@click.option("--repo-type", type=click.Choice(["model", "dataset", "space"]), default="model", show_default=True)
+@_setting_options(_MIRROR_OPTIONS)
+def mirror_pin(repo_id: str, revision: str, repo_type: str, **opts: Any) -> None:
+    """Prefetch REPO_ID at one commit and keep it through gc and eviction."""
+    from hubd.mirror.cache import pin_snapshot
+
+    try:
+        sha, files, nbytes = pin_snapshot(_mirror_hub(opts), repo_type, repo_id, revision)
+    except HubError as exc:
+        _fail(exc)
+        return
+    click.echo(f"pinned {repo_id}@{revision} = {sha} ({files} files, {nbytes} bytes fetched)")
+
+
+@mirror.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per repo.")
+@_setting_options(_MIRROR_OPTIONS)
+def mirror_status(as_json: bool, **opts: Any) -> None:
+    """Mirrored repos: their head, cached bytes, pins and last use."""
+    import json
+
+    from hubd.mirror.cache import status
+
+    rows = status(_mirror_hub(opts))
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            click.echo(f"{row['id']}\t{row['head']}\t{row['cached_bytes']} bytes\t"
+                       f"pins: {', '.join(row['pins']) or '-'}")
+    total = sum(r["cached_bytes"] for r in rows)
+    click.echo(f"{len(rows)} mirrored repos, {total} bytes cached", err=True)
 
 
 if __name__ == "__main__":

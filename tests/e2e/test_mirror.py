@@ -5,6 +5,7 @@ Upstream traffic is counted from the upstream's access log (JSON lines, one per 
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -142,3 +143,108 @@ def test_local_repo_wins_and_mirror_is_read_only(pair: Pair, model: tuple[str, P
     r = httpx.get(f"{pair.mirror.url}/api/models/up-alice/nope", headers={
         "Authorization": f"Bearer {pair.mirror.tokens['carol']}"})
     assert r.status_code == 404 and r.headers["x-error-code"] == "RepoNotFound"
+
+
+def _link(pair: Pair, user: str, upstream_user: str) -> None:
+    r = httpx.put(f"{pair.mirror.url}/api/settings/mirror/upstream-token",
+                  headers={"Authorization": f"Bearer {pair.mirror.tokens[user]}"},
+                  json={"token": pair.upstream.tokens[upstream_user]})
+    assert r.status_code == 200 and r.json()["upstreamUser"] == upstream_user, r.text
+
+
+def test_gated_upstream_repo_follows_each_users_upstream_token(pair: Pair, tmp_path: Path) -> None:
+    up = HfApi(endpoint=pair.upstream.url, token=pair.upstream.tokens["up-alice"])
+    repo_id = "gatedorg/secret-model"
+    pair.upstream.cli("orgs", "add-member", "gatedorg", "up-alice", "--role", "admin", check=False)
+    up.create_repo(repo_id)
+    up.upload_file(repo_id=repo_id, path_or_fileobj=b"gated bytes\n" * 1000, path_in_repo="weights.txt")
+    up.update_repo_settings(repo_id, gated="manual")
+    _link(pair, "carol", "up-alice")  # a member of the upstream org: has access
+    _link(pair, "dave", "up-bob")  # no access upstream
+    # a bad token is refused before it is stored
+    r = httpx.put(f"{pair.mirror.url}/api/settings/mirror/upstream-token", json={"token": "hf_nope"},
+                  headers={"Authorization": f"Bearer {pair.mirror.tokens['dave']}"})
+    assert r.status_code == 400
+    path = hf_hub_download(repo_id, "weights.txt", endpoint=pair.mirror.url, cache_dir=tmp_path / "carol",
+                           token=pair.mirror.tokens["carol"])
+    assert Path(path).read_bytes() == b"gated bytes\n" * 1000
+    for token in (pair.mirror.tokens["dave"], False):
+        with pytest.raises(Exception) as exc:
+            hf_hub_download(repo_id, "weights.txt", endpoint=pair.mirror.url, cache_dir=tmp_path / "dave",
+                            token=token)
+        assert "gated" in type(exc.value).__name__.lower() or "403" in str(exc.value) or "401" in str(exc.value)
+    r = httpx.get(f"{pair.mirror.url}/{repo_id}/resolve/main/weights.txt",
+                  headers={"Authorization": f"Bearer {pair.mirror.tokens['dave']}"})
+    assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo"
+
+
+def test_ten_concurrent_first_downloads_fetch_once(pair: Pair, tmp_path: Path) -> None:
+    size = int(os.environ.get("HUBD_TEST_MIRROR_BIG_MIB", "1024")) * 2**20
+    up = HfApi(endpoint=pair.upstream.url, token=pair.upstream.tokens["up-alice"])
+    repo_id = "up-alice/big-model"
+    up.create_repo(repo_id)
+    write_random(tmp_path / "big.bin", size, seed=7)
+    digest = sha256_file(tmp_path / "big.bin")
+    run_client(
+        "from huggingface_hub import HfApi\n"
+        f"HfApi(endpoint={pair.upstream.url!r}).upload_file(repo_id={repo_id!r}, "
+        f"path_or_fileobj={str(tmp_path / 'big.bin')!r}, path_in_repo='big.bin')\n",
+        pair.upstream.tokens["up-alice"], env={"HF_HUB_DISABLE_XET": "1"})
+    (tmp_path / "big.bin").unlink()
+    mark = pair.log_mark()
+    url = f"{pair.mirror.url}/{repo_id}/resolve/main/big.bin"
+
+    def fetch(_i: int) -> str:
+        h = __import__("hashlib").sha256()
+        with httpx.stream("GET", url, timeout=300) as r:
+            assert r.status_code == 200
+            for block in r.iter_bytes(4 * 2**20):
+                h.update(block)
+        return h.hexdigest()
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(10) as pool:
+        digests = list(pool.map(fetch, range(10)))
+    assert digests == [digest] * 10
+    object_gets = [p for p in pair.upstream_requests(mark) if p.startswith("/api/lfs/objects/")]
+    assert len(object_gets) == 1, object_gets  # the upstream sent the bytes once
+
+
+def test_pin_and_status(pair: Pair, model: tuple[str, Path, str]) -> None:
+    up = HfApi(endpoint=pair.upstream.url, token=pair.upstream.tokens["up-alice"])
+    repo_id = "up-alice/pinned"
+    up.create_repo(repo_id)
+    up.upload_file(repo_id=repo_id, path_or_fileobj=os.urandom(11 * 2**20), path_in_repo="w.bin")
+    sha = up.repo_info(repo_id).sha
+    out = pair.mirror.cli("mirror", "pin", repo_id, "--upstream-url", pair.upstream.url)
+    assert sha in out.stdout and "1 files" in out.stdout, out.stdout + out.stderr
+    status = [json.loads(line) for line in pair.mirror.cli(
+        "mirror", "status", "--json", "--upstream-url", pair.upstream.url).stdout.splitlines()]
+    row = next(r for r in status if r["id"] == repo_id)
+    assert row["head"] == sha and row["cached_bytes"] == 11 * 2**20 and row["pins"] == [f"main@{sha[:12]}"]
+    assert any(r["id"] == model[0] and r["cached_bytes"] > 30 * 2**20 for r in status)
+
+
+def test_offline_serves_the_cache_and_refills_after(pair: Pair, model: tuple[str, Path, str], tmp_path: Path) -> None:
+    repo_id, folder, sha = model
+    up = HfApi(endpoint=pair.upstream.url, token=pair.upstream.tokens["up-alice"])
+    up.create_repo("up-alice/never-seen")
+    up.upload_file(repo_id="up-alice/never-seen", path_or_fileobj=os.urandom(11 * 2**20), path_in_repo="w.bin")
+    up.upload_file(repo_id=repo_id, path_or_fileobj=os.urandom(11 * 2**20), path_in_repo="later.bin",
+                   create_pr=True)  # refs/pr/1: a revision the mirror has never seen
+    pair.upstream.stop()
+    try:
+        path = hf_hub_download(repo_id, "weights.bin", endpoint=pair.mirror.url, cache_dir=tmp_path / "off",
+                               token=False)
+        assert sha256_file(path) == sha256_file(folder / "weights.bin") and Path(path).parent.name == sha
+        r = httpx.get(f"{pair.mirror.url}/api/models/up-alice/never-seen")
+        assert r.status_code == 504 and r.headers["x-error-code"] == "UpstreamUnavailable"
+        assert r.json()["error"]
+        r = httpx.get(f"{pair.mirror.url}/{repo_id}/resolve/refs%2Fpr%2F1/later.bin")
+        assert r.status_code == 504 and r.headers["x-error-code"] == "UpstreamUnavailable"
+    finally:
+        pair.upstream.start()
+    path = hf_hub_download("up-alice/never-seen", "w.bin", endpoint=pair.mirror.url, cache_dir=tmp_path / "on",
+                           token=False)
+    assert Path(path).stat().st_size == 11 * 2**20

@@ -73,3 +73,20 @@ def status(hub: Any) -> list[dict]:
     return [{"id": f"{TYPE_PREFIX[r.type]}{r.namespace}/{r.name}",
              "type": r.type, "head": r.head_sha, "cached_bytes": int(sizes.get(r.id) or 0),
              "pins": pins.get(r.id, []), "last_used": r.last_used, "synced_at": r.synced_at} for r in rows]
+
+
+def pin_snapshot(hub: Any, repo_type: str, repo_id: str, revision: str) -> tuple[str, int, int]:
+    """Prefetch every file of one commit (the revision is resolved once, so the snapshot cannot mix
+    revisions) and pin it: kept through gc and eviction. Returns (commit, files filled, bytes filled)."""
+    mirror = hub.mirror
+    ns, _, name = repo_id.partition("/")
+    repo = mirror.system_repo(repo_type, ns, name)
+    sha = hub.refs.resolve(repo, revision)
+    filled = nbytes = 0
+    for entry in hub.browse.files(sha):
+        if entry.lfs is not None and not mirror.cached(repo.id, entry):
+            mirror.fill(repo, entry).wait_done()
+            filled += 1
+            nbytes += entry.lfs.size
+    pin(hub, repo, revision, sha)
+    return sha, filled, nbytes

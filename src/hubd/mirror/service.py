@@ -92,7 +92,7 @@ class Mirror:
         if repo is None:
             if not self.rules.covers(repo_type, namespace, name):
                 return None
-            repo = self._materialize(p, repo_type, namespace, name)
+            repo = self._materialize(self.token_for(p), repo_type, namespace, name)
         self._authorize(p, repo, download)
         self._touch_repo(repo.id)
         return repo
@@ -127,8 +127,17 @@ class Mirror:
                 upstream_tokens.c.account_id == p.user_id)).first() is not None
 
     # --- first copy and authorization ---------------------------------------------------------------------
-    def _materialize(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> Repo:
-        token = self.token_for(p)
+    def system_repo(self, repo_type: str, namespace: str, name: str) -> Repo:
+        """The mirrored repo as the operator's commands see it (pin): read with the service token."""
+        repo = self.hub.find_repo(repo_type, namespace, name)
+        if repo is not None and not self.is_mirrored(repo.id):
+            raise Forbidden(f"{namespace}/{name} is a local repo, not a mirrored one")
+        if repo is None:
+            repo = self._materialize(self.service_token, repo_type, namespace, name)
+        self._tokens[repo.id] = self.service_token
+        return repo
+
+    def _materialize(self, token: str | None, repo_type: str, namespace: str, name: str) -> Repo:
         info = self.upstream.repo_info(repo_type, f"{namespace}/{name}", None, token)
         upstream_id = info.get("id") if isinstance(info.get("id"), str) else f"{namespace}/{name}"
         ns, _, nm = upstream_id.partition("/")
