@@ -47,6 +47,12 @@ SETTINGS: tuple[Setting, ...] = (
             "empty: every repo not hosted locally."),
     Setting("upstream_ttl", float, 30.0, "Seconds a branch or tag resolved upstream is trusted before asking again."),
     Setting("mirror_cache_mib", int, 0, "Limit of the mirror's filled objects (MiB), LRU-evicted; 0: no limit."),
+    Setting("oidc_issuer", str, "", "OpenID Connect issuer URL for single sign-on (empty: password sign-in only)."),
+    Setting("oidc_client_id", str, "", "Client id hubd has at the OpenID Connect provider."),
+    Setting("oidc_client_secret", str, "", "Client secret hubd has at the OpenID Connect provider."),
+    Setting("oidc_groups_claim", str, "groups", "ID token or userinfo claim listing the person's groups."),
+    Setting("oidc_group_roles", str, "",
+            "Groups mapped to org roles at each SSO sign-in: 'group=org:role,...' (roles read|contributor|write|admin)."),
 )
 
 
@@ -73,6 +79,11 @@ class Settings:
     mirror: str = ""
     upstream_ttl: float = 30.0
     mirror_cache_mib: int = 0
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_groups_claim: str = "groups"
+    oidc_group_roles: str = ""
 
     @property
     def base_url(self) -> str:

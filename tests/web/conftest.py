@@ -49,9 +49,12 @@ class Tab:
         self.context = browser.new_context(base_url=base, viewport={"width": 1200, "height": 900})
         self.page = self.context.new_page()
         self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         self.base = base
+        # errors of hubd's pages only (the OIDC provider's own login page is not ours to judge)
+        self.page.on("console", lambda m: self.errors.append(f"console: {m.text} ({self.page.url})")
+                     if m.type == "error" and self.page.url.startswith(base) else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}")
+                     if self.page.url.startswith(base) else None)
 
     def goto(self, path: str):  # type: ignore[no-untyped-def]
         return self.page.goto(self.base + path)

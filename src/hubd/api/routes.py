@@ -141,7 +141,7 @@ def build_router() -> Router:
 
 def add_pages(r: Router) -> None:
     """The web side, after every API route (no API path changes): pages at the Hub's own URLs."""
-    from hubd.web import account, listing, manage, pages
+    from hubd.web import account, listing, manage, oidc, pages
     from hubd.web import viewer as viewer_page
 
     rp = "/" + pages.REPO
@@ -163,3 +163,5 @@ def add_pages(r: Router) -> None:
     r.add("/(?P<prefix>datasets)/(?P<ns>[^/]+)/(?P<name>[^/]+)/viewer(?:/(?P<config>[^/]+)/(?P<split>[^/]+))?", "page",
           get=viewer_page.viewer_page)
     r.add("/(?P<account>(?!api$)[^/]+)", {"get": "page", "post": "form"}, get=listing.profile, post=listing.profile)
+    r.add("/oauth/oidc/login", "page", get=oidc.start)
+    r.add("/oauth/oidc/callback", "page", get=oidc.callback)
