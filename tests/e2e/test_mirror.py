@@ -248,3 +248,37 @@ def test_offline_serves_the_cache_and_refills_after(pair: Pair, model: tuple[str
     path = hf_hub_download("up-alice/never-seen", "w.bin", endpoint=pair.mirror.url, cache_dir=tmp_path / "on",
                            token=False)
     assert Path(path).stat().st_size == 11 * 2**20
+
+
+def test_datasets_and_parquet_through_the_mirror(pair: Pair, tmp_path: Path) -> None:
+    from tests.conftest import eventually
+
+    up = HfApi(endpoint=pair.upstream.url, token=pair.upstream.tokens["up-alice"])
+    repo_id = "up-alice/mirrored-data"
+    up.create_repo(repo_id, repo_type="dataset")
+    rows = "\n".join(f"{i},name-{i}" for i in range(500))
+    up.upload_file(repo_id=repo_id, repo_type="dataset", path_or_fileobj=f"id,name\n{rows}\n".encode(),
+                   path_in_repo="data/train.csv")
+    listing_url = f"/api/datasets/{repo_id}/parquet"
+    assert eventually(lambda: httpx.get(pair.upstream.url + listing_url).status_code == 200, timeout=120)
+    upstream_listing = httpx.get(pair.upstream.url + listing_url).json()
+    # load_dataset through the mirror: the upstream's rows
+    out = run_client(
+        "import datasets\n"
+        f"ds = datasets.load_dataset({repo_id!r}, split='train', cache_dir={str(tmp_path / 'ds')!r})\n"
+        "print(len(ds), ds[7]['name'])\n",
+        "", env={"HF_ENDPOINT": pair.mirror.url, "HF_HOME": str(tmp_path / "hf")})
+    assert out.split()[-2:] == ["500", "name-7"], out
+    # the parquet listing: the upstream's files, at the mirror's URLs, and the files download
+    listing = httpx.get(pair.mirror.url + listing_url).json()
+    assert [(f["config"], f["split"], f["size"]) for f in listing["parquet_files"]] == [
+        (f["config"], f["split"], f["size"]) for f in upstream_listing["parquet_files"]]
+    shard = listing["parquet_files"][0]
+    assert shard["url"].startswith(pair.mirror.url)
+    r = httpx.get(shard["url"], follow_redirects=True)
+    up_bytes = httpx.get(upstream_listing["parquet_files"][0]["url"], follow_redirects=True).content
+    assert r.status_code == 200 and r.content == up_bytes and r.content[:4] == b"PAR1"
+    # the viewer's queries are not run over mirrored datasets: a clear 404, never a 500
+    r = httpx.get(f"{pair.mirror.url}/viewer/rows", params={"dataset": repo_id, "config": "default",
+                                                             "split": "train"})
+    assert r.status_code == 404 and r.headers["x-error-code"]

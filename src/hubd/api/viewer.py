@@ -18,6 +18,7 @@ from hubd.dataviewer.where import compile_orderby, compile_where
 from hubd.hub.errors import BadRequest, HubError, NotFound
 from hubd.hub.models import Repo
 from hubd.hub.service import Hub
+from hubd.mirror.datasets import parquet_export
 from hubd.storage.blobstore import lfs_key
 
 MAX_LENGTH = 100
@@ -67,9 +68,13 @@ def _limits(ctx: Ctx) -> query.Limits:
                         concurrent=int(getattr(s, "viewer_concurrency", 2)))
 
 
-async def _export(ctx: Ctx, dataset: str) -> tuple[Repo, dict]:
+async def _export(ctx: Ctx, dataset: str, listing: bool = False) -> tuple[Repo, dict]:
     ns, _, name = dataset.partition("/")
     repo = await ctx.run(ctx.hub.repo_for_download, ctx.principal, "dataset", ns, name)
+    if ctx.hub.mirror is not None and await ctx.run(ctx.hub.mirror.is_mirrored, repo.id):
+        if not listing:  # rows, search, statistics: the mirror keeps the listing, not the viewer's metadata
+            raise NotFound("The viewer does not query mirrored datasets: read their parquet files")
+        return repo, await ctx.run(parquet_export, ctx.hub, repo)  # the upstream's listing (hubd.mirror)
     export = await ctx.run(export_of, ctx.hub, repo)
     if export is None or export["source_sha"] != repo.head_sha:
         raise ResponseNotReady()
@@ -101,7 +106,7 @@ def _parquet_files(ctx: Ctx, repo: Repo, export: dict, config: str | None = None
 
 async def api_parquet(ctx: Ctx) -> Response:
     """GET /api/datasets/{id}/parquet, in the seed's shape."""
-    repo, export = await _export(ctx, f"{ctx.params['ns']}/{ctx.params['name']}")
+    repo, export = await _export(ctx, f"{ctx.params['ns']}/{ctx.params['name']}", listing=True)
     partial = any(m["partial"] for s in export["info"].values() for m in s.values())
     return _respond({"parquet_files": _parquet_files(ctx, repo, export), "pending": [],
                      "failed": _failed(repo, export), "partial": partial}, export)
@@ -115,14 +120,14 @@ def _split_meta(export: dict, config: str, split: str) -> dict:
 
 
 async def api_parquet_split(ctx: Ctx) -> Response:
-    repo, export = await _export(ctx, f"{ctx.params['ns']}/{ctx.params['name']}")
+    repo, export = await _export(ctx, f"{ctx.params['ns']}/{ctx.params['name']}", listing=True)
     meta = _split_meta(export, ctx.params["config"], ctx.params["split"])
     base = f"{ctx.base_url}/api/datasets/{repo.repo_id}/parquet/{ctx.params['config']}/{ctx.params['split']}"
     return _respond([f"{base}/{n}.parquet" for n in range(len(meta["shards"]))], export)
 
 
 async def api_parquet_shard(ctx: Ctx) -> Response:
-    repo, export = await _export(ctx, f"{ctx.params['ns']}/{ctx.params['name']}")
+    repo, export = await _export(ctx, f"{ctx.params['ns']}/{ctx.params['name']}", listing=True)
     meta = _split_meta(export, ctx.params["config"], ctx.params["split"])
     if len(ctx.params["n"]) > MAX_SHARD_DIGITS:  # int() of thousands of digits is slow, then a ValueError
         raise NotFound("No such shard")
@@ -179,7 +184,7 @@ async def viewer_splits(ctx: Ctx) -> Response:
 
 
 async def viewer_parquet(ctx: Ctx) -> Response:
-    repo, export = await _export(ctx, _param(ctx, "dataset"))
+    repo, export = await _export(ctx, _param(ctx, "dataset"), listing=True)
     files = _parquet_files(ctx, repo, export, ctx.request.query_params.get("config"))
     partial = any(m["partial"] for s in export["info"].values() for m in s.values())
     return _respond({"parquet_files": files, "pending": [], "failed": _failed(repo, export), "partial": partial},
