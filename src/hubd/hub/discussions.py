@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -17,6 +16,11 @@ from hubd.hub.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from hubd.hub.models import Repo
 from hubd.hub.refs import MAIN, RefConflict, cas_ref
 from hubd.jobs.queue import enqueue
+
+try:  # webhooks (issue 13 part B): discussion events are queued in the transaction that makes them
+    from hubd.hub.webhooks import emit_discussion_event
+except ImportError:  # pragma: no cover - a tree without webhooks emits nothing
+    emit_discussion_event = None
 
 if TYPE_CHECKING:
     from hubd.hub.service import Hub
@@ -48,8 +52,9 @@ class Discussions:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.db = hub.db
-        # called with (kind, repo, discussion, event) after each change; webhooks hang here when present
-        self.listeners: list[Callable[[str, Repo, dict, dict | None], None]] = []
+        # Not called: webhook events are queued by emit_discussion_event inside each change's transaction (a
+        # rolled-back change sends nothing). Kept so that code registering a listener still starts.
+        self.listeners: list[Any] = []
 
     # --- who may do what ----------------------------------------------------------------------------------
     def is_writer(self, p: Principal | None, repo: Repo) -> bool:
@@ -88,6 +93,7 @@ class Discussions:
             is_pull_request=is_pr, status=status, created_at=now, base_ref=base_ref if is_pr else None, events=[]))
         if description:
             self._add_event(conn, repo, int(num), "comment", p, _comment_data(description, p, now), now)
+        self._emit(conn, repo, int(num), "create")
         return int(num)
 
     def open(self, p: Principal, repo: Repo, title: str, description: str, is_pr: bool) -> int:
@@ -98,7 +104,6 @@ class Discussions:
                 head = conn.execute(select(refs.c.target).where(
                     (refs.c.repo_id == repo.id) & (refs.c.name == MAIN))).scalar_one()
                 cas_ref(conn, repo.id, f"refs/pr/{num}", None, head)
-        self._notify("created", repo, num, None)
         return num
 
     def commit_added(self, conn: Connection, p: Principal, repo: Repo, num: int, sha: str, subject: str) -> None:
@@ -107,6 +112,7 @@ class Discussions:
         conn.execute(update(discussions).where(
             (discussions.c.repo_id == repo.id) & (discussions.c.num == num) & (discussions.c.status == "draft"))
             .values(status="open"))
+        self._emit(conn, repo, num, "update")
 
     # --- reading --------------------------------------------------------------------------------------------
     def get(self, repo: Repo, num: int) -> dict | None:
@@ -185,7 +191,8 @@ class Discussions:
         now = time.time()
         with self.db.write() as conn:
             eid = self._add_event(conn, repo, num, "comment", p, _comment_data(text, p, now), now)
-        return self._event_notify("comment", repo, num, eid)
+            self._emit(conn, repo, num, "create", eid)
+        return self._event(repo, num, eid)
 
     def _comment(self, repo: Repo, num: int, eid: object) -> dict:
         if not isinstance(eid, str) or len(eid) != 24:
@@ -208,8 +215,8 @@ class Discussions:
         data["history"] = [{"raw": data["raw"], "updatedAt": data["updated_at"], "author": data.get("editor")},
                            *data.get("history", [])][:50]
         data.update(raw=text, edited=True, updated_at=now, editor=p.name)
-        self._update_event(eid, data)
-        return self._event_notify("comment", repo, num, eid)
+        self._update_event(repo, num, eid, data)
+        return self._event(repo, num, eid)
 
     def hide_comment(self, p: Principal, repo: Repo, num: int, eid: str) -> dict:
         d = self.require(repo, num)
@@ -220,8 +227,8 @@ class Discussions:
         data = dict(e["data"])
         # as on the Hub, a hidden comment's content is gone for good (history included)
         data.update(raw="This comment has been hidden", hidden=True, history=[], hidden_by=p.name)
-        self._update_event(eid, data)
-        return self._event_notify("comment", repo, num, eid)
+        self._update_event(repo, num, eid, data)
+        return self._event(repo, num, eid)
 
     def rename(self, p: Principal | None, repo: Repo, num: int, title: object) -> dict:
         d = self.require(repo, num)
@@ -233,7 +240,8 @@ class Discussions:
             conn.execute(update(discussions).where(
                 (discussions.c.repo_id == repo.id) & (discussions.c.num == num)).values(title=title))
             eid = self._add_event(conn, repo, num, "title-change", p, {"from": d["title"], "to": title}, now)
-        return self._event_notify("title", repo, num, eid)
+            self._emit(conn, repo, num, "update")
+        return self._event(repo, num, eid)
 
     def set_status(self, p: Principal | None, repo: Repo, num: int, status: object, comment: object) -> dict:
         d = self.require(repo, num)
@@ -253,7 +261,8 @@ class Discussions:
             if text:
                 self._add_event(conn, repo, num, "comment", p, _comment_data(text, p, now), now)
             eid = self._add_event(conn, repo, num, "status-change", p, {"status": status}, now + 1e-6)
-        return self._event_notify("status", repo, num, eid)
+            self._emit(conn, repo, num, "update")
+        return self._event(repo, num, eid)
 
     def merge(self, p: Principal, repo: Repo, num: int, comment: object) -> str:
         """Move the base branch to the PR's head (fast-forward) or to a merge commit; a conflict changes
@@ -284,13 +293,13 @@ class Discussions:
                     if text:
                         self._add_event(conn, repo, num, "comment", p, _comment_data(text, p, now), now)
                     self._add_event(conn, repo, num, "status-change", p, {"status": "merged"}, now + 1e-6)
+                    self._emit(conn, repo, num, "update")
                     if base_ref == MAIN:  # the post-commit jobs of any commit to main
                         enqueue(conn, "derive", repo.id)
                         if repo.type == "dataset":
                             enqueue(conn, "parquet", repo.id)
             except RefConflict:
                 continue
-            self._notify("merged", repo, num, None)
             return sha
         raise BadRequest("The target branch kept moving while merging; try again")
 
@@ -302,21 +311,26 @@ class Discussions:
                                                       author_id=p.user_id, created_at=at, data=data))
         return eid
 
-    def _update_event(self, eid: str, data: dict) -> None:
+    def _update_event(self, repo: Repo, num: int, eid: str, data: dict) -> None:
         with self.db.write() as conn:
             conn.execute(update(discussion_events).where(discussion_events.c.id == eid).values(data=data))
+            self._emit(conn, repo, num, "update", eid)
 
-    def _event_notify(self, kind: str, repo: Repo, num: int, eid: str) -> dict:
-        event = next(e for e in self.events(repo, num) if e["id"] == eid)
-        self._notify(kind, repo, num, event)
-        return event
+    def _event(self, repo: Repo, num: int, eid: str) -> dict:
+        return next(e for e in self.events(repo, num) if e["id"] == eid)
 
-    def _notify(self, kind: str, repo: Repo, num: int, event: dict | None) -> None:
-        if not self.listeners:
+    def _emit(self, conn: Connection, repo: Repo, num: int, action: str, comment_id: str | None = None) -> None:
+        """Queue the webhook deliveries of a change, in the transaction that makes it (a rollback drops them)."""
+        if emit_discussion_event is None:
             return
-        d = self.get(repo, num)
-        for listener in self.listeners:
-            listener(kind, repo, d or {}, event)
+        d = conn.execute(select(discussions).where(
+            (discussions.c.repo_id == repo.id) & (discussions.c.num == num))).mappings().one()
+        comment = None
+        if comment_id is not None:
+            e = conn.execute(select(discussion_events).where(discussion_events.c.id == comment_id)).mappings().one()
+            comment = {"id": e["id"], "content": e["data"].get("raw"), "hidden": bool(e["data"].get("hidden")),
+                       "author_id": e["author_id"]}
+        emit_discussion_event(conn, repo, dict(d), action, comment)
 
 
 def _comment_data(text: str, p: Principal, at: float) -> dict[str, Any]:
