@@ -282,3 +282,36 @@ def test_datasets_and_parquet_through_the_mirror(pair: Pair, tmp_path: Path) -> 
     r = httpx.get(f"{pair.mirror.url}/viewer/rows", params={"dataset": repo_id, "config": "default",
                                                              "split": "train"})
     assert r.status_code == 404 and r.headers["x-error-code"]
+
+
+def test_cache_limit_evicts_least_recently_used_unpinned(pair: Pair, tmp_path: Path) -> None:
+    up = HfApi(endpoint=pair.upstream.url, token=pair.upstream.tokens["up-alice"])
+    blobs = {}
+    for name in ("evict-a", "evict-b", "evict-c"):
+        up.create_repo(f"up-alice/{name}")
+        blobs[name] = os.urandom(11 * 2**20)
+        up.upload_file(repo_id=f"up-alice/{name}", path_or_fileobj=blobs[name], path_in_repo="w.bin")
+    small = make_hubd("mirror-small", extra_args=["--upstream-url", pair.upstream.url, "--mirror-cache-mib", "25"])
+    small.start()
+    try:
+        out = small.cli("mirror", "pin", "up-alice/evict-a", "--upstream-url", pair.upstream.url)
+        assert "1 files" in out.stdout
+        for name in ("evict-b", "evict-c"):  # 33 MiB filled in all: over the limit after the third
+            r = httpx.get(f"{small.url}/up-alice/{name}/resolve/main/w.bin", timeout=60)
+            assert r.content == blobs[name]
+
+        def cached() -> dict[str, int]:
+            rows = small.cli("mirror", "status", "--json", "--upstream-url", pair.upstream.url).stdout
+            return {json.loads(x)["id"]: json.loads(x)["cached_bytes"] for x in rows.splitlines()}
+
+        sizes = cached()
+        # the pinned snapshot stays; the least recently used unpinned object went
+        assert sizes["up-alice/evict-a"] == 11 * 2**20 and sizes["up-alice/evict-b"] == 0, sizes
+        assert sizes["up-alice/evict-c"] == 11 * 2**20
+        assert small.stored_bytes("lfs/") <= 25 * 2**20
+        mark = pair.log_mark()
+        r = httpx.get(f"{small.url}/up-alice/evict-b/resolve/main/w.bin", timeout=60)
+        assert r.content == blobs["evict-b"]  # evicted content fills again from the upstream
+        assert any(p.endswith("/objects/batch") for p in pair.upstream_requests(mark))
+    finally:
+        small.stop()
