@@ -24,7 +24,7 @@ from hubd.hub.counters import recount
 from hubd.hub.errors import BadRequest, HubError, ServiceUnavailable, Unauthorized
 from hubd.hub.service import Hub
 from hubd.jobs.queue import enqueue
-from hubd.jobs.worker import Worker
+from hubd.jobs.worker import Worker, Workers
 from hubd.logs import configure_logging
 from hubd.storage.local import InsufficientStorage, open_blobstore
 from hubd.web.session import COOKIE as SESSION_COOKIE
@@ -40,7 +40,7 @@ def open_hub(settings: Settings) -> Hub:
     return Hub(settings, db, open_blobstore(settings.blob_url))
 
 
-def start_worker(hub: Hub) -> Worker:
+def start_worker(hub: Hub) -> Workers:
     from hubd.dataviewer.export import run_export
     from hubd.hub.derive import run_derive_job
 
@@ -51,7 +51,11 @@ def start_worker(hub: Hub) -> Worker:
     }
     with hub.db.write() as conn:
         enqueue(conn, "recount")
-    worker = Worker(hub.db, handlers, on_idle=hub.downloads.flush)
+    # webhook deliveries run on threads of their own: a receiver that hangs delays no derive or export job
+    from hubd.hub.webhooks import delivery_handlers
+
+    worker = Workers([Worker(hub.db, handlers, on_idle=hub.downloads.flush), *(
+        Worker(hub.db, delivery_handlers(hub), idle_sleep=0.5, name=f"hubd-webhooks-{i}") for i in range(2))])
     worker.start()
     return worker
 
@@ -89,7 +93,7 @@ class HubApp:
         self.settings = settings
         self.router = build_router()
         self.hub: Hub | None = None
-        self.worker: Worker | None = None
+        self.worker: Workers | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -138,13 +142,13 @@ class HubApp:
             token = None if path.startswith(CAS_PREFIX + "/") else _token(request)
             if token:
                 principal = await anyio.to_thread.run_sync(self.hub.accounts.authenticate, token)
+            elif SESSION_COOKIE in request.cookies:  # a signed-in browser: pages, and the API as on the Hub
+                principal = await anyio.to_thread.run_sync(
+                    cookie_principal, self.hub, request, handler.__module__.startswith("hubd.web."))
             ctx = Ctx(self.hub, request, params, principal)
             response = await handler(ctx)
         except HubError as exc:
             response = error_response(exc, principal, request.method)
-            elif SESSION_COOKIE in request.cookies:  # a signed-in browser: pages, and the API as on the Hub
-                principal = await anyio.to_thread.run_sync(
-                    cookie_principal, self.hub, request, handler.__module__.startswith("hubd.web."))
         except SQLAlchemyError as exc:
             if _disk_full(exc):
                 log.error("database full on %s %s: %s", request.method, path, exc)

@@ -110,11 +110,11 @@ def users() -> None:
 @click.option("--fullname", default="")
 @click.option("--email", default=None)
 @click.option("--admin", is_flag=True, help="A site administrator, with every right on every namespace.")
+@click.option("--password", "with_password", is_flag=True,
+              help="Set a password for the web sign-in: read from stdin's first line, or asked for on a terminal.")
 @_setting_options(_STORE_OPTIONS)
 def users_add(name: str, fullname: str, email: str | None, admin: bool, with_password: bool, **opts: Any) -> None:
     password = _read_password() if with_password else None
-@click.option("--password", "with_password", is_flag=True,
-              help="Set a password for the web sign-in: read from stdin's first line, or asked for on a terminal.")
     try:
         hub = _hub(opts)
         if password is not None:  # checked before the account exists: a weak password creates nothing
@@ -131,8 +131,6 @@ def users_add(name: str, fullname: str, email: str | None, admin: bool, with_pas
     click.echo(f"user {name} created", err=True)
 
 
-@users.command("list")
-@_setting_options(_STORE_OPTIONS)
 def _read_password() -> str:
     if sys.stdin.isatty():
         return click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -164,6 +162,8 @@ def users_invite(**opts: Any) -> None:
     click.echo(f"{settings.base_url}/join?invite={code}")
 
 
+@users.command("list")
+@_setting_options(_STORE_OPTIONS)
 def users_list(**opts: Any) -> None:
     """One line a user: name, email, admin, disabled."""
     for u in _hub(opts).accounts.list_users():
@@ -272,14 +272,37 @@ def tokens() -> None:
 
 @tokens.command("add")
 @click.argument("user")
-@click.option("--role", type=click.Choice(["read", "write"]), default="write")
+@click.option("--role", type=click.Choice(["read", "write", "fineGrained"]), default="write")
 @click.option("--name", default="")
 @click.option("--value", default=None, help="Import an existing token (hf_ followed by letters and digits).")
+@click.option("--scope", "scopes", multiple=True, metavar="TYPE:NAME=PERM[,PERM]",
+              help="Fine-grained: permissions on a user, org or repo, e.g. model:alice/x=repo.content.read,repo.write.")
+@click.option("--global", "global_perms", multiple=True, metavar="PERM", help="Fine-grained: a global permission.")
+@click.option("--fine-grained-file", type=click.File(), default=None,
+              help="Fine-grained: the Hub's fineGrained object as a JSON file (scoped, global, canReadGatedRepos).")
+@click.option("--expires-in-days", type=float, default=None, help="The token stops working after this many days.")
 @_setting_options(_STORE_OPTIONS)
-def tokens_add(user: str, role: str, name: str, value: str | None, **opts: Any) -> None:
+def tokens_add(user: str, role: str, name: str, value: str | None, scopes: tuple[str, ...],
+               global_perms: tuple[str, ...], fine_grained_file: Any, expires_in_days: float | None,
+               **opts: Any) -> None:
     """Create a token and print it on stdout."""
+    import json
+    import time
+
+    fine: dict | None = json.load(fine_grained_file) if fine_grained_file else None
+    if scopes or global_perms:
+        fine = fine or {}
+        for spec in scopes:
+            entity, _, perms = spec.partition("=")
+            kind, _, target = entity.partition(":")
+            fine.setdefault("scoped", []).append({"entity": {"type": kind, "name": target},
+                                                  "permissions": [x for x in perms.split(",") if x]})
+        fine["global"] = [*fine.get("global", []), *global_perms]
+    if fine is not None:
+        role = "fineGrained"
+    expires = time.time() + expires_in_days * 86400 if expires_in_days else None
     try:
-        token = _hub(opts).accounts.add_token(user, role, name, value)
+        token = _hub(opts).accounts.add_token(user, role, name, value, fine, expires)
     except HubError as exc:
         _fail(exc)
     click.echo(token)
@@ -291,7 +314,7 @@ def tokens_add(user: str, role: str, name: str, value: str | None, **opts: Any) 
 def tokens_list(user: str | None, **opts: Any) -> None:
     """One line a token: id, user, name, role (the secret itself is never stored)."""
     for t in _hub(opts).accounts.list_tokens(user):
-        click.echo(f"{t['id']}\t{t['user']}\t{t['name']}\t{t['role']}")
+        click.echo(f"{t['id']}\t{t['user']}\t{t['name']}\t{'fineGrained' if t['scopes'] else t['role']}")
 
 
 @tokens.command("revoke")

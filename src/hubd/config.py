@@ -41,6 +41,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds hubd waits for the next piece of a request body before answering 408."),
     Setting("json_body_timeout", float, 60.0,
             "Seconds a JSON or form body (read whole into memory) may take to arrive in full."),
+    Setting("webhook_targets", str, "public",
+            "Where webhooks may be delivered: 'public' (globally routable addresses) and/or CIDR networks, "
+            "comma-separated (e.g. 'public,10.1.0.0/16'; '127.0.0.0/8' lets tests reach loopback)."),
+    Setting("webhook_timeout", float, 10.0, "Seconds a webhook receiver has to answer one delivery."),
     Setting("upstream_url", str, "", "Upstream hub to mirror (e.g. https://huggingface.co); empty: no mirror."),
     Setting("upstream_token", str, "", "Service token for the upstream, used for users with no linked token."),
     Setting("mirror", str, "", "Comma-separated patterns of repos to mirror (meta-llama/*, datasets/*); "
@@ -74,6 +78,8 @@ class Settings:
     idle_timeout: float = 20.0
     body_timeout: float = 30.0
     json_body_timeout: float = 60.0
+    webhook_targets: str = "public"
+    webhook_timeout: float = 10.0
     upstream_url: str = ""
     upstream_token: str = ""
     mirror: str = ""

@@ -10,16 +10,20 @@ from hubd.api import (
     discussions,
     duplicate,
     files,
+    history,
     lfs,
     listing,
     ops,
     repos,
+    tokens,
     unscoped,
     upload,
     users,
     viewer,
+    webhooks,
     xet,
 )
+from hubd.api import collections as collections_api
 from hubd.api import gating as gating_api
 from hubd.api import git as git_http
 from hubd.api.http import Router
@@ -79,6 +83,24 @@ def build_router() -> Router:
     r.add(f"/api/{REPO}/auth-check", "download", get=access.auth_check)
     r.add(f"/api/{REPO}/auth-check(?P<write>/write)", "contributor", get=access.auth_check)
     r.add("/api/settings/repositories", "user", get=access.repositories)
+    r.add("/api/settings/tokens", "user", get=tokens.listing, post=tokens.create)
+    r.add("/api/settings/tokens/(?P<token_id>[^/]+)", "user", delete=tokens.revoke)
+    r.add("/api/settings/webhooks", "user", get=webhooks.collection, post=webhooks.collection)
+    r.add(f"/api/settings/webhooks/{webhooks.HOOK}", "user", get=webhooks.one, post=webhooks.one, delete=webhooks.one)
+    r.add(f"/api/settings/webhooks/{webhooks.HOOK}/enable", "user", post=webhooks.enable)
+    r.add(f"/api/settings/webhooks/{webhooks.HOOK}/disable", "user", post=webhooks.disable)
+    r.add(f"/api/settings/webhooks/{webhooks.HOOK}/deliveries", "user", get=webhooks.deliveries)
+    # collections: reads are public (a private one answers as missing), changes need its namespace's writer
+    slug = "/api/collections/" + collections_api.SLUG
+    r.add("/api/collections", {"get": "public", "post": "user"}, get=collections_api.listing,
+          post=collections_api.create)
+    r.add(slug, {"get": "public", "patch": "user", "delete": "user"}, get=collections_api.get,
+          patch=collections_api.update, delete=collections_api.delete)
+    r.add(slug + "/items", "user", post=collections_api.add_item)
+    r.add(slug + "/items/(?P<item>[^/]+)", "user", patch=collections_api.item, delete=collections_api.item)
+    r.add(f"/api/{REPO}/super-squash/(?P<rev>[^/]+)", "write", post=history.super_squash)
+    r.add(f"/api/{REPO}/lfs-files", "write", get=history.lfs_files)
+    r.add(f"/api/{REPO}/lfs-files/batch", "write", post=history.delete_lfs_files)
     r.add("/api/settings/mirror/upstream-token", "user", get=mirror_api.upstream_token,  # hubd.mirror
           put=mirror_api.upstream_token, delete=mirror_api.upstream_token)
     r.add("/api/organizations/(?P<org>[^/]+)/settings/repositories", "user", get=access.repositories)

@@ -12,6 +12,9 @@ from hubd.api.repos import require_user
 async def whoami(ctx: Ctx) -> Response:
     p = require_user(ctx)
     orgs = await ctx.run(ctx.hub.accounts.orgs_of, p.user_id)
+    token: dict = {"displayName": p.token_name, "role": p.token_role}
+    if p.scopes is not None:  # as the Hub shows a fine-grained token: its scopes under current names
+        token["fineGrained"] = p.scopes.shown
     return json_response({
         "type": "user",
         "id": f"{p.user_id:024x}",
@@ -27,7 +30,7 @@ async def whoami(ctx: Ctx) -> Response:
              "avatarUrl": avatar_url(ctx, o["name"]), "isEnterprise": False}
             for o in orgs
         ],
-        "auth": {"type": "access_token", "accessToken": {"displayName": p.token_name, "role": p.token_role}},
+        "auth": {"type": "access_token", "accessToken": token},
     })
 
 

@@ -51,9 +51,12 @@ tokens = Table(
     Column("id", Integer, primary_key=True),
     Column("user_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(128), nullable=False),
-    Column("role", String(8), nullable=False),  # read | write
+    Column("role", String(8), nullable=False),  # read | write (a fine-grained token: read + its scopes)
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    Column("scopes", JSON),  # fine-grained: {"global": [...], "scoped": [{"entity": {"type", "id"}, ...}]}
+    Column("expires_at", Float),
+    Column("last_used_at", Float),
     sqlite_autoincrement=True,
 )
 
@@ -361,3 +364,5 @@ upstream_tokens = Table(
     Column("token", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+from hubd.db import schema_social  # noqa: E402,F401 - its tables join this metadata

@@ -21,6 +21,7 @@ class FsckReport:
     lfs_objects: int = 0
     xet_files: int = 0
     refs: int = 0
+    deleted_objects: int = 0  # pointers to large objects their repo deleted for good (not problems)
 
 
 def _read_verified(hub: Hub, kind: str, sha: str, report: FsckReport) -> bytes | None:
@@ -47,10 +48,21 @@ def _all_refs(hub: Hub) -> Iterator[tuple[int, str, str, str]]:
         yield r[0], f"{r[1]}:{r[2]}/{r[3]}", r[4], r[5]
 
 
+def _deliberately_deleted(hub: Hub, repo_id: int, oid: str) -> bool:
+    from hubd.db.schema_social import deleted_objects
+
+    with hub.db.read() as conn:
+        return conn.execute(deleted_objects.select().where(
+            (deleted_objects.c.repo_id == repo_id) & (deleted_objects.c.oid == oid))).first() is not None
+
+
 def _check_large_object(hub: Hub, repo_id: int, pointer: LfsPointer, where: str, report: FsckReport,
                         xorbs_seen: set[str]) -> None:
     """The bytes behind a pointer: one LFS blob, or a Xet file whose xorbs are intact."""
     linked = hub.object_of(repo_id, pointer.oid)
+    if linked is None and _deliberately_deleted(hub, repo_id, pointer.oid):
+        report.deleted_objects += 1  # permanently_delete_lfs_files: the pointer reads as absent, by design
+        return
     if linked is None:
         # unreadable through this repo (invariant 7), whatever the store holds
         report.problems.append(f"LFS object {pointer.oid} is not linked to the repo (in {where})")

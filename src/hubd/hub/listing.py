@@ -101,7 +101,9 @@ def list_repos(db: Database, p: Principal | None, q: ListQuery,
     if p is not None and p.is_admin:
         parts.append([repos.c.private.is_(True)])
     elif p is not None:
-        parts.append([repos.c.private.is_(True), repos.c.namespace.in_([p.name, *p.org_roles])])
+        # namespace_role, not membership: a fine-grained token lists only the namespaces it is scoped to
+        mine = [ns for ns in (p.name, *p.org_roles) if p.namespace_role(ns) is not None]
+        parts.append([repos.c.private.is_(True), repos.c.namespace.in_(mine)])
     order = [key.desc(), repos.c.id.desc()] if q.descending else [key.asc(), repos.c.id.asc()]
     with db.read() as conn:
         found: list[tuple[float, int]] = []

@@ -28,6 +28,7 @@ from hubd.hub.models import Repo
 from hubd.hub.names import MAX_PATH_BYTES, check_file_path, check_ref_name
 from hubd.hub.refs import MAIN, RefConflict, cas_ref, record_commit
 from hubd.hub.service import Hub
+from hubd.hub.webhooks import emit_repo_event, ref_update
 from hubd.jobs.queue import enqueue
 from hubd.storage.gitstore import git_sha
 
@@ -322,6 +323,8 @@ class Push:
         with self.hub.db.write() as conn:
             for u in accepted:
                 cas_ref(conn, self.repo.id, u.name, u.old, u.new)
+                emit_repo_event(conn, self.repo, "repo.content", "update", head_sha=u.new if u.name == MAIN else None,
+                                updated_refs=[ref_update(u.name, u.old, u.new)])
                 if u.new is not None:
                     for sha in self._new_commits(u.new):
                         record_commit(conn, self.repo.id, sha)

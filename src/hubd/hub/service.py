@@ -33,6 +33,7 @@ from hubd.hub.access import Principal
 from hubd.hub.accounts import Accounts
 from hubd.hub.browse import Browser, PathEntry
 from hubd.hub.cards import card_data
+from hubd.hub.collections import Collections
 from hubd.hub.commits import CommitPlan, build_commit, check_parent, new_commit, too_many_retries
 from hubd.hub.counters import DownloadCounter
 from hubd.hub.discussions import Discussions
@@ -53,6 +54,7 @@ from hubd.hub.names import check_ref_name, check_repo_name, check_repo_type
 from hubd.hub.refs import MAIN, RefConflict, Refs, cas_ref
 from hubd.hub.signing import Signer, load_signing_key
 from hubd.hub.treeedit import TreeEditor
+from hubd.hub.webhooks import Webhooks, emit_repo_event, ref_update
 from hubd.jobs.queue import enqueue
 from hubd.storage.blobstore import BlobStore, lfs_key
 from hubd.storage.gitstore import GitStore
@@ -94,9 +96,13 @@ class Hub:
         self.signer = Signer(load_signing_key(db))
         self.xet = XetStore(blobs)
         self.downloads = DownloadCounter(db)
+        self.webhooks = Webhooks(self)
+        self.collections = Collections(self)
         self.discussions = Discussions(self)
         self.gating = Gating(self)
         self._card = lru_cache(maxsize=4096)(lambda blob_sha: card_data(self.git.raw("blob", blob_sha)))
+        if (discussions := getattr(self, "discussions", None)) is not None:  # hub/discussions.py's changes
+            discussions.listeners.append(self.webhooks.on_discussion)
         self.mirror = None  # a pull-through mirror of an upstream hub (hubd.mirror), when one is configured
         if settings.upstream_url:
             from hubd.mirror.refs import MirrorRefs
@@ -186,7 +192,8 @@ class Hub:
         if self.mirror is not None and (mirrored := self.mirror.lookup(p, repo_type, namespace, name, False)):
             return mirrored  # authorized by the upstream
         repo = self.find_repo(repo_type, namespace, name)
-        if repo is None or not access.can_read(p, repo.namespace, repo.private):
+        if repo is None or not (access.can_read(p, repo.namespace, repo.private)
+                                or access.scoped_read(p, repo.id, repo.namespace)):
             raise RepoNotFound()
         return repo
 
@@ -196,7 +203,8 @@ class Hub:
         repo = self.repo_for_read(p, repo_type, namespace, name)
         if repo.gated and p is not None and self.gating.may_download(p, repo):  # an accepted access request
             return repo
-        if repo.gated and not access.can_read_gated(p, repo.namespace):
+        if repo.gated and not (access.can_read_gated(p, repo.namespace)
+                               or access.scoped_read(p, repo.id, repo.namespace)):
             if p is None:
                 raise GatedRepo(f"Access to {repo.type} {repo.repo_id} is restricted. You must have access to it "
                                 "and be authenticated to access it. Please log in.")
@@ -211,6 +219,10 @@ class Hub:
             self.mirror.refuse_write(repo)
         if p is None:
             raise Unauthorized("You must be authenticated to write to a repo")
+        if p.scopes is not None:  # a fine-grained token: its scope first, then the account's role
+            if access.REPO_WRITE not in p.scopes.on_repo(repo.id, repo.namespace):
+                raise Forbidden(access.scope_message(access.REPO_WRITE, f"{repo.type} {repo.repo_id}"))
+            p = p.as_write_token()
         if not access.can_write(p, repo.namespace, repo.created_by, minimum):
             raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
         if minimum == "pr" and not self.gating.may_download(p, repo):  # a PR starts from the gated content
@@ -269,6 +281,10 @@ class Hub:
             self.mirror.check_create(repo_type, namespace, name)
         if self.accounts.account(namespace) is None:
             raise RepoNotFound(f"Namespace {namespace!r} not found")
+        if p.scopes is not None:
+            if access.REPO_WRITE not in p.scopes.namespaces.get(namespace, frozenset()):
+                raise Forbidden(access.scope_message(access.REPO_WRITE, namespace))
+            p = p.as_write_token()
         if not access.has_role(p, namespace, "contributor"):
             raise Forbidden(f"You don't have the rights to create a repo in {namespace!r}")
         return namespace
@@ -434,9 +450,14 @@ class Hub:
                         num = self.discussions.open_in(conn, p, repo, pr_title, plan.description, True, base_ref,
                                                        "open")
                         cas_ref(conn, repo.id, f"refs/pr/{num}", None, sha)
+                        emit_repo_event(conn, repo, "repo.content", "update",
+                                        updated_refs=[ref_update(f"refs/pr/{num}", None, sha)])
                         self.discussions.commit_added(conn, p, repo, num, sha, plan.summary or "Update files")
                         return CommitResult(sha, num)
                     cas_ref(conn, repo.id, target_ref, head, sha)
+                    # queued with the ref move: an event is delivered only for a commit that happened
+                    emit_repo_event(conn, repo, "repo.content", "update", head_sha=sha if target_ref == MAIN else None,
+                                    updated_refs=[ref_update(target_ref, head, sha)])
                     if pr_num is not None:
                         self.discussions.commit_added(conn, p, repo, pr_num, sha, plan.summary or "Update files")
                     if target_ref == MAIN:
@@ -475,6 +496,7 @@ class Hub:
         try:
             with self.db.write() as conn:
                 cas_ref(conn, repo.id, name, None, sha)
+                emit_repo_event(conn, repo, "repo.content", "update", updated_refs=[ref_update(name, None, sha)])
         except RefConflict:
             raise Conflict(f"Reference {name} already exists") from None
 
@@ -488,6 +510,7 @@ class Hub:
             try:
                 with self.db.write() as conn:
                     cas_ref(conn, repo.id, name, target, None)
+                    emit_repo_event(conn, repo, "repo.content", "update", updated_refs=[ref_update(name, target, None)])
                 return
             except RefConflict:
                 continue

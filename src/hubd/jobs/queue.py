@@ -26,10 +26,11 @@ class Job:
 
 
 def enqueue(conn: Connection, kind: str, repo_id: int | None = None, payload: dict | None = None,
-            run_after: float | None = None) -> None:
-    """Add a job unless the same one is already waiting (a repo derived once for many quick commits)."""
+            run_after: float | None = None, dedup: bool = True) -> None:
+    """Add a job unless the same one is already waiting (a repo derived once for many quick commits);
+    `dedup=False` for jobs that are each distinct (one webhook delivery per event)."""
     now = time.time()
-    waiting = conn.execute(
+    waiting = None if not dedup else conn.execute(
         select(jobs.c.id).where(
             (jobs.c.kind == kind) & (jobs.c.state == "queued")
             & (jobs.c.repo_id.is_(None) if repo_id is None else jobs.c.repo_id == repo_id)
@@ -42,15 +43,24 @@ def enqueue(conn: Connection, kind: str, repo_id: int | None = None, payload: di
         ))
 
 
-def claim(db: Database) -> Job | None:
+def claim(db: Database, kinds: tuple[str, ...] | None = None) -> Job | None:
+    """The next ready job, of `kinds` when given (webhook deliveries have workers of their own)."""
     now = time.time()
     ready = or_(
         and_(jobs.c.state == "queued", jobs.c.run_after <= now),
         and_(jobs.c.state == "running", jobs.c.locked_until < now),  # a worker died holding it
     )
+    if kinds is not None:
+        ready = and_(ready, jobs.c.kind.in_(kinds))
     pick = select(jobs.c.id).where(ready).order_by(jobs.c.run_after, jobs.c.id).limit(1)
     if not db.is_sqlite:
         pick = pick.with_for_update(skip_locked=True)
+    else:
+        # SQLite has one writer: idle workers polling would take the write lock from commits several times
+        # a second, so they look first with a read
+        with db.read() as conn:
+            if conn.execute(pick).scalar() is None:
+                return None
     with db.write() as conn:
         job_id = conn.execute(pick).scalar()
         if job_id is None:

@@ -15,13 +15,14 @@ Handler = Callable[[Job], None]
 
 class Worker:
     def __init__(self, db, handlers: dict[str, Handler], idle_sleep: float = 0.5,  # type: ignore[no-untyped-def]
-                 on_idle: Callable[[], None] | None = None) -> None:
+                 on_idle: Callable[[], None] | None = None, name: str = "hubd-jobs") -> None:
         self.db = db
         self.handlers = handlers
+        self.kinds = tuple(handlers)  # claims only the kinds it can run: other workers run the others
         self.idle_sleep = idle_sleep
         self.on_idle = on_idle
         self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self.run, name="hubd-jobs", daemon=True)
+        self.thread = threading.Thread(target=self.run, name=name, daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -31,7 +32,7 @@ class Worker:
         self.thread.join(timeout=10)
 
     def run_once(self) -> bool:
-        job = claim(self.db)
+        job = claim(self.db, self.kinds)
         if job is None:
             return False
         handler = self.handlers.get(job.kind)
@@ -57,3 +58,20 @@ class Worker:
                 busy = False
             if not busy:
                 self.stop_event.wait(self.idle_sleep)
+
+
+class Workers:
+    """Several workers started and stopped together (the jobs worker and the webhook deliverers)."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+
+    def start(self) -> None:
+        for w in self.workers:
+            w.start()
+
+    def stop(self) -> None:
+        for w in self.workers:
+            w.stop_event.set()
+        for w in self.workers:
+            w.stop()

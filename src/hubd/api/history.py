@@ -1,0 +1,33 @@
+"""History tools: POST super-squash/{rev}, GET lfs-files, POST lfs-files/batch (permanent deletion)."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from hubd.api.http import Ctx, json_response
+from hubd.hub import history
+from hubd.hub.names import PLURAL_TO_TYPE
+
+
+async def _repo(ctx: Ctx):  # type: ignore[no-untyped-def]
+    return await ctx.run(ctx.hub.repo_for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
+                         ctx.params["ns"], ctx.params["name"], "write")
+
+
+async def super_squash(ctx: Ctx) -> Response:
+    repo = await _repo(ctx)
+    body = await ctx.json_object()
+    sha = await ctx.run(history.super_squash, ctx.hub, ctx.principal, repo, ctx.params["rev"], body.get("message"))
+    return json_response({"commitId": sha})
+
+
+async def lfs_files(ctx: Ctx) -> Response:
+    repo = await _repo(ctx)
+    return json_response(await ctx.run(history.lfs_files, ctx.hub, repo))
+
+
+async def delete_lfs_files(ctx: Ctx) -> Response:
+    repo = await _repo(ctx)
+    body = await ctx.json_object()
+    await ctx.run(history.delete_lfs_files, ctx.hub, ctx.principal, repo, body)
+    return json_response({})
