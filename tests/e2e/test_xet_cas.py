@@ -100,9 +100,10 @@ def test_tokens_are_scoped(hubd: Hubd, cas: tuple[str, dict], alice: HfApi, repo
     read = httpx.get(f"{hubd.url}/api/models/alice/{repo_name}/xet-read-token/main").json()
     read_auth = {"authorization": f"Bearer {read['accessToken']}"}
     assert httpx.post(f"{url}/v1/shards", content=b"", headers=read_auth).status_code == 403
-    # bob may not get a write token for alice's repo; nobody gets one for a private repo they cannot see
+    # a read token gets no write token (any write token does: pull requests upload content too); nobody gets
+    # one for a private repo they cannot see
     r = httpx.get(f"{hubd.url}/api/models/alice/{repo_name}/xet-write-token/main",
-                  headers={"authorization": f"Bearer {hubd.tokens['bob']}"})
+                  headers={"authorization": f"Bearer {hubd.tokens['alice-read']}"})
     assert r.status_code == 403
     alice.update_repo_settings(f"alice/{repo_name}", private=True)
     r = httpx.get(f"{hubd.url}/api/models/alice/{repo_name}/xet-read-token/main")
