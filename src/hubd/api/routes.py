@@ -163,7 +163,7 @@ def build_router() -> Router:
 
 def add_pages(r: Router) -> None:
     """The web side, after every API route (no API path changes): pages at the Hub's own URLs."""
-    from hubd.web import account, listing, manage, oidc, pages
+    from hubd.web import account, admin, docs, listing, manage, oidc, pages
     from hubd.web import viewer as viewer_page
 
     rp = "/" + pages.REPO
@@ -176,6 +176,9 @@ def add_pages(r: Router) -> None:
     r.add("/settings/tokens", {"get": "page", "post": "form"}, get=account.tokens, post=account.tokens)
     r.add("/new(?:-dataset|-space)?", {"get": "page", "post": "form"}, get=manage.new_repo, post=manage.new_repo)
     r.add(rp, "page", get=pages.repo_page)
+    r.add("/admin", {"get": "page", "post": "form"}, get=admin.admin, post=admin.admin)
+    r.add("/docs", "page", get=docs.docs)
+    r.add("/openapi.json", "public", get=docs.openapi_json)
     r.add(rp + "/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", "page", get=pages.tree_page)
     r.add(rp + "/blob/(?P<rev>[^/]+)/(?P<path>.+)", "page", get=pages.blob_page)
     r.add(rp + "/commits/(?P<rev>[^/]+)", "page", get=pages.commits_page)

@@ -106,3 +106,10 @@ async def profile(ctx: Ctx) -> Response:
 
     return view(ctx, "profile.html", 400 if error else 200, account=account, is_org=is_org,
                 may_manage=may_manage, roles=list(ROLE_ORDER), error=error, **await ctx.run(build))
+
+
+def all_orgs(hub: Hub) -> list[dict]:
+    with hub.db.read() as conn:
+        rows = conn.execute(select(accounts.c.name, accounts.c.fullname).where(accounts.c.kind == "org")
+                            .order_by(accounts.c.name)).all()
+    return [{"name": r.name, "fullname": r.fullname} for r in rows]
