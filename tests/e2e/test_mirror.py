@@ -233,8 +233,12 @@ def test_offline_serves_the_cache_and_refills_after(pair: Pair, model: tuple[str
     up.upload_file(repo_id="up-alice/never-seen", path_or_fileobj=os.urandom(11 * 2**20), path_in_repo="w.bin")
     up.upload_file(repo_id=repo_id, path_or_fileobj=os.urandom(11 * 2**20), path_in_repo="later.bin",
                    create_pr=True)  # refs/pr/1: a revision the mirror has never seen
+    listing = httpx.get(f"{pair.mirror.url}/api/models", params={"author": "up-alice"}).json()
+    assert "up-alice/never-seen" in {m["id"] for m in listing}  # the upstream's namespace, not only the cache
     pair.upstream.stop()
     try:
+        # the listing of the last sync
+        assert httpx.get(f"{pair.mirror.url}/api/models", params={"author": "up-alice"}).json() == listing
         path = hf_hub_download(repo_id, "weights.bin", endpoint=pair.mirror.url, cache_dir=tmp_path / "off",
                                token=False)
         assert sha256_file(path) == sha256_file(folder / "weights.bin") and Path(path).parent.name == sha
@@ -291,9 +295,18 @@ def test_cache_limit_evicts_least_recently_used_unpinned(pair: Pair, tmp_path: P
         up.create_repo(f"up-alice/{name}")
         blobs[name] = os.urandom(11 * 2**20)
         up.upload_file(repo_id=f"up-alice/{name}", path_or_fileobj=blobs[name], path_in_repo="w.bin")
-    small = make_hubd("mirror-small", extra_args=["--upstream-url", pair.upstream.url, "--mirror-cache-mib", "25"])
+    small = make_hubd("mirror-small", extra_args=["--upstream-url", pair.upstream.url, "--mirror-cache-mib", "25",
+                                                  "--mirror", "up-alice/*", "--mirror", "datasets/*"])
+    local_alice = small.add_user("up-alice")  # a local account of the same name as the mirrored namespace
     small.start()
     try:
+        # creating a local repo in a namespace a --mirror rule covers is refused; outside the rules, ids are
+        # not mirrored at all
+        r = httpx.post(f"{small.url}/api/repos/create", json={"name": "mine", "type": "model"},
+                       headers={"Authorization": f"Bearer {local_alice}"})
+        assert r.status_code == 403 and "mirrored" in r.headers["x-error-message"]
+        r = httpx.get(f"{small.url}/api/models/gatedorg/secret-model")
+        assert r.status_code == 401 and r.headers["x-error-code"] == "RepoNotFound"  # anonymous: 401, as the Hub
         out = small.cli("mirror", "pin", "up-alice/evict-a", "--upstream-url", pair.upstream.url)
         assert "1 files" in out.stdout
         for name in ("evict-b", "evict-c"):  # 33 MiB filled in all: over the limit after the third

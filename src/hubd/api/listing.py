@@ -61,10 +61,14 @@ def _query(ctx: Ctx) -> ListQuery:
 
 async def list_repos_route(ctx: Ctx) -> Response:
     q = _query(ctx)
+    hub = ctx.hub
+    repo_type = PLURAL_TO_TYPE[ctx.params["types"]]
+    if hub.mirror is not None and hub.mirror.listings.covers(repo_type, q.author, q.cursor):  # hubd.mirror
+        return json_response(await ctx.run(hub.mirror.listings.listing, ctx.principal, repo_type, q.author,
+                                           ctx.request.query_params.multi_items()))
     full, card, config = ctx.query_bool("full"), ctx.query_bool("cardData"), ctx.query_bool("config")
     expand = ctx.query_list("expand")
     needs_files = full or "siblings" in expand
-    hub = ctx.hub
 
     def page() -> tuple[list[dict], str | None]:
         with_meta = full or card or config or bool(expand)

@@ -37,7 +37,7 @@ from hubd.mirror.errors import UpstreamUnavailable
 from hubd.mirror.fill import Fill, Filler
 from hubd.mirror.gitfetch import fetch_commit
 from hubd.mirror.rules import MirrorRules
-from hubd.mirror.upstream import PREFIX, Upstream, _error
+from hubd.mirror.upstream import PLURAL, PREFIX, Upstream, _error
 from hubd.storage.blobstore import lfs_key
 
 log = logging.getLogger("hubd.mirror")
@@ -63,6 +63,9 @@ class Mirror:
         self._auth: dict[tuple[str, int, bool], tuple[float, HubError | None]] = {}
         self._tokens: dict[int, str | None] = {}  # repo → the token that last proved access to it
         self._touched: dict[str, float] = {}
+        from hubd.mirror.listing import MirroredListings
+
+        self.listings = MirroredListings(self)
 
     # --- which repos ------------------------------------------------------------------------------------
     def is_mirrored(self, repo_id: int) -> bool:
@@ -86,6 +89,8 @@ class Mirror:
     def lookup(self, p: Principal | None, repo_type: str, namespace: str, name: str, download: bool) -> Repo | None:
         """The mirrored repo, authorized for `p`; None when the id is a local repo's (a local repo always
         wins) or outside the mirror's rules."""
+        if repo_type not in PLURAL:
+            return None  # kernels and any type the Hub's API does not list: not mirrored
         repo = self.hub.find_repo(repo_type, namespace, name)
         if repo is not None and not self.is_mirrored(repo.id):
             return None
@@ -176,10 +181,10 @@ class Mirror:
         return repo
 
     def _authorize(self, p: Principal | None, repo: Repo, download: bool) -> None:
-        token = self.token_for(p)
         if not repo.private and not (download and repo.gated):
-            self._tokens.setdefault(repo.id, token)
-            return  # public upstream content: the upstream answers everyone alike
+            self._tokens.setdefault(repo.id, None)
+            return  # public upstream content: the upstream answers everyone alike, no token needed
+        token = self.token_for(p)
         key = (_token_id(token), repo.id, download)
         cached = self._auth.get(key)
         answer: HubError | None
