@@ -55,7 +55,7 @@ def start_worker(hub: Hub) -> Workers:
     from hubd.hub.webhooks import delivery_handlers
 
     worker = Workers([Worker(hub.db, handlers, on_idle=hub.downloads.flush), *(
-        Worker(hub.db, delivery_handlers(hub), idle_sleep=0.5, name=f"hubd-webhooks-{i}") for i in range(2))])
+        Worker(hub.db, delivery_handlers(hub), idle_sleep=0.5, name=f"hubd-webhooks-{i}") for i in range(3))])
     worker.start()
     return worker
 

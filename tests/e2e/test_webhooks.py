@@ -157,6 +157,7 @@ def test_failing_receiver_is_retried_and_hanging_one_slows_nothing(hooks_hub, re
     repo = alice.create_repo(f"alice/retry-{uuid.uuid4().hex[:6]}").repo_id
     failing = alice.create_webhook(url=f"{receiver.url}/fail", watched=[{"type": "model", "name": repo}])
     hanging = alice.create_webhook(url=f"{receiver.url}/hang", watched=[{"type": "model", "name": repo}])
+    healthy = alice.create_webhook(url=f"{receiver.url}/ok2", watched=[{"type": "model", "name": repo}])
     probe = HealthProbe(hooks_hub.url)
     with probe:
         times = []
@@ -165,12 +166,14 @@ def test_failing_receiver_is_retried_and_hanging_one_slows_nothing(hooks_hub, re
             alice.upload_file(path_or_fileobj=f"{i}".encode(), path_in_repo=f"{i}.txt", repo_id=repo)
             times.append(time.perf_counter() - t0)
         assert eventually(lambda: len(receiver.on("/fail")) >= 7, timeout=30), len(receiver.on("/fail"))
+        # the hanging receiver holds at most one delivery thread: the healthy one gets every event
+        assert eventually(lambda: len(receiver.on("/ok2")) >= 5, timeout=20), len(receiver.on("/ok2"))
     assert probe.slowest < 1.0
     assert max(times) < 3.0, times
     log = httpx.get(f"{hooks_hub.url}/api/settings/webhooks/{failing.id}/deliveries",
                     headers={"authorization": f"Bearer {hooks_hub.tokens['alice']}"}).json()
     assert any(d["attempts"] >= 2 and d["status"] == 500 for d in log), log
-    for h in (failing, hanging):
+    for h in (failing, hanging, healthy):
         alice.delete_webhook(h.id)
 
 
@@ -224,3 +227,23 @@ def test_default_targets_refuse_loopback(hubd) -> None:  # type: ignore[no-untyp
         r = httpx.post(f"{hubd.url}/api/settings/webhooks", headers=h,
                        json={"url": url, "watched": [{"type": "user", "name": "alice"}]})
         assert r.status_code == 400, (url, r.text)
+
+
+def test_repo_lifecycle_events(hooks_hub, receiver) -> None:  # type: ignore[no-untyped-def]
+    alice = _api(hooks_hub, "alice")
+    hook = alice.create_webhook(url=f"{receiver.url}/life", watched=[{"type": "org", "name": "hookorg"}],
+                                domains=["repo"])
+    repo = f"hookorg/life-{uuid.uuid4().hex[:6]}"
+    alice.create_repo(repo)
+    alice.update_repo_settings(repo, private=True)
+    alice.move_repo(repo, repo + "-moved")
+    alice.delete_repo(repo + "-moved")
+
+    def seen() -> list[tuple[str, str]]:
+        return [(r[2]["event"]["scope"], r[2]["event"]["action"]) for r in receiver.on("/life")]
+
+    expected = [("repo", "create"), ("repo.config", "update"), ("repo", "move"), ("repo", "delete")]
+    assert eventually(lambda: all(e in seen() for e in expected), timeout=20), seen()
+    moved = next(r[2] for r in receiver.on("/life") if r[2]["event"]["action"] == "move")
+    assert moved["movedTo"]["name"] == repo + "-moved" and moved["repo"]["name"] == repo
+    alice.delete_webhook(hook.id)

@@ -54,7 +54,7 @@ from hubd.hub.names import check_ref_name, check_repo_name, check_repo_type
 from hubd.hub.refs import MAIN, RefConflict, Refs, cas_ref
 from hubd.hub.signing import Signer, load_signing_key
 from hubd.hub.treeedit import TreeEditor
-from hubd.hub.webhooks import Webhooks, emit_repo_event, ref_update
+from hubd.hub.webhooks import Webhooks, emit_repo_created, emit_repo_event, ref_update
 from hubd.jobs.queue import enqueue
 from hubd.storage.blobstore import BlobStore, lfs_key
 from hubd.storage.gitstore import GitStore
@@ -306,6 +306,7 @@ class Hub:
                     )
                 ).inserted_primary_key[0])
                 cas_ref(conn, repo_id, MAIN, None, head)
+                emit_repo_created(conn, repo_id)
                 rest = [c for c in commits if c != head]
                 if rest:
                     conn.execute(insert(repo_commits), [{"repo_id": repo_id, "sha": c} for c in rest])
@@ -333,6 +334,7 @@ class Hub:
                           parquet_exports,
                           downloads_daily):
                 conn.execute(table.delete().where(table.c.repo_id == repo.id))
+            emit_repo_event(conn, repo, "repo", "delete")  # its deliveries outlive it (they name webhooks)
             conn.execute(repos.delete().where(repos.c.id == repo.id))
 
     def move_repo(self, p: Principal | None, repo_type: str, source: str, dest: str) -> Repo:
@@ -357,6 +359,7 @@ class Hub:
                     (repo_redirects.c.type == repo_type) & repo_redirects.c.search_id.in_([old, new])))
                 if old != new:
                     conn.execute(insert(repo_redirects).values(type=repo_type, search_id=old, repo_id=repo.id))
+                    emit_repo_event(conn, repo, "repo", "move", moved_to=f"{dst_ns}/{dst_name}")
         except IntegrityError:
             raise Conflict(f"A {repo_type} repository called {dest} already exists") from None
         moved = self.find_repo(repo_type, dst_ns, dst_name)
@@ -378,6 +381,7 @@ class Hub:
         if values:
             with self.db.write() as conn:
                 conn.execute(update(repos).where(repos.c.id == repo.id).values(**values))
+                emit_repo_event(conn, repo, "repo.config", "update")
 
     # --- large objects ---------------------------------------------------------------------------------
     def link_object(self, repo_id: int, oid: str, size: int, xet_hash: str | None = None) -> None:

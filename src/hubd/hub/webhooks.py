@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,7 +26,7 @@ from hubd.db.schema_social import webhook_deliveries, webhook_watches, webhooks
 from hubd.hub.access import Principal
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, RepoNotFound
 from hubd.hub.models import Repo
-from hubd.jobs.queue import MAX_ATTEMPTS, Job, enqueue
+from hubd.jobs.queue import MAX_ATTEMPTS, Job, Postpone, enqueue
 
 log = logging.getLogger("hubd.webhooks")
 
@@ -333,6 +334,15 @@ def emit_repo_event(conn: Connection, repo: Repo, scope: str, action: str, *, he
     return _enqueue(conn, rows, event, scope, action)
 
 
+def emit_repo_created(conn: Connection, repo_id: int) -> int:
+    """scope "repo", action "create", for a repo inserted in the caller's transaction."""
+    from hubd.db.schema import repos
+    from hubd.hub.models import repo_from_row
+
+    row = conn.execute(select(repos).where(repos.c.id == repo_id)).first()
+    return emit_repo_event(conn, repo_from_row(row), "repo", "create") if row is not None else 0
+
+
 def ref_update(ref: str, old: str | None, new: str | None) -> dict:
     return {"ref": ref, "oldSha": old, "newSha": new}
 
@@ -416,11 +426,17 @@ def _post(url: str, payload: dict, secret: str | None, settings: Any) -> int:
         return r.status_code
 
 
+# Webhooks with a delivery in flight in this process: one at a time each, so a receiver that hangs holds one
+# delivery thread at most and the others keep delivering to everyone else.
+_in_flight: set[int] = set()
+_in_flight_lock = threading.Lock()
+
+
 def deliver(hub: Any, job: Job) -> None:
     delivery_id = int(job.payload["delivery"])
     with hub.db.read() as conn:
-        row = conn.execute(select(webhook_deliveries.c.payload, webhooks.c.url, webhooks.c.secret,
-                                  webhooks.c.disabled)
+        row = conn.execute(select(webhook_deliveries.c.payload, webhook_deliveries.c.webhook_id, webhooks.c.url,
+                                  webhooks.c.secret, webhooks.c.disabled)
                            .join(webhooks, webhooks.c.id == webhook_deliveries.c.webhook_id)
                            .where(webhook_deliveries.c.id == delivery_id)).first()
     if row is None:
@@ -428,6 +444,18 @@ def deliver(hub: Any, job: Job) -> None:
     if row.disabled:
         _record(hub, delivery_id, "skipped", job.attempts, None, "webhook disabled")
         return
+    with _in_flight_lock:
+        if row.webhook_id in _in_flight:
+            raise Postpone(0.5)
+        _in_flight.add(row.webhook_id)
+    try:
+        _attempt(hub, job, delivery_id, row)
+    finally:
+        with _in_flight_lock:
+            _in_flight.discard(row.webhook_id)
+
+
+def _attempt(hub: Any, job: Job, delivery_id: int, row: Any) -> None:
     final = job.attempts >= MAX_ATTEMPTS
     try:
         status = _post(row.url, _absolute(row.payload, hub.settings.base_url), row.secret, hub.settings)

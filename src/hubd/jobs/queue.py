@@ -73,6 +73,20 @@ def claim(db: Database, kinds: tuple[str, ...] | None = None) -> Job | None:
     return Job(row.id, row.kind, row.repo_id, row.payload or {}, row.attempts)
 
 
+class Postpone(Exception):  # noqa: N818 - a request to the worker, not an error
+    """Raised by a job handler that cannot run this job now (not a failure: no attempt is counted)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"postponed by {delay:g} s")
+        self.delay = delay
+
+
+def postpone(db: Database, job: Job, delay: float) -> None:
+    with db.write() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == job.id).values(
+            state="queued", attempts=jobs.c.attempts - 1, locked_until=None, run_after=time.time() + delay))
+
+
 def finish(db: Database, job: Job) -> None:
     with db.write() as conn:
         conn.execute(update(jobs).where(jobs.c.id == job.id).values(

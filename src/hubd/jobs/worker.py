@@ -7,7 +7,7 @@ import threading
 import traceback
 from collections.abc import Callable
 
-from hubd.jobs.queue import Job, claim, fail, finish
+from hubd.jobs.queue import Job, Postpone, claim, fail, finish, postpone
 
 log = logging.getLogger("hubd.jobs")
 Handler = Callable[[Job], None]
@@ -40,6 +40,8 @@ class Worker:
             if handler is None:
                 raise RuntimeError(f"no handler for job kind {job.kind!r}")
             handler(job)
+        except Postpone as later:
+            postpone(self.db, job, later.delay)
         except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, the worker goes on
             log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
             fail(self.db, job, "".join(traceback.format_exception(exc)))
