@@ -50,7 +50,9 @@ def sanitize(html: str) -> str:
 def markdown_html(text: str) -> str:
     """Markdown from a repo, rendered and sanitized. Cached by content (callers key by the immutable blob id
     through `render_readme`)."""
-    return sanitize(_markdown.render(text))
+    # scrollable blocks get keyboard focus (tabindex) so they can be scrolled without a mouse
+    html = sanitize(_markdown.render(text))
+    return html.replace("<pre>", '<pre tabindex="0">').replace("<table>", '<table tabindex="0">')
 
 
 _readme_cache: dict[str, str] = {}
