@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+import anyio
 from starlette.responses import Response
 
-from hubd.api.blobs import blob_response
-from hubd.api.http import Ctx, json_response
+from hubd.api.blobs import stream_response
+from hubd.api.http import Ctx, RequestTimeout, json_response
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized
 from hubd.hub.names import PLURAL_TO_TYPE
 from hubd.storage.blobstore import BlobNotFound
@@ -18,7 +19,16 @@ from hubd.xet.xorb import XorbParser
 
 CAS_PREFIX = "/api/cas"
 TOKEN_TTL = 3600
-FEED_BLOCK = 4 * 1024 * 1024
+FEED_BLOCK = 1024 * 1024
+XORB_INGEST_SLOTS = 4
+XORB_BODY_DEADLINE = 300  # seconds for one xorb body (64 MiB at most): >= 220 KB/s
+# Xorb fetches are served in 256 KiB blocks: hf_xet keeps dozens of range requests open at once and granian
+# holds a few blocks per response that the client has not read yet, so the block size times that
+# concurrency is the worker's memory for a download. Measured with 9 stalled fetches of 64 MiB ranges:
+# +57 MiB with 1 MiB blocks, +17 MiB with 256 KiB (4 MiB blocks: +125 MiB for one 1 GiB hf_xet download).
+FETCH_BLOCK = 256 * 1024
+# Shards up to this size stay in memory while parsed; larger ones (files of a few GiB) go to a temp file.
+SHARD_SPOOL_BYTES = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 _FETCH_RANGE = re.compile(r"^bytes=(\d{1,15})-(\d{1,15})$")
 _SPANS = re.compile(r"^\d{1,15}-\d{1,15}(,\d{1,15}-\d{1,15}){0,255}$")
@@ -73,22 +83,41 @@ async def upload_xorb(ctx: Ctx) -> Response:
     _cas_auth(ctx, need_write=True)
     h = unhex_or_400(ctx.params["hash"])
     store = ctx.hub.xet
-    staged = ctx.hub.blobs.stage(xorb_key(h))
-    try:
-        parser = XorbParser(staged.write)
-        # parsing, decompressing and hashing happen off the event loop, a few MiB at a time
-        block = bytearray()
-        async for data in ctx.request.stream():
-            block += data
-            if len(block) >= FEED_BLOCK:
+    # hf_xet raises its upload concurrency while transfers go well (dozens for a file of a few GiB); each
+    # xorb being read costs the worker a few MiB of buffers, so only XORB_INGEST_SLOTS are read at once and
+    # the others wait, unread, in their sockets. A slot is held at most XORB_BODY_DEADLINE, so a client
+    # dripping bytes cannot keep one.
+    async with _ingest_slots():
+        staged = ctx.hub.blobs.stage(xorb_key(h))
+        try:
+            parser = XorbParser(staged.write)
+            with anyio.move_on_after(XORB_BODY_DEADLINE) as deadline:
+                # parsing, decompressing and hashing happen off the event loop, a block at a time
+                block = bytearray()
+                async for data in ctx.request.stream():
+                    block += data
+                    if len(block) >= FEED_BLOCK:
+                        await ctx.run(parser.feed, bytes(block))
+                        block.clear()
+            if deadline.cancelled_caught:
+                raise RequestTimeout(f"A xorb body must arrive within {XORB_BODY_DEADLINE} s")
+            if block:
                 await ctx.run(parser.feed, bytes(block))
-                block.clear()
-        if block:
-            await ctx.run(parser.feed, bytes(block))
-        inserted = await ctx.run(store.publish_xorb, h, parser, staged)
-    finally:
-        staged.abort()
+            inserted = await ctx.run(store.publish_xorb, h, parser, staged)
+        finally:
+            staged.abort()
     return json_response({"was_inserted": inserted})
+
+
+_slots: anyio.Semaphore | None = None
+
+
+def _ingest_slots() -> anyio.Semaphore:
+    """The worker's xorb ingest slots (made on first use: a semaphore belongs to the running event loop)."""
+    global _slots
+    if _slots is None:
+        _slots = anyio.Semaphore(XORB_INGEST_SLOTS)
+    return _slots
 
 
 async def upload_shard(ctx: Ctx) -> Response:
@@ -156,15 +185,9 @@ async def reconstruction(ctx: Ctx) -> Response:
     if f is None:
         raise NotFound(f"File {h} not found")
     start, end = _requested_range(ctx, f.size)
-    pieces = await ctx.run(hub.xet.pieces, f, start, end)
-    terms, fetch = [], {}
-    for p in pieces:
-        unpacked = sum(c.size for c in hub.xet.xorb_index(p.xorb)[p.start:p.end])
-        terms.append({"hash": p.xorb, "unpacked_length": unpacked, "range": {"start": p.start, "end": p.end}})
-        first, last = hub.xet.byte_range(p.xorb, p.start, p.end)
-        ranges = fetch.setdefault(p.xorb, {})
-        ranges[(p.start, p.end)] = (first, last - 1)
-    offset = pieces[0].skip if pieces else 0
+    # only the terms of the requested Range are built (hf_xet asks for a large file a segment at a time);
+    # index lookups may read storage, so all of it runs off the event loop
+    terms, fetch, offset = await ctx.run(_reconstruction_terms, hub, f, start, end)
     if ctx.params["version"] == "v2":
         xorbs = {}
         for x, r in fetch.items():
@@ -178,6 +201,19 @@ async def reconstruction(ctx: Ctx) -> Response:
                        "url_range": {"start": a, "end": b}}
                       for (s, e), (a, b) in r.items()] for x, r in fetch.items()}
     return json_response({"offset_into_first_range": offset, "terms": terms, "fetch_info": fetch_info})
+
+
+def _reconstruction_terms(hub, f: XetFile, start: int, end: int):  # type: ignore[no-untyped-def]
+    """(terms, xorb -> {(chunk start, end): (first byte, last byte)}, offset into the first term)."""
+    pieces = hub.xet.pieces(f, start, end)
+    terms, fetch = [], {}
+    for p in pieces:
+        unpacked = hub.xet.xorb_index(p.xorb).unpacked(p.start, p.end)
+        terms.append({"hash": p.xorb, "unpacked_length": unpacked, "range": {"start": p.start, "end": p.end}})
+        first, last = hub.xet.byte_range(p.xorb, p.start, p.end)
+        ranges = fetch.setdefault(p.xorb, {})
+        ranges[(p.start, p.end)] = (first, last - 1)
+    return terms, fetch, (pieces[0].skip if pieces else 0)
 
 
 def _fetch_url(ctx: Ctx, xorb: str, spans: list[tuple[int, int]]) -> str:
@@ -234,4 +270,6 @@ async def fetch_xorb(ctx: Ctx) -> Response:
         raise NotFound("Xorb not found") from None
     if last >= size:
         raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-    return blob_response(ctx.hub, xorb_key(h), size, f"bytes={start}-{last}", {})
+    blobs = ctx.hub.blobs
+    return stream_response(lambda k, s, e: blobs.iter_range(k, s, e, FETCH_BLOCK), xorb_key(h), size,
+                           f"bytes={start}-{last}", {})

@@ -94,7 +94,7 @@ class Hub:
         self.accounts = Accounts(db)
         self.browse = Browser(self.git)
         self.signer = Signer(load_signing_key(db))
-        self.xet = XetStore(blobs)
+        self.xet = XetStore(blobs, cache_bytes=settings.xet_cache_mib * 1024 * 1024)
         self.downloads = DownloadCounter(db)
         self.webhooks = Webhooks(self)
         self.collections = Collections(self)

@@ -18,7 +18,7 @@ from hubd.db.schema import xet_chunks
 from hubd.xet.hashing import keyed, xet_hex, xet_unhex
 from hubd.xet.shard import BOOKEND, TAG, ShardXorb
 from hubd.xet.store import XetFile, XetStore
-from hubd.xet.xorb import ChunkMeta
+from hubd.xet.xorb import XorbIndex
 
 KEY_EXPIRY = 14 * 24 * 3600
 MAX_XORBS_PER_ANSWER = 128
@@ -48,7 +48,7 @@ def dedup_entries(store: XetStore, files: list[XetFile],
     entries: dict[str, tuple[str, str | None]] = {}
     for x in xorbs:
         xh = xet_hex(x.hash)
-        for chunk, _size in x.chunks:
+        for chunk, _size in x.chunks():
             if eligible(chunk):
                 entries[xet_hex(chunk)] = (xh, file_of.get(xh))
     for f in files:
@@ -84,10 +84,10 @@ def dedup_shard(store: XetStore, xorbs: list[str]) -> bytes:
     record = 0  # records since the start of the xorb section: what the lookup tables point at
     stored = materialized = 0
     for xorb in xorbs:
-        chunks: tuple[ChunkMeta, ...] = store.xorb_index(xorb)
+        chunks: XorbIndex = store.xorb_index(xorb)
         raw = xet_unhex(xorb)
-        total = sum(c.size for c in chunks)
-        on_disk = chunks[-1].end
+        total = chunks.unpacked(0, len(chunks))
+        on_disk = chunks.end(len(chunks) - 1)
         stored += on_disk
         materialized += total
         xorb_lookups.append((int.from_bytes(raw[:8], "little"), record))

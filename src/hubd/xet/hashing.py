@@ -74,3 +74,58 @@ def file_hash(chunks: list[Node]) -> bytes:
 
 def range_hash(chunk_hashes: list[bytes]) -> bytes:
     return keyed(VERIFICATION_KEY, b"".join(chunk_hashes))
+
+
+class MerkleBuilder:
+    """`merkle_root` over nodes fed one at a time, holding at most a few nodes per tree level.
+
+    A merge group is decided by its first 9 nodes alone whenever 9 or more remain on its level, so groups
+    can be cut as soon as a level holds 9 pending nodes; only the tails (< 9 per level) wait for `root`, where
+    they are merged exactly as `merkle_root` merges the end of a level. A 16 GiB file (262,144 chunks) then
+    needs a few hundred bytes instead of a list of every chunk."""
+
+    def __init__(self) -> None:
+        self.levels: list[list[Node]] = []
+        self.counts: list[int] = []  # nodes ever added to each level
+
+    def add(self, h: bytes, size: int) -> None:
+        self._push(0, (h, size))
+
+    def _push(self, level: int, node: Node) -> None:
+        if level == len(self.levels):
+            self.levels.append([])
+            self.counts.append(0)
+        pending = self.levels[level]
+        pending.append(node)
+        self.counts[level] += 1
+        while len(pending) >= 9:
+            end = _group_end(pending, 0)
+            group = pending[:end]
+            del pending[:end]
+            self._push(level + 1, _merge(group))
+
+    def root(self) -> bytes:
+        level = 0
+        while level < len(self.levels):
+            if self.counts[level] == 1 and level == len(self.levels) - 1:
+                return self.levels[level][0][0]
+            # this level is complete: merge its tail as merkle_root merges the end of a level
+            pending = self.levels[level]
+            i = 0
+            while i < len(pending):
+                end = _group_end(pending, i)
+                self._push(level + 1, _merge(pending[i:end]))
+                i = end
+            pending.clear()
+            level += 1
+        return ZERO
+
+
+def _merge(group: list[Node]) -> Node:
+    text = "".join(f"{xet_hex(h)} : {size}\n" for h, size in group).encode()
+    return keyed(INTERNAL_NODE_KEY, text), sum(size for _, size in group)
+
+
+def file_hash_of(builder: MerkleBuilder) -> bytes:
+    """`file_hash` of the nodes fed to a builder."""
+    return ZERO if not builder.counts else keyed(ZERO, builder.root())

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from hubd.hub.errors import BadRequest
 from hubd.xet.hashing import xet_hex
@@ -42,31 +45,57 @@ class ShardFile:
 
 @dataclass
 class ShardXorb:
+    """A xorb's chunk list, left in the shard and read on demand: a 16 GiB upload lists 262,144 chunks,
+    which as Python tuples would be ~40 MiB held for the whole ingest."""
+
     hash: bytes
-    chunks: list[tuple[bytes, int]]  # (chunk hash, unpacked size)
+    source: BinaryIO
+    offset: int  # of its first chunk record
+    count: int
+
+    def chunks(self) -> Iterator[tuple[bytes, int]]:
+        """(chunk hash, unpacked size) of each chunk, read from the shard a block of records at a time."""
+        done = 0
+        while done < self.count:
+            n = min(1024, self.count - done)
+            self.source.seek(self.offset + done * RECORD)
+            block = self.source.read(n * RECORD)
+            for ch, _start, size, _cflags, _unused in _CHUNK.iter_unpack(block):
+                yield ch, size
+            done += n
 
 
 class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
+    def __init__(self, source: BinaryIO, size: int) -> None:
+        self.source = source
+        self.size = size
         self.pos = 0
 
     def record(self) -> bytes:
-        if self.pos + RECORD > len(self.data):
+        if self.pos + RECORD > self.size:
             raise BadRequest("Shard is truncated")
-        rec = self.data[self.pos:self.pos + RECORD]
+        rec = self.source.read(RECORD)
         self.pos += RECORD
         return rec
 
+    def skip(self, n: int) -> None:
+        self.pos += n * RECORD
+        self.source.seek(self.pos)
+
     def check_count(self, n: int, per: int) -> None:
-        if n * per * RECORD > len(self.data) - self.pos:
+        if n * per * RECORD > self.size - self.pos:
             raise BadRequest("Shard declares more entries than it holds")
 
 
-def parse_shard(data: bytes) -> tuple[list[ShardFile], list[ShardXorb]]:
-    if len(data) > MAX_SHARD_BYTES:
+def parse_shard(data: bytes | bytearray | BinaryIO) -> tuple[list[ShardFile], list[ShardXorb]]:
+    """Files (with their terms) and xorbs (chunk lists left in `data`) of a shard: bytes, or a seekable file
+    positioned anywhere, which must stay open while the xorbs' chunks are read."""
+    source: BinaryIO = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    total = source.seek(0, io.SEEK_END)
+    source.seek(0)
+    if total > MAX_SHARD_BYTES:
         raise BadRequest("Shard is larger than 64 MiB")
-    r = _Reader(data)
+    r = _Reader(source, total)
     tag, version, _footer_size = _HEAD.unpack(r.record())
     if tag != TAG or version != 2:
         raise BadRequest("Not a version 2 shard")
@@ -86,12 +115,9 @@ def parse_shard(data: bytes) -> tuple[list[ShardFile], list[ShardXorb]]:
         sha256 = xet_hex(r.record()[:32]) if flags & FLAG_METADATA_EXT else None
         files.append(ShardFile(fhash, terms, hashes, sha256))
     xorbs: list[ShardXorb] = []
-    while r.pos < len(data) and (rec := r.record()) != BOOKEND:
+    while r.pos < total and (rec := r.record()) != BOOKEND:
         xh, _flags, n, _num_bytes, _on_disk = _XORB_HEAD.unpack(rec)
         r.check_count(n, 1)
-        chunks = []
-        for _ in range(n):
-            ch, _start, size, _cflags, _unused = _CHUNK.unpack(r.record())
-            chunks.append((ch, size))
-        xorbs.append(ShardXorb(xh, chunks))
+        xorbs.append(ShardXorb(xh, source, r.pos, n))
+        r.skip(n)
     return files, xorbs

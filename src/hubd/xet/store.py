@@ -7,22 +7,21 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import accumulate
 
 from hubd.hub.errors import BadRequest, HubError
 from hubd.storage.blobstore import BlobNotFound, BlobStore
-from hubd.xet.hashing import file_hash, range_hash, xet_hex, xet_unhex, xorb_hash
+from hubd.xet.cache import ByteLRU
+from hubd.xet.hashing import MerkleBuilder, file_hash_of, range_hash, xet_hex, xet_unhex, xorb_hash
+from hubd.xet.memory import release_memory, tune_malloc
 from hubd.xet.shard import ShardFile, ShardXorb
 from hubd.xet.xorb import (
     HEADER,
-    ChunkMeta,
     XorbFormatError,
+    XorbIndex,
     XorbParser,
     decompress,
     pack_index,
     parse_header,
-    unpack_index,
 )
 
 log = logging.getLogger(__name__)
@@ -34,6 +33,15 @@ MAX_CHUNK_REFS = 1 << 20
 # Bytes rebuilt to compute the sha256 of new files: the unpacked size of the xorbs the shard lists as new
 # (the client sent them) plus this allowance for files made by dedup from stored chunks (edited files).
 FREE_REBUILD_BYTES = 8 << 30
+# Default byte budget of the caches of xorb indexes and file reconstructions (setting xet_cache_mib): ~50
+# indexes of full xorbs, the hot set of a few GiB of files. One file streamed end to end fills the cache as
+# it goes, so whatever the budget is, a worker grows by that much between a small file and a huge one.
+DEFAULT_CACHE_BYTES = 16 << 20
+# Streams at least this long hand their freed heap back to the kernel when they end (xet/memory.py).
+TRIM_AFTER_BYTES = 64 << 20
+# Stored chunk streams are read in blocks of this size: large enough for few storage calls, small enough
+# that a stream's buffers stay a few MiB.
+READ_BLOCK = 2 << 20
 
 
 class StoredXorbCorrupt(HubError):
@@ -83,18 +91,37 @@ class Piece:
     size: int
 
 
+def _index_cost(index: XorbIndex) -> int:
+    return len(index.data) + 200
+
+
+def _file_cost(f: XetFile) -> int:
+    return 300 + 180 * len(f.terms)  # a FileTerm with its strings and ints, measured with tracemalloc
+
+
 class XetStore:
-    def __init__(self, blobs: BlobStore) -> None:
+    def __init__(self, blobs: BlobStore, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        tune_malloc()  # every worker builds one XetStore: the place to set its malloc up (see xet/memory.py)
         self.blobs = blobs
-        self.xorb_index = lru_cache(maxsize=4096)(self._load_index)
-        self.file = lru_cache(maxsize=4096)(self._load_file)
+        # xorb indexes and file reconstructions share one byte budget (setting xet_cache_mib)
+        self.cache: ByteLRU[object] = ByteLRU(cache_bytes)
+
+    def xorb_index(self, h: str) -> XorbIndex:
+        """A stored xorb's chunk index (BlobNotFound when the xorb is not whole)."""
+        return self.cache.get(("index", h), lambda: self._load_index(h), _index_cost)  # type: ignore[return-value]
+
+    def file(self, h: str) -> XetFile | None:
+        """A stored file's reconstruction, or None. Absence is not cached: another worker may store it."""
+        if not self.blobs.exists(file_key(h)):
+            return None
+        return self.cache.get(("file", h), lambda: self._load_file(h), _file_cost)  # type: ignore[return-value]
 
     # --- xorbs -----------------------------------------------------------------------------------------
     def has_xorb(self, h: str) -> bool:
         return self.blobs.exists(xorb_index_key(h))
 
-    def _load_index(self, h: str) -> tuple[ChunkMeta, ...]:
-        return unpack_index(self.blobs.read(xorb_index_key(h)))
+    def _load_index(self, h: str) -> XorbIndex:
+        return XorbIndex(self.blobs.read(xorb_index_key(h)))
 
     def publish_xorb(self, h: str, parser: XorbParser, staged) -> bool:  # type: ignore[no-untyped-def]
         """Keep a fully parsed upload under its name if its chunks hash to it. True when newly stored."""
@@ -123,14 +150,12 @@ class XetStore:
             chunks = parser.finish()
         except BadRequest as exc:
             return f"corrupt xorb {h}: {exc.message}"
-        if xet_hex(xorb_hash(parser.nodes())) != h or tuple(chunks) != index:
+        if xet_hex(xorb_hash(parser.nodes())) != h or pack_index(chunks) != index.data:
             return f"corrupt xorb {h}: its chunks do not hash to its name"
         return None
 
     # --- files -----------------------------------------------------------------------------------------
-    def _load_file(self, h: str) -> XetFile | None:
-        if not self.blobs.exists(file_key(h)):
-            return None
+    def _load_file(self, h: str) -> XetFile:
         d = json.loads(self.blobs.read(file_key(h)))
         return XetFile(h, d["size"], d["sha256"], tuple(FileTerm(*t) for t in d["terms"]))
 
@@ -146,11 +171,14 @@ class XetStore:
             h = xet_hex(x.hash)
             if not self.has_xorb(h):
                 raise BadRequest(f"Shard references xorb {h}, which was not uploaded")
-            stored = [(c.hash, c.size) for c in self.xorb_index(h)]
-            if stored != x.chunks:
+            index = self.xorb_index(h)
+            # compared record by record, straight from the shard and the packed index: no per-chunk lists
+            pairs = zip(x.chunks(), index.entries(0, len(index)), strict=True) if x.count == len(index) else None
+            if pairs is None or any((ch, size) != (stored, stored_size)
+                                    for (ch, size), (stored, _end, stored_size) in pairs):
                 raise BadRequest(f"Shard's chunk list for xorb {h} does not match the xorb")
-            paid += sum(size for _, size in stored)
-        sums: dict[str, list[int]] = {}  # xorb -> cumulative chunk sizes: a term's size in O(1)
+            paid += index.unpacked(0, len(index))
+        known: set[str] = set()
         refs = 0
         sizes: dict[str, int] = {}
         for f in files:
@@ -159,19 +187,19 @@ class XetStore:
             size = 0
             for term in f.terms:
                 xh = xet_hex(term.xorb)
-                if xh not in sums:
+                if xh not in known:
                     if not self.has_xorb(xh):
                         raise BadRequest(f"Shard references xorb {xh}, which was not uploaded")
-                    sums[xh] = list(accumulate((c.size for c in self.xorb_index(xh)), initial=0))
-                cum = sums[xh]
-                if not 0 <= term.start < term.end < len(cum):
+                    known.add(xh)
+                index = self.xorb_index(xh)
+                if not 0 <= term.start < term.end <= len(index):
                     raise BadRequest(f"Shard term has chunk range [{term.start}, {term.end}) outside xorb {xh}")
-                if cum[term.end] - cum[term.start] != term.size:
-                    raise BadRequest("Shard term size does not match the xorb's chunks")
                 refs += term.end - term.start
+                if refs > MAX_CHUNK_REFS:  # charged before the chunks are summed or hashed
+                    raise BadRequest(f"Shard references more than {MAX_CHUNK_REFS} chunks; split the upload")
+                if index.unpacked(term.start, term.end) != term.size:
+                    raise BadRequest("Shard term size does not match the xorb's chunks")
                 size += term.size
-            if refs > MAX_CHUNK_REFS:
-                raise BadRequest(f"Shard references more than {MAX_CHUNK_REFS} chunks; split the upload")
             sizes[xet_hex(f.file_hash)] = size
         rebuild = sum(size for h, size in sizes.items() if self.file(h) is None)
         if rebuild > paid + FREE_REBUILD_BYTES:
@@ -191,26 +219,28 @@ class XetStore:
             self._store_file(f)
         return list(out.values())
 
-    def _check_file(self, f: ShardFile, verified: dict[tuple[str, int, int], None]) -> XetFile:
-        """The file a shard entry describes, once its verification and file hashes are proved."""
+    def _check_file(self, f: ShardFile, verified: dict[tuple[str, int, int], bytes]) -> XetFile:
+        """The file a shard entry describes, once its verification and file hashes are proved. The file hash
+        is built as the chunks stream past (MerkleBuilder), not from a list of every chunk of the file."""
         assert f.range_hashes is not None
-        nodes: list[tuple[bytes, int]] = []
+        tree = MerkleBuilder()
         terms = []
         for term, verification in zip(f.terms, f.range_hashes, strict=True):
             xh = xet_hex(term.xorb)
-            chunks = self.xorb_index(xh)[term.start:term.end]
+            index = self.xorb_index(xh)
             key = (xh, term.start, term.end)
             # a verification hash proves knowledge of the real chunk hashes; a repeated range is proved once
             if key not in verified:
-                if range_hash([c.hash for c in chunks]) != verification:
+                if range_hash([c for c, _, _ in index.entries(term.start, term.end)]) != verification:
                     raise BadRequest("Shard term verification hash does not match")
                 verified[key] = verification
             elif verified[key] != verification:
                 raise BadRequest("Shard term verification hash does not match")
-            nodes.extend((c.hash, c.size) for c in chunks)
+            for c, _end, size in index.entries(term.start, term.end):
+                tree.add(c, size)
             terms.append(FileTerm(xh, term.start, term.end, term.size))
         h = xet_hex(f.file_hash)
-        if file_hash(nodes) != f.file_hash:
+        if file_hash_of(tree) != f.file_hash:
             raise BadRequest(f"Shard file {h} does not hash to its chunks")
         return XetFile(h, sum(t.size for t in terms), "", tuple(terms))
 
@@ -227,12 +257,14 @@ class XetStore:
         body = json.dumps({"size": f.size, "sha256": f.sha256,
                            "terms": [[t.xorb, t.start, t.end, t.size] for t in f.terms]})
         self.blobs.put_bytes(file_key(f.hash), body.encode())
-        self.file.cache_clear()
 
     # --- reading ---------------------------------------------------------------------------------------
     def pieces(self, f: XetFile, start: int, end: int) -> list[Piece]:
         """The chunk ranges that hold bytes [start, end) of a file, trimmed to chunk granularity."""
-        out: list[Piece] = []
+        return list(self.iter_pieces(f, start, end))
+
+    def iter_pieces(self, f: XetFile, start: int, end: int) -> Iterator[Piece]:
+        """`pieces` one at a time: a stream of a file with many terms never lists them all."""
         pos = 0
         for t in f.terms:
             if pos + t.size <= start:
@@ -250,19 +282,26 @@ class XetStore:
                 epos += index[ce].size
                 ce += 1
             skip = max(0, start - cpos)
-            out.append(Piece(t.xorb, cs, ce, skip, min(epos, end) - cpos - skip))
+            yield Piece(t.xorb, cs, ce, skip, min(epos, end) - cpos - skip)
             pos += t.size
-        return out
 
     def byte_range(self, xorb: str, start: int, end: int) -> tuple[int, int]:
         """Offsets [first, last) in the stored chunk stream of chunks [start, end)."""
         index = self.xorb_index(xorb)
-        return (index[start - 1].end if start else 0), index[end - 1].end
+        return (index.end(start - 1) if start else 0), index.end(end - 1)
 
-    def iter_bytes(self, f: XetFile, start: int, end: int, block: int = 4 * 1024 * 1024) -> Iterator[bytes]:
-        """Bytes [start, end) of a file, in blocks of about `block` bytes (few, large writes downstream)."""
+    def iter_bytes(self, f: XetFile, start: int, end: int, block: int = 1024 * 1024) -> Iterator[bytes]:
+        """Bytes [start, end) of a file, in blocks of about `block` bytes. granian keeps a few unsent blocks
+        per response, so the block size is what a stream costs the worker (4 MiB blocks: ~40 MiB a stream)."""
+        try:
+            yield from self._iter_bytes(f, start, end, block)
+        finally:
+            if end - start >= TRIM_AFTER_BYTES:
+                release_memory()  # a long stream leaves freed heap behind in the worker: give it back
+
+    def _iter_bytes(self, f: XetFile, start: int, end: int, block: int) -> Iterator[bytes]:
         out = bytearray()
-        for p in self.pieces(f, start, end):
+        for p in self.iter_pieces(f, start, end):
             skip, left = p.skip, p.size
             for raw in self._iter_chunks(p.xorb, p.start, p.end):
                 if skip >= len(raw):
@@ -284,7 +323,7 @@ class XetStore:
         """Decompressed chunks [start, end) of a xorb, read from storage in large blocks."""
         first, last = self.byte_range(xorb, start, end)
         buf = bytearray()
-        for data in self.blobs.iter_range(xorb_key(xorb), first, last, 8 * 1024 * 1024):
+        for data in self.blobs.iter_range(xorb_key(xorb), first, last, READ_BLOCK):
             buf += data
             view = memoryview(buf)
             pos = 0

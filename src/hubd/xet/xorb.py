@@ -169,6 +169,45 @@ def unpack_index(data: bytes) -> tuple[ChunkMeta, ...]:
     return tuple(ChunkMeta(h, end, size) for h, end, size in _ENTRY.iter_unpack(data))
 
 
+class XorbIndex:
+    """A xorb's chunk index kept as its stored bytes (40 per chunk) and decoded on access.
+
+    As a tuple of ChunkMeta an 8,192-chunk index is ~1.2 MiB of Python objects; packed it is 320 KiB, and a
+    walk over a term decodes only the chunks it covers, one at a time."""
+
+    __slots__ = ("data", "n")
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) % _ENTRY.size:
+            raise XorbFormatError("Xorb index length is not a whole number of entries")
+        self.data = data
+        self.n = len(data) // _ENTRY.size
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> ChunkMeta:
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        return ChunkMeta(*_ENTRY.unpack_from(self.data, (i % self.n) * _ENTRY.size))
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for h, end, size in _ENTRY.iter_unpack(self.data):
+            yield ChunkMeta(h, end, size)
+
+    def entries(self, start: int, end: int):  # type: ignore[no-untyped-def]
+        """(hash, end offset, size) of chunks [start, end), decoded one at a time."""
+        return _ENTRY.iter_unpack(memoryview(self.data)[start * _ENTRY.size:end * _ENTRY.size])
+
+    def unpacked(self, start: int, end: int) -> int:
+        """Uncompressed bytes of chunks [start, end)."""
+        return sum(size for _, _, size in self.entries(start, end))
+
+    def end(self, i: int) -> int:
+        """End offset of chunk i's record in the stored chunk stream."""
+        return int(_ENTRY.unpack_from(self.data, i * _ENTRY.size)[1])
+
+
 def iter_records(data: bytes | memoryview):  # type: ignore[no-untyped-def]
     """Decompressed chunks of a stretch of stored chunk stream that starts at a record boundary."""
     view = memoryview(data)
