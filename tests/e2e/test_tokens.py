@@ -4,6 +4,7 @@ driven with the official client against a live hubd."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import uuid
 
@@ -11,6 +12,8 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+from tests.e2e.test_git import git
 
 
 def _name() -> str:
@@ -181,3 +184,29 @@ def test_cli_scope_file_and_list(hubd, tmp_path) -> None:  # type: ignore[no-unt
     assert me["auth"]["accessToken"]["fineGrained"]["scoped"][0]["entity"] == {
         **me["auth"]["accessToken"]["fineGrained"]["scoped"][0]["entity"], "type": "org", "name": "acme"}
     assert "from-file\tfineGrained" in hubd.cli("tokens", "list", "--user", "alice").stdout
+
+
+@pytest.fixture
+def git_home(tmp_path):  # type: ignore[no-untyped-def]
+    home = tmp_path / "git-home"
+    home.mkdir()
+    for key, value in (("user.name", "Tester"), ("user.email", "tester@example.org"), ("init.defaultBranch", "main")):
+        git(home, "config", "--global", key, value)
+    return home
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_push_with_fine_grained_token(hubd, alice, git_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    inside, outside = alice.create_repo(f"alice/{_name()}").repo_id, alice.create_repo(f"alice/{_name()}").repo_id
+    token = _fine(hubd, f"model:{inside}=repo.content.read,repo.write")
+    host = hubd.url.removeprefix("http://")
+    for repo, allowed in ((inside, True), (outside, False)):
+        alice.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo)
+        work = tmp_path / repo.split("/")[1]
+        git(git_home, "clone", f"http://alice:{token}@{host}/{repo}", str(work))
+        (work / "new.txt").write_text("new")
+        git(git_home, "add", "new.txt", cwd=work)
+        git(git_home, "commit", "-m", "push", cwd=work)
+        proc = git(git_home, "push", "origin", "main", cwd=work, check=False)
+        assert (proc.returncode == 0) == allowed, proc.stderr
+        assert ("new.txt" in alice.list_repo_files(repo)) == allowed

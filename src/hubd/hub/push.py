@@ -227,7 +227,12 @@ class Push:
 
     # --- refs -------------------------------------------------------------------------------------------
     def _can(self, minimum: str) -> bool:
-        return access.can_write(self.p, self.repo.namespace, self.repo.created_by, minimum)
+        p = self.p
+        if p is not None and p.scopes is not None:  # a fine-grained token: repo.write on this repo, then the role
+            if access.REPO_WRITE not in p.scopes.on_repo(self.repo.id, self.repo.namespace):
+                return False
+            p = p.as_write_token()
+        return access.can_write(p, self.repo.namespace, self.repo.created_by, minimum)
 
     def _check_update(self, u: RefUpdate) -> str | None:
         name = u.name
