@@ -32,7 +32,8 @@ class Fill:
         self.oid = oid
         self.size = size
         fd, self.path = tempfile.mkstemp(prefix=f"fill-{oid[:16]}-", dir=tmp_dir)
-        self.file = os.fdopen(fd, "wb")
+        self.fd = fd  # unbuffered writes: readers see each block as soon as os.write returns
+        self.closed = False
         # readers use their own descriptor (pread is safe across threads), so the name can go at any time
         self.rfd = os.open(self.path, os.O_RDONLY)
         self.written = 0
@@ -53,12 +54,13 @@ class Fill:
                     if self.written + len(block) > self.size:
                         raise UpstreamUnavailable(f"The upstream sent more than {self.size} bytes for {self.oid}")
                     h.update(block)
-                    self.file.write(block)
-                    self.file.flush()
+                    view = memoryview(block)
+                    while view:
+                        view = view[os.write(self.fd, view):]
                     with self.cond:
                         self.written += len(block)
                         self.cond.notify_all()
-            self.file.close()
+            self._close()
             if self.written != self.size or not hmac.compare_digest(h.hexdigest(), self.oid):
                 raise UpstreamUnavailable(f"The upstream's bytes for {self.oid} do not match its sha256 and size")
             publish(self.path)
@@ -75,8 +77,12 @@ class Fill:
         with self.cond:
             self.error = exc
             self.cond.notify_all()
-        if not self.file.closed:
-            self.file.close()
+        self._close()
+
+    def _close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
 
     # --- readers --------------------------------------------------------------------------------------
     def wait_started(self) -> None:
@@ -108,7 +114,7 @@ class Fill:
                     assert self.error is not None
                     raise self.error
                 available = min(self.written, end)
-            data = os.pread(self.rfd, min(available - pos, 4 * BLOCK), pos)
+            data = os.pread(self.rfd, min(available - pos, BLOCK), pos)  # 1 MiB: ten readers stay small
             if not data:
                 raise UpstreamUnavailable("The fill's file was cut short")
             pos += len(data)
