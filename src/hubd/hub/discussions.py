@@ -52,9 +52,6 @@ class Discussions:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.db = hub.db
-        # Not called: webhook events are queued by emit_discussion_event inside each change's transaction (a
-        # rolled-back change sends nothing). Kept so that code registering a listener still starts.
-        self.listeners: list[Any] = []
 
     # --- who may do what ----------------------------------------------------------------------------------
     def is_writer(self, p: Principal | None, repo: Repo) -> bool:

@@ -101,8 +101,6 @@ class Hub:
         self.discussions = Discussions(self)
         self.gating = Gating(self)
         self._card = lru_cache(maxsize=4096)(lambda blob_sha: card_data(self.git.raw("blob", blob_sha)))
-        if (discussions := getattr(self, "discussions", None)) is not None:  # hub/discussions.py's changes
-            discussions.listeners.append(self.webhooks.on_discussion)
         self.mirror = None  # a pull-through mirror of an upstream hub (hubd.mirror), when one is configured
         if settings.upstream_url:
             from hubd.mirror.refs import MirrorRefs

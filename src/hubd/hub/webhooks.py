@@ -245,19 +245,6 @@ class Webhooks:
             conn.execute(webhook_watches.delete().where(webhook_watches.c.webhook_id == row.id))
             conn.execute(webhooks.delete().where(webhooks.c.id == row.id))
 
-    def on_discussion(self, kind: str, repo: Repo, discussion: dict, event: dict | None) -> None:
-        """Listener of hub/discussions.py (called after its transaction): its change as a webhook event.
-        Callers that hold the write transaction use emit_discussion_event directly instead."""
-        if kind == "comment" and event is not None:
-            data = event.get("data") or {}
-            comment = {"id": event.get("id"), "author": event.get("author"), "content": data.get("raw"),
-                       "hidden": bool(data.get("hidden"))}
-            action = "update" if data.get("edited") or data.get("hidden") else "create"
-        else:
-            comment, action = None, "create" if kind == "created" else "update"
-        with self.db.write() as conn:
-            emit_discussion_event(conn, repo, discussion, action, comment)
-
     def deliveries(self, p: Principal, raw_id: str) -> list[dict]:
         """The delivery log, newest first: event, state, attempts, the receiver's last status or error."""
         self._check(p, "user.webhooks.read")
