@@ -215,10 +215,12 @@ def test_ten_concurrent_first_downloads_fetch_once(pair: Pair, tmp_path: Path) -
     print(f"mirror resources: worker RSS {before:.0f} MiB before, peak {peak:.0f} MiB; slowest /healthz "
           f"{probe.slowest:.2f} s")
     assert peak - before < 200, (before, peak)
-    # 2 s, not 1: on the shared 2-CPU test machine (load average 10-14) hubd streaming a Range of one 1 GiB
+    # 3 s, not 1: on the shared 2-CPU test machine (load average 10-14) hubd streaming a Range of one 1 GiB
     # file to ten clients directly, with no mirror, already answered /healthz in 0.74 s at worst; here the
-    # upstream hubd and the fill share those CPUs too (measured 1.43 s)
-    assert probe.slowest < 2.0, probe.slowest
+    # upstream hubd, the fill (httpx parsing the upstream's stream under the GIL) and ten readers share those
+    # CPUs too: measured 1.43 s and 2.41 s. What the bound catches is a stalled event loop (a fill or a
+    # reader blocking it), which answers after tens of seconds, not a slow one.
+    assert probe.slowest < 3.0, probe.slowest
     object_gets = [p for p in pair.upstream_requests(mark) if p.startswith("/api/lfs/objects/")]
     assert len(object_gets) == 1, object_gets  # the upstream sent the bytes once
 
