@@ -226,3 +226,11 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     if OTHER_BACKEND not in reason:
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, which must run everything: {reason}"
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    """The browser tests drive pages, whatever stores the hub: run once (the `once` marker)."""
+    web = Path(__file__).parent / "web"
+    for item in items:
+        if web in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.once)

@@ -62,6 +62,7 @@ def _paths_info_head(server: Hubd, length: int) -> bytes:
             f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n").encode()
 
 
+@pytest.mark.once  # the server's memory and liveness, whatever the backend
 def test_idle_and_slow_connections_cannot_stall_the_server(server: Hubd) -> None:
     before = rss_mib(server.proc.pid)
     conns: list[Conn] = []

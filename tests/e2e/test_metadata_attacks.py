@@ -254,6 +254,7 @@ def megabyte_card(i: int) -> str:
     return f"---\nmodel-index:\n{rows}---\n# card\n"
 
 
+@pytest.mark.once  # the server's memory and liveness, whatever the backend
 def test_six_concurrent_megabyte_validations_do_not_stall(server: Hubd) -> None:
     cards = [megabyte_card(i) for i in range(6)]
     assert all(len(c) < 2**20 for c in cards)

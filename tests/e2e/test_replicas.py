@@ -15,7 +15,8 @@ from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
 from tests.backends import BACKEND, seaweed
 from tests.conftest import Hubd, free_port, make_hubd
 
-pytestmark = pytest.mark.skipif(BACKEND != "postgres-s3", reason="other backend: runs in the PostgreSQL + SeaweedFS pass")
+pytestmark = pytest.mark.skipif(BACKEND != "postgres-s3",
+                                reason="other backend: runs in the PostgreSQL + SeaweedFS pass")
 
 
 @pytest.fixture

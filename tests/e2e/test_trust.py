@@ -229,6 +229,7 @@ def lone_hubd():  # type: ignore[no-untyped-def]
     server.stop()
 
 
+@pytest.mark.once  # the server's memory and liveness, whatever the backend
 def test_hostile_commits_and_batches_keep_memory_bounded(lone_hubd) -> None:  # type: ignore[no-untyped-def]
     """Under oversized commits and LFS batches the worker stays small and /healthz keeps answering."""
     hubd = lone_hubd

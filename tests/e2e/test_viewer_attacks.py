@@ -230,6 +230,7 @@ def test_big_json_array_streamed(server: Hubd, api: HfApi, tmp_path: Path) -> No
     assert probe.slowest < 1.0, probe.slowest
 
 
+@pytest.mark.once  # the server's memory and liveness, whatever the backend
 def test_hostile_queries_bounded(server: Hubd, api: HfApi, people: str) -> None:
     """The generate_series and big-expression attacks, many at once and anonymous: the worker's memory
     stays bounded and /healthz keeps answering within a second."""

@@ -183,6 +183,7 @@ def _bomb_chunk() -> bytes:
     return record(b"", scheme=1, declared=65536, body=body)
 
 
+@pytest.mark.once  # the server's memory and liveness, whatever the backend
 def test_lz4_bomb_stays_bounded(tmp_path: Path) -> None:
     s = make_hubd("xet-bomb")
     s.add_user("mallory")

@@ -20,7 +20,8 @@ def test_migrated_schema_matches_models(tmp_path: Path) -> None:
     assert drift(db) == []
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="other backend: SQLite's table rebuild (PostgreSQL sequences never reuse ids)")
+@pytest.mark.skipif(BACKEND != "sqlite",
+                    reason="other backend: SQLite's table rebuild (PostgreSQL sequences never reuse ids)")
 def test_sqlite_rebuild_keeps_rows_and_never_reuses_ids(tmp_path: Path) -> None:
     """0006 rebuilds parent tables on SQLite: children's rows survive, and a deleted repo's id stays unused."""
     from alembic import command
