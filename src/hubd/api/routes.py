@@ -164,6 +164,7 @@ def build_router() -> Router:
 def add_pages(r: Router) -> None:
     """The web side, after every API route (no API path changes): pages at the Hub's own URLs."""
     from hubd.web import account, admin, docs, listing, manage, oidc, pages
+    from hubd.web import discussions as discussion_pages
     from hubd.web import viewer as viewer_page
 
     rp = "/" + pages.REPO
@@ -187,6 +188,10 @@ def add_pages(r: Router) -> None:
     r.add(rp + "/like", "form", post=manage.like)
     r.add("/(?P<prefix>datasets)/(?P<ns>[^/]+)/(?P<name>[^/]+)/viewer(?:/(?P<config>[^/]+)/(?P<split>[^/]+))?", "page",
           get=viewer_page.viewer_page)
+    r.add(rp + "/discussions", {"get": "page", "post": "form"}, get=discussion_pages.discussion_list,
+          post=discussion_pages.discussion_list)
+    r.add(rp + "/discussions/(?P<num>[0-9]{1,9})", {"get": "page", "post": "form"}, get=discussion_pages.thread,
+          post=discussion_pages.thread)
     r.add("/(?P<account>(?!api$)[^/]+)", {"get": "page", "post": "form"}, get=listing.profile, post=listing.profile)
     r.add("/oauth/oidc/login", "page", get=oidc.start)
     r.add("/oauth/oidc/callback", "page", get=oidc.callback)
