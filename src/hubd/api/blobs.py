@@ -60,7 +60,7 @@ def blob_response(hub: Hub, key: str, size: int, range_header: str | None, heade
                            headers)
 
 
-def stream_response(iter_range, key, size: int, range_header: str | None,  # type: ignore[no-untyped-def]
+def stream_response(iter_range, key, size: int, range_header: str | None,
                     headers: dict[str, str]) -> Response:
     span = parse_range(range_header, size)
     start, end = span or (0, size)

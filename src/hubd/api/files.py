@@ -16,7 +16,8 @@ from hubd.storage.blobstore import lfs_key
 
 RESOLVE = rf"/(?:(?P<prefix>{PREFIXES_RE})/)?(?P<ns>[^/]+)/(?P<name>[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)"
 RAW = RESOLVE.replace("/resolve/", "/raw/")
-PREFIX_TYPE = {None: "model", **{plural: t for plural, t in PLURAL_TO_TYPE.items() if plural != "models"}}
+PREFIX_TYPE: dict[str | None, str] = {
+    None: "model", **{plural: t for plural, t in PLURAL_TO_TYPE.items() if plural != "models"}}
 
 
 async def raw(ctx: Ctx) -> Response:

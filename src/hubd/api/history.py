@@ -9,7 +9,7 @@ from hubd.hub import history
 from hubd.hub.names import PLURAL_TO_TYPE
 
 
-async def _repo(ctx: Ctx):  # type: ignore[no-untyped-def]
+async def _repo(ctx: Ctx):
     return await ctx.run(ctx.hub.repo_for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
                          ctx.params["ns"], ctx.params["name"], "write")
 

@@ -18,7 +18,7 @@ TYPES = f"(?P<types>{PLURALS_RE})"
 REPO = TYPES + "/(?P<ns>[^/]+)/(?P<name>[^/]+)"
 
 
-def require_user(ctx: Ctx):  # type: ignore[no-untyped-def]
+def require_user(ctx: Ctx):
     if ctx.principal is None:
         raise Unauthorized("You must be authenticated to do this (set HF_TOKEN)")
     return ctx.principal

@@ -165,7 +165,7 @@ async def _split(ctx: Ctx) -> tuple[Repo, dict, dict, str, str]:
     return repo, export, _split_meta(export, config, split), config, split
 
 
-def _schema(paths: list[str]):  # type: ignore[no-untyped-def]
+def _schema(paths: list[str]):
     return pq.read_schema(paths[0])
 
 
@@ -192,7 +192,7 @@ async def viewer_parquet(ctx: Ctx) -> Response:
 
 
 def _config_info(repo: Repo, config: str, splits: dict) -> dict:
-    first = next(iter(splits.values()), {})
+    first: dict = next(iter(splits.values()), {})
     return {
         "dataset_name": repo.name, "config_name": config, "builder_name": "parquet",
         "version": {"version_str": "0.0.0"},

@@ -7,6 +7,7 @@ import logging
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 
@@ -82,7 +83,7 @@ def build(hub: Hub, repo: Repo, work: Path) -> tuple[dict, dict[str, tuple[str, 
                 # the recorded error says which config and split (the message names the file)
                 raise ConversionError(f"config {config.name!r}, split {split.name!r}: {exc}") from None
             folder = f"partial-{split.name}" if result.partial else split.name
-            shards = []
+            shards: list[dict[str, Any]] = []
             for shard in result.shards:
                 oid, size = _store(hub, repo.id, shard)
                 pointers[f"{config.name}/{folder}/{shard.name}"] = (oid, size)

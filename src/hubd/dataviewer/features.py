@@ -13,11 +13,11 @@ def feature(t: pa.DataType) -> dict:
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return {"feature": feature(t.value_type), "_type": "List"}
     if pa.types.is_struct(t):
-        return {f.name: feature(f.type) for f in t}  # type: ignore[attr-defined]
+        return {f.name: feature(f.type) for f in t}
     if pa.types.is_timestamp(t):
-        return {"dtype": f"timestamp[{t.unit}]", "_type": "Value"}  # type: ignore[attr-defined]
+        return {"dtype": f"timestamp[{t.unit}]", "_type": "Value"}
     if pa.types.is_dictionary(t):
-        return feature(t.value_type)  # type: ignore[attr-defined]
+        return feature(t.value_type)
     names = {pa.bool_(): "bool", pa.string(): "string", pa.large_string(): "large_string", pa.binary(): "binary",
              pa.date32(): "date32", pa.null(): "null"}
     return {"dtype": names.get(t, str(t)), "_type": "Value"}

@@ -141,7 +141,7 @@ def _table(result: duckdb.DuckDBPyConnection) -> pa.Table:
 
 
 def _rows(table: pa.Table, first_idx: int | None = None) -> list[dict]:
-    out = []
+    out: list[dict] = []
     names = [n for n in table.column_names if n != "__row_idx"]
     idx = table.column("__row_idx").to_pylist() if "__row_idx" in table.column_names else None
     for i, row in enumerate(table.select(names).to_pylist()):
@@ -186,6 +186,8 @@ def _histogram(session: Session, expr: str, lo: float, hi: float, integer: bool)
     if lo == hi:
         n = session.execute(f"SELECT count({expr}) FROM data").fetchone()[0]  # type: ignore[index]
         return {"hist": [n], "bin_edges": [lo, hi]}
+    width: float  # an int for integer columns
+    edges: Sequence[float]
     if integer:
         width = max(1, -(-int(hi - lo + 1) // HISTOGRAM_BINS))
         edges = list(range(int(lo), int(hi) + 1, width)) + [int(hi)]

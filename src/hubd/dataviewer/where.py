@@ -27,11 +27,11 @@ MAX_NODES = 1000  # AST nodes; a term like `age = 1` is five
 MAX_IN_ITEMS = 200
 MAX_ORDER_COLUMNS = 8
 
-_COMPARISONS: dict[type[exp.Expression], str] = {
+_COMPARISONS: dict[type[exp.Expr], str] = {
     exp.EQ: "=", exp.NEQ: "<>", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<=",
     exp.NullSafeEQ: "IS NOT DISTINCT FROM", exp.NullSafeNEQ: "IS DISTINCT FROM",
 }
-_ARITHMETIC: dict[type[exp.Expression], str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/",
+_ARITHMETIC: dict[type[exp.Expr], str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/",
                                                  exp.Mod: "%"}
 # digits, optional fraction and exponent: what sqlglot leaves in a numeric Literal after `1_000` → `1000`
 _NUMBER = re.compile(r"^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -110,7 +110,7 @@ def _tokens_check(param: str, text: str) -> None:
             raise _bad(param, "parameters are not allowed")
 
 
-def _parse(param: str, sql: str) -> exp.Expression:
+def _parse(param: str, sql: str) -> exp.Expr:
     try:
         parsed = sqlglot.parse(sql, read="duckdb")
     except (SqlglotError, RecursionError, ValueError):
@@ -123,7 +123,7 @@ def _parse(param: str, sql: str) -> exp.Expression:
     return tree
 
 
-def _describe(node: exp.Expression) -> str:
+def _describe(node: exp.Expr) -> str:
     # casts and EXISTS are Func subclasses in sqlglot: named before the general case
     if isinstance(node, exp.Cast | exp.TryCast):
         return "casts are not allowed"
@@ -139,17 +139,17 @@ class _Renderer:
         self.param = param
         self.columns = columns
 
-    def bad(self, node: exp.Expression) -> InvalidExpression:
+    def bad(self, node: exp.Expr) -> InvalidExpression:
         return _bad(self.param, _describe(node))
 
-    def column(self, node: exp.Expression) -> str:
+    def column(self, node: exp.Expr) -> str:
         if not isinstance(node, exp.Column) or not isinstance(node.this, exp.Identifier):
             raise self.bad(node)
         if any(node.args.get(k) for k in ("table", "db", "catalog")):
             raise _bad(self.param, "qualified names are not allowed")
         return _quote(self.columns.resolve(self.param, node.this.this))
 
-    def literal(self, node: exp.Expression) -> str:
+    def literal(self, node: exp.Expr) -> str:
         if isinstance(node, exp.Null):
             return "NULL"
         if isinstance(node, exp.Boolean):
@@ -164,7 +164,7 @@ class _Renderer:
                 return text
         raise self.bad(node)
 
-    def render(self, node: exp.Expression, depth: int = 0) -> str:
+    def render(self, node: exp.Expr, depth: int = 0) -> str:
         if depth > MAX_DEPTH:
             raise _bad(self.param, f"nested deeper than {MAX_DEPTH}")
         d = depth + 1

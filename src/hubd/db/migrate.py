@@ -23,7 +23,7 @@ def _config(conn: Connection) -> Config:
     return cfg
 
 
-def upgrade(db) -> None:  # type: ignore[no-untyped-def]
+def upgrade(db) -> None:
     """Bring the schema to the newest revision (a no-op when it is there already)."""
     if db.is_sqlite:
         _upgrade_sqlite(db)
@@ -34,7 +34,7 @@ def upgrade(db) -> None:  # type: ignore[no-untyped-def]
         command.upgrade(_config(conn), "head")
 
 
-def _upgrade_sqlite(db) -> None:  # type: ignore[no-untyped-def]
+def _upgrade_sqlite(db) -> None:
     """SQLite changes some tables by rebuilding them (create, copy, drop, rename). With foreign keys on,
     dropping a parent table would first cascade-delete its children's rows, so they are off while
     migrating — a setting SQLite only changes outside a transaction — and checked before they go back on."""
@@ -52,7 +52,7 @@ def _upgrade_sqlite(db) -> None:  # type: ignore[no-untyped-def]
             raw.execute("PRAGMA foreign_keys=ON")
 
 
-def revision(db, message: str) -> None:  # type: ignore[no-untyped-def]
+def revision(db, message: str) -> None:
     """For developers: write a new migration from the difference between the models and the database."""
     with db.write() as conn:
         command.revision(_config(conn), message=message, autogenerate=True)
@@ -63,7 +63,7 @@ def _ours(name: str | None, kind: str, _parents: dict) -> bool:
     return not (name or "").startswith(("repo_fts", "ix_repos_search_trgm", "alembic_version"))
 
 
-def drift(db) -> list:  # type: ignore[no-untyped-def]
+def drift(db) -> list:
     """Differences between the migrated database and the models: empty when migrations are complete."""
     with db.read() as conn:
         ctx = MigrationContext.configure(conn, opts={"include_name": _ours, "compare_type": True})

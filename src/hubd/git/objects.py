@@ -9,6 +9,7 @@ objects a pushed pack refers to without carrying them)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, cast
 
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob, Commit, ShaFile, Tree
@@ -20,6 +21,10 @@ from hubd.db.schema import repo_commits
 from hubd.hub.models import Repo
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound
+
+if TYPE_CHECKING:
+    from dulwich.objects import ObjectID
+    from dulwich.refs import Ref
 
 TYPE_NUMS = {"commit": Commit.type_num, "tree": Tree.type_num, "blob": Blob.type_num}
 KIND_OF_MODE = {0o040000: "tree", 0o100644: "blob", 0o100755: "blob", 0o120000: "blob"}
@@ -67,7 +72,7 @@ class RepoObjects(BaseObjectStore):
     def __getitem__(self, name: bytes) -> ShaFile:
         sha = _hex(name)
         kind = self._kind(sha)
-        obj = ShaFile.from_raw_string(TYPE_NUMS[kind], self._read(kind, sha), sha=sha.encode())
+        obj = ShaFile.from_raw_string(TYPE_NUMS[kind], self._read(kind, sha), sha=cast("ObjectID", sha.encode()))
         if isinstance(obj, Commit):
             self._kinds[obj.tree.decode()] = "tree"
         elif isinstance(obj, Tree):
@@ -75,8 +80,8 @@ class RepoObjects(BaseObjectStore):
                 self._kinds[entry.sha.decode()] = KIND_OF_MODE.get(entry.mode, "blob")
         return obj
 
-    def __iter__(self) -> Iterator[bytes]:
-        return (sha.encode() for sha in self.commits)
+    def __iter__(self) -> Iterator[ObjectID]:
+        return (cast("ObjectID", sha.encode()) for sha in self.commits)
 
     # --- helpers ----------------------------------------------------------------------------------------
     def _kind(self, sha: str) -> str:
@@ -153,23 +158,24 @@ class RepoView(BaseRepo):
         self.hub_repo = repo
         ref_rows = hub.refs.all(repo)
         objects = RepoObjects(hub, repo)
-        refs: dict[bytes, bytes] = {name.encode(): target.encode() for name, target in ref_rows}
+        refs: dict[Ref, bytes] = {cast("Ref", name.encode()): target.encode() for name, target in ref_rows}
         if b"refs/heads/main" in refs:
-            refs[b"HEAD"] = b"ref: refs/heads/main"
-        super().__init__(objects, DictRefsContainer(refs))
+            refs[cast("Ref", b"HEAD")] = b"ref: refs/heads/main"
+        # dulwich annotates a PackCapableObjectStore; the server paths that RepoView serves only read objects
+        super().__init__(objects, DictRefsContainer(refs))  # type: ignore[arg-type]
         self.objects = objects
 
-    def get_refs(self) -> dict[bytes, bytes]:
+    def get_refs(self) -> dict[Ref, ObjectID]:
         return self.refs.as_dict()
 
-    def get_peeled(self, ref: bytes) -> bytes:
+    def get_peeled(self, ref: Ref) -> ObjectID:
         # refs name commits only (annotated tags are refused at push): a ref is its own peeled value
         return self.refs[ref]
 
     def get_named_file(self, path: str, basedir: str | None = None) -> None:
         return None
 
-    def get_config(self):  # type: ignore[no-untyped-def]
+    def get_config(self):
         from dulwich.config import ConfigFile
 
         return ConfigFile()

@@ -10,8 +10,8 @@ import logging
 import queue
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.pack import write_pack_from_container
@@ -27,6 +27,10 @@ from dulwich.protocol import (
 from dulwich.server import Backend, ReceivePackHandler, UploadPackHandler, _ProtocolGraphWalker
 
 from hubd.git.objects import RepoView
+
+if TYPE_CHECKING:
+    from dulwich.objects import ObjectID
+    from dulwich.refs import Ref
 
 log = logging.getLogger("hubd.git")
 ZERO = b"0" * 40
@@ -115,7 +119,7 @@ class _Walker(_ProtocolGraphWalker):
                 super()._handle_shallow_request(wants)
                 return
             assert isinstance(value, bytes)
-            self.client_shallow.add(value)  # type: ignore[arg-type]
+            self.client_shallow.add(cast("ObjectID", value))
 
 
 class HubUploadPack(UploadPackHandler):
@@ -124,9 +128,9 @@ class HubUploadPack(UploadPackHandler):
         object (no delta reuse: stored objects are whole, and reading each twice would double the reads)."""
         self._processing_have_lines = True
         walker = _Walker(self, self.repo.object_store, self.repo.get_peeled, self.repo.refs.get_symrefs)
-        wants: list = []
+        wants: list[ObjectID] = []
 
-        def determine_wants(refs: dict, depth: int | None = None) -> list:
+        def determine_wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
             wants.extend(walker.determine_wants(refs, depth))
             return wants
 
@@ -173,7 +177,7 @@ class HubReceivePack(ReceivePackHandler):
             for line in text.splitlines() or [""]:
                 self.proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, line.encode() + b"\n")
 
-    def _apply_pack(self, refs: list) -> Iterator[tuple[bytes, bytes]]:  # type: ignore[override]
+    def _apply_pack(self, refs: list) -> Iterator[tuple[bytes, bytes]]:
         assert self.push is not None
         sends_pack = any(new != ZERO for _old, new, _name in refs)
         with tempfile.TemporaryDirectory(prefix="hubd-push-") as tmp:

@@ -41,14 +41,14 @@ class Accounts:
         check_account_name(name)
         try:
             with self.db.write() as conn:
-                return int(
-                    conn.execute(
-                        insert(accounts).values(
-                            name=name, kind=kind, fullname=fullname or name, email=email,
-                            is_admin=is_admin, created_at=time.time(),
-                        )
-                    ).inserted_primary_key[0]
-                )
+                pk = conn.execute(
+                    insert(accounts).values(
+                        name=name, kind=kind, fullname=fullname or name, email=email,
+                        is_admin=is_admin, created_at=time.time(),
+                    )
+                ).inserted_primary_key
+                assert pk is not None  # a single-row insert has one
+                return int(pk[0])
         except IntegrityError:
             raise Conflict(f"An account named {name!r} already exists") from None
 

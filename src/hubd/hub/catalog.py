@@ -64,7 +64,7 @@ def _public_tags(db: Database, repo_type: str) -> list[str]:
         ).scalars())
 
 
-def _distinct(db: Database, column) -> set[str]:  # type: ignore[no-untyped-def]
+def _distinct(db: Database, column) -> set[str]:
     with db.read() as conn:
         return {v for v in conn.execute(select(distinct(column)).where(
             (repos.c.type == "model") & repos.c.private.is_(False) & column.is_not(None))).scalars()}

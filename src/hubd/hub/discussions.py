@@ -3,8 +3,10 @@ pushed to a PR), who may change what, and merging a PR into its base branch (ref
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -17,6 +19,7 @@ from hubd.hub.models import Repo
 from hubd.hub.refs import MAIN, RefConflict, cas_ref
 from hubd.jobs.queue import enqueue
 
+emit_discussion_event: Callable[[Connection, Repo, dict, str, dict | None], int] | None
 try:  # webhooks (issue 13 part B): discussion events are queued in the transaction that makes them
     from hubd.hub.webhooks import emit_discussion_event
 except ImportError:  # pragma: no cover - a tree without webhooks emits nothing
@@ -150,16 +153,16 @@ class Discussions:
                 .outerjoin(accounts, accounts.c.id == discussions.c.author_id)
                 .where(cond).order_by(discussions.c.num.desc()).offset(page * PER_PAGE).limit(PER_PAGE)
             ).mappings()]
-            counts = dict(conn.execute(
+            counts: dict[int, int] = dict(conn.execute(
                 select(discussion_events.c.num, func.count()).where(
                     (discussion_events.c.repo_id == repo.id) & (discussion_events.c.type == "comment")
                     & discussion_events.c.num.in_([r["num"] for r in rows]))
-                .group_by(discussion_events.c.num)).all()) if rows else {}
+                .group_by(discussion_events.c.num)).tuples().all()) if rows else {}
         for r in rows:
             r["num_comments"] = counts.get(r["num"], 0)
         return rows, int(total), int(closed)
 
-    def events(self, repo: Repo, num: int) -> list[dict]:
+    def events(self, repo: Repo, num: int) -> builtins.list[dict]:
         with self.db.read() as conn:
             rows = conn.execute(
                 select(discussion_events, accounts.c.name.label("author"), accounts.c.fullname.label("fullname"))
@@ -169,7 +172,7 @@ class Discussions:
             ).mappings().all()
         return [dict(r) for r in rows]
 
-    def pr_state(self, repo: Repo, d: dict, with_diff: bool) -> tuple[list[str], str | None]:
+    def pr_state(self, repo: Repo, d: dict, with_diff: bool) -> tuple[builtins.list[str], str | None]:
         """(conflicting files, diff) of a pull request against its base branch as it is now."""
         git = self.hub.git
         head = self.hub.refs.get(repo, f"refs/pr/{d['num']}")

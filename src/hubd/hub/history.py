@@ -106,6 +106,7 @@ def delete_lfs_files(hub: Any, p: Principal, repo: Repo, body: dict) -> int:
     if not isinstance(shas, list) or not shas or len(shas) > MAX_DELETIONS \
             or not all(isinstance(s, str) and _OID.match(s) for s in shas):
         raise BadRequest(f"deletions.sha must be a list of 1 to {MAX_DELETIONS} sha256 ids")
+    assert isinstance(deletions, dict)  # shas came from it
     if not isinstance(deletions.get("rewriteHistory", True), bool):
         raise BadRequest("deletions.rewriteHistory must be a boolean")
     oids = sorted(set(shas))

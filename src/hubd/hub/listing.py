@@ -122,7 +122,7 @@ def list_repos(db: Database, p: Principal | None, q: ListQuery,
     return items, next_cursor
 
 
-def _matching(conn, db: Database, base: list, key, order: list, q: ListQuery) -> list:  # type: ignore[no-untyped-def]
+def _matching(conn, db: Database, base: list, key, order: list, q: ListQuery) -> list:
     """(sort value, id) of the first limit+1 repos that pass `base` and the query's filters."""
     terms = [t.lower() for t in q.search]
     if not terms and not q.tags:
@@ -143,13 +143,13 @@ def _matching(conn, db: Database, base: list, key, order: list, q: ListQuery) ->
     return conn.execute(select(key, repos.c.id).where(*base, *indexed).order_by(*order).limit(q.limit + 1)).all()
 
 
-def search_condition(term: str, db: Database):  # type: ignore[no-untyped-def]
+def search_condition(term: str, db: Database):
     if db.has_trigram_index and len(term) >= MIN_TRIGRAM:
         return matching_ids(term, db.is_sqlite)
     return repos.c.search_id.contains(term, autoescape=True)
 
 
-def _page(ids: list[int], order: list, with_meta: bool):  # type: ignore[no-untyped-def]
+def _page(ids: list[int], order: list, with_meta: bool):
     """The rows of `ids`, in order, with their tags (and the larger metadata when asked for)."""
     meta = [repo_meta.c.card_data, repo_meta.c.config, repo_meta.c.transformers_info,
             repo_meta.c.safetensors] if with_meta else []

@@ -278,6 +278,7 @@ class Push:
             return f"{u.name} is not an open pull request"
         if not self._can("pr"):
             return f"you don't have the rights to push to {u.name}"
+        assert self.p is not None  # "pr" is refused to an anonymous pusher
         if disc["author_id"] != self.p.user_id and not self._can("contributor"):  # as API commits to refs/pr/N
             return f"only the author of pull request #{num} or the repo's writers can push to {u.name}"
         if u.new not in self.pack.commits and u.new not in self.objects.commits:
@@ -335,6 +336,7 @@ class Push:
                         record_commit(conn, self.repo.id, sha)
                 if u.name.startswith("refs/pr/") and u.new is not None:  # the PR shows the commit it got
                     subject = self._message(u.new).split("\n", 1)[0]
+                    assert self.p is not None  # _check_pr accepted the update: a signed-in pusher
                     self.hub.discussions.commit_added(conn, self.p, self.repo, int(u.name[8:]), u.new, subject)
                 if u.name == MAIN:  # the post-commit jobs of an API commit to main
                     enqueue(conn, "derive", self.repo.id)

@@ -10,6 +10,7 @@ DNS resolution, at every delivery, and the request goes to the address that was 
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import logging
 import socket
@@ -95,7 +96,7 @@ def check_url(url: Any, setting: str) -> str:
 
 def _resolve_allowed(host: str, port: int, setting: str) -> str:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addrs = [info[4][0] for info in infos]
+    addrs = [str(info[4][0]) for info in infos]  # the host of an AF_INET or AF_INET6 address: a str
     bad = [a for a in addrs if not address_allowed(a, setting)]
     if not addrs or bad:
         raise PermissionError(f"{host} resolves to {bad[0] if bad else 'nothing'}: not an allowed target")
@@ -245,7 +246,7 @@ class Webhooks:
             conn.execute(webhook_watches.delete().where(webhook_watches.c.webhook_id == row.id))
             conn.execute(webhooks.delete().where(webhooks.c.id == row.id))
 
-    def deliveries(self, p: Principal, raw_id: str) -> list[dict]:
+    def deliveries(self, p: Principal, raw_id: str) -> builtins.list[dict]:
         """The delivery log, newest first: event, state, attempts, the receiver's last status or error."""
         self._check(p, "user.webhooks.read")
         with self.db.read() as conn:
@@ -297,9 +298,11 @@ def _enqueue(conn: Connection, rows: list[Any], event: dict, scope: str, action:
     now = time.time()
     for r in rows:
         payload = {**event, "webhook": {"id": _hex(r.id), "version": PAYLOAD_VERSION}}
-        delivery = int(conn.execute(insert(webhook_deliveries).values(
+        pk = conn.execute(insert(webhook_deliveries).values(
             webhook_id=r.id, event=f"{scope}.{action}", payload=payload, state="queued", attempts=0,
-            created_at=now, updated_at=now)).inserted_primary_key[0])
+            created_at=now, updated_at=now)).inserted_primary_key
+        assert pk is not None  # a single-row insert has one
+        delivery = int(pk[0])
         enqueue(conn, JOB_KIND, None, {"delivery": delivery}, dedup=False)
     return len(rows)
 

@@ -14,7 +14,7 @@ Handler = Callable[[Job], None]
 
 
 class Worker:
-    def __init__(self, db, handlers: dict[str, Handler], idle_sleep: float = 0.5,  # type: ignore[no-untyped-def]
+    def __init__(self, db, handlers: dict[str, Handler], idle_sleep: float = 0.5,
                  on_idle: Callable[[], None] | None = None, name: str = "hubd-jobs") -> None:
         self.db = db
         self.handlers = handlers

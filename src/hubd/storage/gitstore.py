@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, cast
 
 from dulwich.objects import Blob, Commit, ShaFile, Tree
 
 from hubd.hub.lfs import LfsPointer, parse_pointer
 from hubd.storage.blobstore import BlobStore
+
+if TYPE_CHECKING:
+    from dulwich.objects import ObjectID
 
 DIR_MODE = 0o040000
 
@@ -81,12 +85,12 @@ class GitStore:
         return object_key("blob", sha)
 
     def _load_commit(self, sha: str) -> Commit:
-        obj = ShaFile.from_raw_string(Commit.type_num, self.raw("commit", sha), sha=sha.encode())
+        obj = ShaFile.from_raw_string(Commit.type_num, self.raw("commit", sha), sha=cast("ObjectID", sha.encode()))
         assert isinstance(obj, Commit)
         return obj
 
     def _load_tree(self, sha: str) -> tuple[TreeEntry, ...]:
-        obj = ShaFile.from_raw_string(Tree.type_num, self.raw("tree", sha), sha=sha.encode())
+        obj = ShaFile.from_raw_string(Tree.type_num, self.raw("tree", sha), sha=cast("ObjectID", sha.encode()))
         assert isinstance(obj, Tree)
         return tuple(TreeEntry(e.path.decode(), e.mode, e.sha.decode()) for e in obj.iteritems())
 
@@ -102,6 +106,6 @@ class GitStore:
 def make_tree(entries: dict[str, tuple[int, str]]) -> Tree:
     tree = Tree()
     for name, (mode, sha) in entries.items():
-        tree.add(name.encode(), mode, sha.encode())
+        tree.add(name.encode(), mode, cast("ObjectID", sha.encode()))
     return tree
 

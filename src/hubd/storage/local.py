@@ -156,7 +156,7 @@ class LocalBlobStore:
                 yield str(full.relative_to(self.root))
 
 
-def open_blobstore(url: str):  # type: ignore[no-untyped-def]
+def open_blobstore(url: str):
     """file:///path or s3://bucket/prefix (endpoint and credentials from the AWS_* variables)."""
     if url.startswith("file://"):
         return LocalBlobStore(url[len("file://"):])

@@ -29,7 +29,7 @@ class StorageUnavailable(ServiceUnavailable):
     default_message = "Object storage is unavailable, try again later"
 
 
-def _call(fn, *args: Any, key: str = "", **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
+def _call(fn, *args: Any, key: str = "", **kwargs: Any) -> Any:
     """Every SDK call goes through here: not-found becomes BlobNotFound, an outage a 503."""
     try:
         return fn(*args, **kwargs)
