@@ -19,7 +19,9 @@ def test_create_repo_each_type(alice: HfApi, repo_name: str, repo_type: str, pri
     assert info.id == f"alice/{repo_name}"
     assert info.private is private
     assert len(info.sha) == 40
-    assert [s.rfilename for s in info.siblings] == [".gitattributes"]
+    # as on the Hub, a new Space has a README.md with its sdk in the front matter
+    expected = [".gitattributes", "README.md"] if repo_type == "space" else [".gitattributes"]
+    assert sorted(s.rfilename for s in info.siblings) == expected
     if repo_type == "space":
         assert info.sdk == "gradio"
         assert info.runtime.stage == "STOPPED"
@@ -71,8 +73,10 @@ def test_settings_move_delete(alice: HfApi, repo_name: str) -> None:
     moved = f"acme/{repo_name}-moved"
     alice.move_repo(repo_id, moved, repo_type="dataset")
     assert alice.repo_exists(moved, repo_type="dataset")
-    assert not alice.repo_exists(repo_id, repo_type="dataset")
+    # the old id leads to the moved repo (as on the Hub) until a new repo takes the name
+    assert alice.dataset_info(repo_id).id == moved
     alice.delete_repo(moved, repo_type="dataset")
+    assert not alice.repo_exists(repo_id, repo_type="dataset")
     assert not alice.repo_exists(moved, repo_type="dataset")
     alice.delete_repo(moved, repo_type="dataset", missing_ok=True)
     with pytest.raises(RepositoryNotFoundError):
