@@ -6,6 +6,7 @@ import base64
 import logging
 import sqlite3
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 import anyio
@@ -176,7 +177,7 @@ class HubApp:
         response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.2f}"
         sent = 0
 
-        async def counting_send(message: dict) -> None:
+        async def counting_send(message: MutableMapping[str, Any]) -> None:
             nonlocal sent
             if message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))

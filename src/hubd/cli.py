@@ -25,7 +25,7 @@ def _setting_options(names: tuple[str, ...]) -> Callable[[Callable[..., Any]], C
     return decorate
 
 
-def _hub(opts: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _hub(opts: dict[str, Any]):  # a Hub, imported lazily so that the CLI starts fast
     from hubd.app import open_hub
 
     return open_hub(load_settings({k: opts.get(k) for k in _STORE_OPTIONS}))
@@ -379,7 +379,7 @@ def gc_command(grace_hours: float, dry_run: bool, **opts: Any) -> None:
 _MIRROR_OPTIONS = (*_STORE_OPTIONS, "upstream_url", "upstream_token", "mirror", "mirror_cache_mib")
 
 
-def _mirror_hub(opts: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _mirror_hub(opts: dict[str, Any]):
     from hubd.app import open_hub
 
     opts["mirror"] = ",".join(opts.get("mirror") or ()) or None

@@ -295,7 +295,7 @@ class Hub:
         now = time.time()
         try:
             with self.db.write() as conn:
-                repo_id = int(conn.execute(
+                repo_id = int(conn.execute(  # type: ignore[index]  # an INSERT has a primary key
                     insert(repos).values(
                         type=repo_type, namespace=namespace, name=name, private=private, gated="",
                         sdk=sdk if repo_type == "space" else None, created_at=now, last_modified=now,

@@ -35,7 +35,7 @@ async def resolve_filling(ctx: Ctx, repo: Repo, entry: PathEntry, headers: dict[
                            headers)
 
 
-def _mirror(ctx: Ctx):  # type: ignore[no-untyped-def]
+def _mirror(ctx: Ctx):  # the Mirror (imported lazily)
     if ctx.principal is None:  # a signed-in user's setting: anonymous callers are asked to sign in first
         raise Unauthorized()
     if ctx.hub.mirror is None:
@@ -66,7 +66,7 @@ async def upstream_token(ctx: Ctx) -> Response:
     return json_response({"linked": True, "upstream": mirror.upstream.url, "upstreamUser": name})
 
 
-def _whoami(mirror, token: str) -> str:  # type: ignore[no-untyped-def]
+def _whoami(mirror, token: str) -> str:
     try:
         resp = mirror.upstream.client.get(mirror.upstream.url + "/api/whoami-v2",
                                           headers={"Authorization": f"Bearer {token}"})

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dulwich.client import HttpGitClient
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.object_format import DEFAULT_OBJECT_FORMAT
 from dulwich.objects import Blob, Commit, ShaFile, Tree
 from dulwich.pack import PackData, PackInflater
+
+if TYPE_CHECKING:
+    from dulwich.client import DetermineWantsFunc
 
 from hubd.git.packscan import PackLimits, PackRefused, scan_pack
 from hubd.mirror.errors import UpstreamUnavailable
@@ -82,7 +85,7 @@ def fetch_commit(git: GitStore, url: str, sha: str, token: str | None) -> None:
             # depth 1 when the commit is a tip; the probe below tells, at the cost of one ref advertisement
             result = client.fetch_pack("", _probe(sha), _NoHaves(), lambda _d: 0)
             depth = 1 if sha.encode() in set(result.refs.values()) else None
-            client.fetch_pack("", determine_wants, _NoHaves(), write, depth=depth)
+            client.fetch_pack("", cast("DetermineWantsFunc", determine_wants), _NoHaves(), write, depth=depth)
         except (GitProtocolError, HangupException, OSError) as exc:
             log.warning("git fetch of %s from %s failed: %r", sha, url, exc)
             raise UpstreamUnavailable(f"Could not fetch commit {sha} from the upstream hub") from None

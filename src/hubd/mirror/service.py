@@ -144,7 +144,7 @@ class Mirror:
 
     def _materialize(self, token: str | None, repo_type: str, namespace: str, name: str) -> Repo:
         info = self.upstream.repo_info(repo_type, f"{namespace}/{name}", None, token)
-        upstream_id = info.get("id") if isinstance(info.get("id"), str) else f"{namespace}/{name}"
+        upstream_id: str = info["id"] if isinstance(info.get("id"), str) else f"{namespace}/{name}"
         ns, _, nm = upstream_id.partition("/")
         if not nm or "/" in nm:
             raise UpstreamUnavailable(f"The upstream answered an odd repo id {upstream_id!r}")

@@ -50,7 +50,7 @@ class Upstream:
     def _headers(token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    def _get_json(self, path: str, token: str | None, what: str, params: dict | None = None) -> Any:
+    def _get_json(self, path: str, token: str | None, what: str, params: Any = None) -> Any:
         try:
             resp = self.client.get(self.url + path, headers=self._headers(token), params=params)
         except httpx.HTTPError as exc:
