@@ -145,6 +145,7 @@ def test_tokens_page_create_use_revoke(tab: Tab, web) -> None:  # type: ignore[n
     tab.goto("/settings/tokens")
     page.get_by_label("Name").fill("laptop")
     page.get_by_label("Role").select_option("write")
+    page.get_by_label("Expires").select_option("30")
     page.get_by_role("button", name="Create token").click()
     secret = page.locator("#token-secret").inner_text().strip()
     assert re.fullmatch(r"hf_[A-Za-z0-9]{30,}", secret)
@@ -153,6 +154,9 @@ def test_tokens_page_create_use_revoke(tab: Tab, web) -> None:  # type: ignore[n
     HfApi(token=secret).create_repo("bob/made-with-web-token", exist_ok=True)
     tab.goto("/settings/tokens")
     assert secret not in page.content()  # shown once only
+    row = page.locator("table.grid tr", has_text="laptop")
+    assert row.locator("td").nth(1).inner_text() == "write" and "UTC" in row.locator("td").nth(3).inner_text()
+    assert row.locator("td").nth(4).inner_text() != "—"  # used by the client above
     page.get_by_role("button", name="Revoke laptop").click()
     assert eventually(lambda: httpx.get(web.url + "/api/whoami-v2",
                                         headers={"authorization": f"Bearer {secret}"}).status_code == 401)

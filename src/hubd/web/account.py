@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from starlette.responses import FileResponse, Response
@@ -16,6 +17,7 @@ STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {p.name for p in STATIC.iterdir() if p.is_file()}
 MEDIA = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml", "woff2": "font/woff2"}
 MAX_TOKEN_NAME = 100
+EXPIRY_DAYS = ("", "7", "30", "90", "365")  # "" never
 
 
 async def static(ctx: Ctx) -> Response:
@@ -110,7 +112,11 @@ async def tokens(ctx: Ctx) -> Response:
                 if not name or len(name) > MAX_TOKEN_NAME or any(ord(c) < 32 for c in name):
                     raise BadRequest(f"A token needs a name of 1 to {MAX_TOKEN_NAME} printable characters")
                 role = fields.get("role", "read")
-                created = await ctx.run(ctx.hub.accounts.add_token, p.name, role, name)
+                days = fields.get("expires", "")
+                if days not in EXPIRY_DAYS:
+                    raise BadRequest("Choose when the token expires")
+                expires = time.time() + int(days) * 86400 if days else None
+                created = await ctx.run(ctx.hub.accounts.add_token, p.name, role, name, None, None, expires)
         except HubError as exc:
             error = exc.message
     listed = await ctx.run(ctx.hub.accounts.list_tokens, p.name)
