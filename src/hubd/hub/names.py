@@ -14,7 +14,8 @@ PLURALS_RE = "|".join(PLURAL_TO_TYPE)
 PREFIXES_RE = "|".join(p for p in PLURAL_TO_TYPE if p != "models")
 RESERVED_NAMESPACES = frozenset(
     {"api", "datasets", "spaces", "models", "kernels", "buckets", "docs", "settings", "organizations",
-     "users", "login", "logout", "join", "new", "viewer", "healthz", "readyz", "metrics", "static", "oauth"}
+     "users", "login", "logout", "join", "new", "viewer", "healthz", "readyz", "metrics", "static", "oauth",
+     "admin", "avatars", "openapi.json", "new-dataset", "new-space", "collections", "papers"}
 )
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 MAX_PATH_BYTES = 1024
