@@ -45,12 +45,12 @@ REPO = repos.REPO
 #                only a comment's author edit it, its author or writers hide it)
 #   discussion-author  the discussion's author (write token) or whoever may commit to the repo's branches
 #   create-from  a signed-in user with a write token who may download the repo (copies out of it)
+#   page         a web page (HTML): its handler applies the repo's rules (private = missing = the 404 page)
+#   form         a web form POST: needs the form's CSRF token; its handler applies the rules as a page does
 ACCESS = ("public", "user", "signed", "read", "download", "pr", "contributor", "write", "write-body", "user-read",
           "create-from", "page", "form", "discuss", "discussion-author")
 
 
-#   page         a web page (HTML): its handler applies the repo's rules (private = missing = the 404 page)
-#   form         a web form POST: needs the form's CSRF token; its handler applies the rules as a page does
 def build_router() -> Router:
     r = Router()
     r.add("/healthz", "public", get=ops.healthz)
@@ -157,8 +157,8 @@ def build_router() -> Router:
     every = {m: unscoped.not_found for m in ("get", "post", "put", "delete", "patch")}
     r.add(unscoped.API_UNSCOPED, "public", **every)
     r.add(unscoped.FILES_UNSCOPED, "public", **every)
-    return r
     add_pages(r)
+    return r
 
 
 def add_pages(r: Router) -> None:
@@ -174,24 +174,24 @@ def add_pages(r: Router) -> None:
     r.add("/login", {"get": "page", "post": "form"}, get=account.login, post=account.login)
     r.add("/logout", "form", post=account.logout)
     r.add("/join", {"get": "page", "post": "form"}, get=account.join, post=account.join)
+    r.add("/oauth/oidc/login", "page", get=oidc.start)
+    r.add("/oauth/oidc/callback", "page", get=oidc.callback)
     r.add("/settings/tokens", {"get": "page", "post": "form"}, get=account.tokens, post=account.tokens)
-    r.add("/new(?:-dataset|-space)?", {"get": "page", "post": "form"}, get=manage.new_repo, post=manage.new_repo)
-    r.add(rp, "page", get=pages.repo_page)
     r.add("/admin", {"get": "page", "post": "form"}, get=admin.admin, post=admin.admin)
     r.add("/docs", "page", get=docs.docs)
     r.add("/openapi.json", "public", get=docs.openapi_json)
+    r.add("/new(?:-dataset|-space)?", {"get": "page", "post": "form"}, get=manage.new_repo, post=manage.new_repo)
+    r.add(rp, "page", get=pages.repo_page)
     r.add(rp + "/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", "page", get=pages.tree_page)
     r.add(rp + "/blob/(?P<rev>[^/]+)/(?P<path>.+)", "page", get=pages.blob_page)
     r.add(rp + "/commits/(?P<rev>[^/]+)", "page", get=pages.commits_page)
     r.add(rp + "/commit/(?P<sha>[0-9a-fA-F]{4,40})", "page", get=pages.commit_page)
     r.add(rp + "/settings", {"get": "page", "post": "form"}, get=manage.settings, post=manage.settings)
     r.add(rp + "/like", "form", post=manage.like)
-    r.add("/(?P<prefix>datasets)/(?P<ns>[^/]+)/(?P<name>[^/]+)/viewer(?:/(?P<config>[^/]+)/(?P<split>[^/]+))?", "page",
-          get=viewer_page.viewer_page)
     r.add(rp + "/discussions", {"get": "page", "post": "form"}, get=discussion_pages.discussion_list,
           post=discussion_pages.discussion_list)
     r.add(rp + "/discussions/(?P<num>[0-9]{1,9})", {"get": "page", "post": "form"}, get=discussion_pages.thread,
           post=discussion_pages.thread)
+    r.add("/(?P<prefix>datasets)/(?P<ns>[^/]+)/(?P<name>[^/]+)/viewer(?:/(?P<config>[^/]+)/(?P<split>[^/]+))?", "page",
+          get=viewer_page.viewer_page)
     r.add("/(?P<account>(?!api$)[^/]+)", {"get": "page", "post": "form"}, get=listing.profile, post=listing.profile)
-    r.add("/oauth/oidc/login", "page", get=oidc.start)
-    r.add("/oauth/oidc/callback", "page", get=oidc.callback)
