@@ -58,7 +58,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("oidc_client_secret", str, "", "Client secret hubd has at the OpenID Connect provider."),
     Setting("oidc_groups_claim", str, "groups", "ID token or userinfo claim listing the person's groups."),
     Setting("oidc_group_roles", str, "",
-            "Groups mapped to org roles at each SSO sign-in: 'group=org:role,...' (roles read|contributor|write|admin)."),
+            "Groups mapped to org roles at each SSO sign-in: 'group=org:role,...' "
+            "(roles read|contributor|write|admin)."),
 )
 
 

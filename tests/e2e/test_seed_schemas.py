@@ -39,7 +39,9 @@ def test_seed_operations_validate(hubd: Hubd, alice: HfApi, repo_name: str, spec
         assert httpx.post(f"{hubd.url}/api/repos/create", json=body, headers=auth).status_code == 200
     alice.create_commit(f"alice/{repo_name}-m", [
         CommitOperationAdd("README.md", b"---\nlicense: mit\npipeline_tag: fill-mask\nmodel-index:\n- name: m\n"
-                                        b"  results:\n  - metrics:\n    - {type: f1, value: 1}\n---\n"),
+                                        b"  results:\n  - task: {type: fill-mask}\n"
+                                        b"    dataset: {type: wiki, name: Wiki}\n"
+                                        b"    metrics:\n    - {type: f1, value: 1}\n---\n"),
         CommitOperationAdd("config.json", b'{"architectures": ["BertForMaskedLM"], "model_type": "bert"}'),
     ], commit_message="card")
     alice.upload_file(path_or_fileobj=b"---\nlicense: mit\nlanguage: [en]\nsize_categories: [n<1K]\n---\n",

@@ -150,52 +150,54 @@ def test_lfs_batch_bounds_declared_sizes(hubd, bob: HfApi, bob_repo: str) -> Non
 
 def test_org_contributor_writes_only_own_repos(hubd, alice: HfApi, repo_name: str) -> None:  # type: ignore[no-untyped-def]
     """Issue 9.15: an org's contributor commits to the repos they created, and only opens PRs elsewhere."""
-    hubd.add_user("carol")
-    hubd.cli("orgs", "add-member", "acme", "carol", "--role", "contributor")
-    carol = HfApi(token=hubd.tokens["carol"])
+    who = f"carol-{repo_name}"  # a user of this test's own (other tests have a carol)
+    hubd.add_user(who)
+    hubd.cli("orgs", "add-member", "acme", who, "--role", "contributor")
+    carol = HfApi(token=hubd.tokens[who])
     theirs, own = f"acme/{repo_name}-alice", f"acme/{repo_name}-carol"
     alice.create_repo(theirs)
     carol.create_repo(own)
     carol.upload_file(path_or_fileobj=b"mine", path_in_repo="a.txt", repo_id=own)
     before = alice.model_info(theirs).sha
-    r = _commit(hubd, theirs, [HEADER, _file("b.txt", b"x")], "carol")
+    r = _commit(hubd, theirs, [HEADER, _file("b.txt", b"x")], who)
     assert r.status_code == 403 and r.headers["x-error-code"] == "Forbidden"
     assert alice.model_info(theirs).sha == before
     info = carol.upload_file(path_or_fileobj=b"proposal", path_in_repo="b.txt", repo_id=theirs, create_pr=True)
     assert info.pr_num is not None and alice.model_info(theirs).sha == before
     assert carol.hf_hub_download(theirs, "b.txt", revision=info.pr_revision) is not None
-    assert httpx.put(f"{hubd.url}/api/models/{theirs}/settings", headers=_auth(hubd, "carol"),
+    assert httpx.put(f"{hubd.url}/api/models/{theirs}/settings", headers=_auth(hubd, who),
                      json={"private": True}).status_code == 403
 
 
 def test_revocation_takes_effect_at_once(hubd, repo_name: str) -> None:  # type: ignore[no-untyped-def]
     """Issue 9.14: tokens list/revoke, users list/disable/enable/delete, orgs remove-member."""
-    token = hubd.add_user("dave")
-    hubd.cli("orgs", "add-member", "acme", "dave", "--role", "read")
+    dave_name = f"dave-{repo_name}"  # a user of this test's own
+    token = hubd.add_user(dave_name)
+    hubd.cli("orgs", "add-member", "acme", dave_name, "--role", "read")
     dave = HfApi(token=token)
     HfApi(token=hubd.tokens["alice"]).create_repo(f"acme/{repo_name}", private=True)
     whoami = f"{hubd.url}/api/whoami-v2"
     assert httpx.get(whoami, headers={"authorization": f"Bearer {token}"}).status_code == 200
     assert dave.repo_exists(f"acme/{repo_name}")
-    hubd.cli("orgs", "remove-member", "acme", "dave")
+    hubd.cli("orgs", "remove-member", "acme", dave_name)
     assert not dave.repo_exists(f"acme/{repo_name}")
-    assert "dave" in hubd.cli("users", "list").stdout
-    hubd.cli("users", "disable", "dave")
+    assert dave_name in hubd.cli("users", "list").stdout
+    hubd.cli("users", "disable", dave_name)
     r = httpx.get(whoami, headers={"authorization": f"Bearer {token}"})
     assert r.status_code == 401 and r.json()["error"]
-    hubd.cli("users", "enable", "dave")
+    hubd.cli("users", "enable", dave_name)
     assert httpx.get(whoami, headers={"authorization": f"Bearer {token}"}).status_code == 200
-    second = hubd.cli("tokens", "add", "dave", "--name", "ci").stdout.strip()
-    listing = hubd.cli("tokens", "list", "--user", "dave").stdout
+    second = hubd.cli("tokens", "add", dave_name, "--name", "ci").stdout.strip()
+    listing = hubd.cli("tokens", "list", "--user", dave_name).stdout
     assert token not in listing and second not in listing  # secrets are never shown again
     ci_id = next(line.split("\t")[0] for line in listing.splitlines() if "\tci\t" in line)
     hubd.cli("tokens", "revoke", ci_id)
     assert httpx.get(whoami, headers={"authorization": f"Bearer {second}"}).status_code == 401
     assert httpx.get(whoami, headers={"authorization": f"Bearer {token}"}).status_code == 200
-    dave.create_repo(f"dave/{repo_name}")
-    hubd.cli("users", "delete", "dave", "--yes")
+    dave.create_repo(f"{dave_name}/{repo_name}")
+    hubd.cli("users", "delete", dave_name, "--yes")
     assert httpx.get(whoami, headers={"authorization": f"Bearer {token}"}).status_code == 401
-    assert not HfApi(token=hubd.tokens["alice"]).repo_exists(f"dave/{repo_name}")
+    assert not HfApi(token=hubd.tokens["alice"]).repo_exists(f"{dave_name}/{repo_name}")
     assert hubd.cli("tokens", "revoke", "999999", check=False).returncode == 1
 
 

@@ -40,3 +40,9 @@ def test_good_metadata() -> None:
 def test_errors(meta: dict, repo_type: str, fragment: str) -> None:
     errors, _ = check_metadata(meta, repo_type)
     assert errors and any(fragment in e for e in errors), errors
+
+
+def test_errors_are_bounded() -> None:
+    meta = {"model-index": [{"name": f"m{i}", "results": [{"metrics": []}]} for i in range(500)]}
+    errors, _ = check_metadata(meta, "model")
+    assert len(errors) == 101 and errors[-1].startswith("... and ")

@@ -22,8 +22,10 @@ from hubd.hub.models import Repo
 from hubd.hub.names import PLURAL_TO_TYPE, check_file_path
 from hubd.hub.refs import MAIN
 from hubd.hub.service import Hub
+from hubd.xet.memory import release_memory
 
 MAX_PREUPLOAD_FILES = 1000
+LARGE_COMMIT_OPS = 10_000
 
 
 async def preupload(ctx: Ctx) -> Response:
@@ -170,13 +172,19 @@ async def commit(ctx: Ctx) -> Response:
     # base64 inflates by 4/3; regular files are below the LFS threshold (or forced regular when empty).
     max_line = hub.settings.lfs_threshold * 4 // 3 + 64 * 1024
     seen_header = False
-    async for batch in ndjson_batches(_bounded(ctx.request.stream(), MAX_COMMIT_BYTES), max_line):
-        # parsing, decoding and storing blobs happen off the event loop: other requests keep being answered
-        seen_header = await ctx.run(_apply_lines, hub, repo, plan, batch) or seen_header
-    if not seen_header:
-        raise BadRequest("The commit has no header line")
-    pr_title = (plan.summary or "Pull request") if create_pr else None
-    result = await ctx.run(hub.commit, p, repo, ref, plan, pr_title, base_ref)
+    try:
+        async for batch in ndjson_batches(_bounded(ctx.request.stream(), MAX_COMMIT_BYTES), max_line):
+            # parsing, decoding and storing blobs happen off the event loop: other requests keep being answered
+            seen_header = await ctx.run(_apply_lines, hub, repo, plan, batch) or seen_header
+        if not seen_header:
+            raise BadRequest("The commit has no header line")
+        pr_title = (plan.summary or "Pull request") if create_pr else None
+        result = await ctx.run(hub.commit, p, repo, ref, plan, pr_title, base_ref)
+    finally:
+        if len(plan.ops) > LARGE_COMMIT_OPS:
+            plan.ops.clear()
+            # many small objects (one per operation) leave the allocator's memory stranded; hand it back
+            await ctx.run(release_memory)
     out = {
         "success": True,
         "commitOid": result.sha,

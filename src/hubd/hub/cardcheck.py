@@ -13,6 +13,7 @@ _STR_OR_LIST = ("license", "tags", "datasets", "metrics", "language", "base_mode
 _STR = ("pipeline_tag", "library_name", "license_link", "pretty_name", "title", "emoji", "colorFrom", "colorTo",
         "sdk_version", "app_file", "thumbnail")
 SDKS = ("gradio", "streamlit", "docker", "static")
+MAX_ERRORS = 100
 
 
 def check_metadata(meta: dict | None, repo_type: str) -> tuple[list[str], list[str]]:
@@ -26,6 +27,8 @@ def check_metadata(meta: dict | None, repo_type: str) -> tuple[list[str], list[s
         errors.append(f'"sdk" must be one of {", ".join(SDKS)}')
     if repo_type == "dataset" and "configs" in meta:
         errors += _configs_errors(meta["configs"])
+    if len(errors) > MAX_ERRORS:  # a card of 6,000 bad results gets a readable answer, not 12,000 lines
+        errors = errors[:MAX_ERRORS] + [f"... and {len(errors) - MAX_ERRORS} more errors"]
     return errors, []
 
 
