@@ -217,10 +217,11 @@ async def reconstruction(ctx: Ctx) -> Response:
     return json_response({"offset_into_first_range": offset, "terms": terms, "fetch_info": fetch_info})
 
 
-def _reconstruction_terms(hub, f: XetFile, start: int, end: int):  # type: ignore[no-untyped-def]
+def _reconstruction_terms(hub, f: XetFile, start: int, end: int):
     """(terms, xorb -> {(chunk start, end): (first byte, last byte)}, offset into the first term)."""
     pieces = hub.xet.pieces(f, start, end)
-    terms, fetch = [], {}
+    terms: list[dict] = []
+    fetch: dict[str, dict[tuple[int, int], tuple[int, int]]] = {}
     for p in pieces:
         unpacked = hub.xet.xorb_index(p.xorb).unpacked(p.start, p.end)
         terms.append({"hash": p.xorb, "unpacked_length": unpacked, "range": {"start": p.start, "end": p.end}})
@@ -246,10 +247,10 @@ def _fetch_url(ctx: Ctx, xorb: str, spans: list[tuple[int, int]]) -> str:
 def granted_spans(text: str) -> list[tuple[int, int]]:
     """The inclusive byte spans of a (verified) fetch URL, overlapping and adjacent ones merged: the
     client may fetch two neighbouring granted ranges with one request."""
-    spans = []
+    spans: list[tuple[int, int]] = []
     for part in text.split(","):
-        a, _, b = part.partition("-")
-        spans.append((int(a), int(b)))
+        first, _, last = part.partition("-")
+        spans.append((int(first), int(last)))
     spans.sort()
     merged: list[tuple[int, int]] = []
     for a, b in spans:

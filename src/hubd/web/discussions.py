@@ -73,7 +73,8 @@ async def thread(ctx: Ctx) -> Response:
         for e in events:
             if e["type"] == "comment":
                 e["html"] = render.markdown_html(str(e["data"].get("raw", ""))[:65536])
-        conflicts, diff_lines = [], []
+        conflicts: list[str] = []
+        diff_lines: list = []
         if d["is_pull_request"]:
             conflicts, diff = hub.discussions.pr_state(repo, d, True)
             for line in (diff or "").splitlines()[:MAX_DIFF_LINES]:

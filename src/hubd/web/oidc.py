@@ -102,8 +102,8 @@ async def callback(ctx: Ctx) -> Response:
     if not enabled(hub):
         raise NotFound("Single sign-on is not configured")
     qp = ctx.request.query_params
-    if qp.get("error"):
-        raise Unauthorized(f"The sign-in provider refused: {qp.get('error')[:100]}")
+    if error := qp.get("error"):
+        raise Unauthorized(f"The sign-in provider refused: {error[:100]}")
     try:
         flow = _flow_serializer(hub).loads(ctx.request.cookies.get(FLOW_COOKIE, ""), max_age=FLOW_TTL)
     except BadSignature:

@@ -118,8 +118,8 @@ def model_index_rows(card: dict | None) -> list[dict[str, Any]]:
         for result in model["results"][:50]:
             if not isinstance(result, dict):
                 continue
-            task = result.get("task") if isinstance(result.get("task"), dict) else {}
-            dataset = result.get("dataset") if isinstance(result.get("dataset"), dict) else {}
+            task: dict = result["task"] if isinstance(result.get("task"), dict) else {}
+            dataset: dict = result["dataset"] if isinstance(result.get("dataset"), dict) else {}
             for metric in (result.get("metrics") or [])[:50] if isinstance(result.get("metrics"), list) else []:
                 if isinstance(metric, dict):
                     rows.append({"task": str(task.get("name") or task.get("type") or ""),

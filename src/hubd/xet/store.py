@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from hubd.hub.errors import BadRequest, HubError
 from hubd.storage.blobstore import BlobNotFound, BlobStore
@@ -104,17 +105,17 @@ class XetStore:
         tune_malloc()  # every worker builds one XetStore: the place to set its malloc up (see xet/memory.py)
         self.blobs = blobs
         # xorb indexes and file reconstructions share one byte budget (setting xet_cache_mib)
-        self.cache: ByteLRU[object] = ByteLRU(cache_bytes)
+        self.cache: ByteLRU[Any] = ByteLRU(cache_bytes)  # xorb indexes and file reconstructions
 
     def xorb_index(self, h: str) -> XorbIndex:
         """A stored xorb's chunk index (BlobNotFound when the xorb is not whole)."""
-        return self.cache.get(("index", h), lambda: self._load_index(h), _index_cost)  # type: ignore[return-value]
+        return self.cache.get(("index", h), lambda: self._load_index(h), _index_cost)
 
     def file(self, h: str) -> XetFile | None:
         """A stored file's reconstruction, or None. Absence is not cached: another worker may store it."""
         if not self.blobs.exists(file_key(h)):
             return None
-        return self.cache.get(("file", h), lambda: self._load_file(h), _file_cost)  # type: ignore[return-value]
+        return self.cache.get(("file", h), lambda: self._load_file(h), _file_cost)
 
     # --- xorbs -----------------------------------------------------------------------------------------
     def has_xorb(self, h: str) -> bool:
@@ -123,7 +124,7 @@ class XetStore:
     def _load_index(self, h: str) -> XorbIndex:
         return XorbIndex(self.blobs.read(xorb_index_key(h)))
 
-    def publish_xorb(self, h: str, parser: XorbParser, staged) -> bool:  # type: ignore[no-untyped-def]
+    def publish_xorb(self, h: str, parser: XorbParser, staged) -> bool:
         """Keep a fully parsed upload under its name if its chunks hash to it. True when newly stored."""
         chunks = parser.finish()
         if xet_hex(xorb_hash(parser.nodes())) != h:
@@ -209,14 +210,14 @@ class XetStore:
         verified: dict[tuple[str, int, int], bytes] = {}  # term ranges already proved in this shard
         out: dict[str, XetFile] = {}
         for sf in files:
-            f = self._check_file(sf, verified)
-            if f.hash not in out:
-                out[f.hash] = self.file(f.hash) or self._hash_file(f)
-            if sf.sha256 is not None and sf.sha256 != out[f.hash].sha256:
-                raise BadRequest(f"Shard claims sha256 {sf.sha256} for file {f.hash}, its content hashes to "
-                                 f"{out[f.hash].sha256}")
-        for f in out.values():
-            self._store_file(f)
+            checked = self._check_file(sf, verified)
+            if checked.hash not in out:
+                out[checked.hash] = self.file(checked.hash) or self._hash_file(checked)
+            if sf.sha256 is not None and sf.sha256 != out[checked.hash].sha256:
+                raise BadRequest(f"Shard claims sha256 {sf.sha256} for file {checked.hash}, its content hashes "
+                                 f"to {out[checked.hash].sha256}")
+        for stored in out.values():
+            self._store_file(stored)
         return list(out.values())
 
     def _check_file(self, f: ShardFile, verified: dict[tuple[str, int, int], bytes]) -> XetFile:

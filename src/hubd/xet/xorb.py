@@ -104,7 +104,7 @@ def parse_header(h: bytes) -> tuple[int, int, int]:
 class XorbParser:
     """Feed the upload in pieces; complete chunk records are checked, hashed and handed to `sink`."""
 
-    def __init__(self, sink) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, sink) -> None:
         self.sink = sink
         self.buf = bytearray()
         self.offset = 0
@@ -191,11 +191,11 @@ class XorbIndex:
             raise IndexError(i)
         return ChunkMeta(*_ENTRY.unpack_from(self.data, (i % self.n) * _ENTRY.size))
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         for h, end, size in _ENTRY.iter_unpack(self.data):
             yield ChunkMeta(h, end, size)
 
-    def entries(self, start: int, end: int):  # type: ignore[no-untyped-def]
+    def entries(self, start: int, end: int):
         """(hash, end offset, size) of chunks [start, end), decoded one at a time."""
         return _ENTRY.iter_unpack(memoryview(self.data)[start * _ENTRY.size:end * _ENTRY.size])
 
@@ -208,7 +208,7 @@ class XorbIndex:
         return int(_ENTRY.unpack_from(self.data, i * _ENTRY.size)[1])
 
 
-def iter_records(data: bytes | memoryview):  # type: ignore[no-untyped-def]
+def iter_records(data: bytes | memoryview):
     """Decompressed chunks of a stretch of stored chunk stream that starts at a record boundary."""
     view = memoryview(data)
     pos = 0
