@@ -80,6 +80,7 @@ def _kib(pid: int, field: str) -> int:
     return 0
 
 
+@pytest.mark.once  # the worker's memory; 3 GiB through three paths takes minutes: one pass
 def test_3gib_file_moves_in_flat_memory(server: Hubd, tmp_path: Path) -> None:
     token = server.tokens["alice"]
     api_env = {"HF_ENDPOINT": server.url, "HF_XET_CACHE": str(tmp_path / "xet"), "HF_HOME": str(tmp_path / "home"),
