@@ -234,3 +234,28 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
     for item in items:
         if web in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.once)
+
+
+def repo_jobs(server: Hubd, repo_id: str, kind: str) -> list[dict]:
+    """The jobs of one kind of a repo (derive, parquet), read from hubd's own database: state, attempts and
+    last error, for tests that check a hostile input was recorded rather than retried."""
+    from sqlalchemy import select
+
+    from hubd.config import load_settings
+    from hubd.db.engine import Database
+    from hubd.db.schema import jobs, repos
+
+    opts = dict(zip(server.store[::2], server.store[1::2], strict=True))
+    settings = load_settings({"data_dir": opts["--data-dir"], "database_url": opts.get("--database-url")})
+    db = Database(settings.db_url)
+    namespace, name = repo_id.split("/")
+    try:
+        with db.read() as conn:
+            rows = conn.execute(
+                select(jobs.c.state, jobs.c.attempts, jobs.c.last_error)
+                .join(repos, repos.c.id == jobs.c.repo_id)
+                .where((jobs.c.kind == kind) & (repos.c.namespace == namespace) & (repos.c.name == name))
+            ).mappings().all()
+        return [dict(r) for r in rows]
+    finally:
+        db.engine.dispose()

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from tests.conftest import Hubd, eventually, make_hubd
+from tests.conftest import Hubd, eventually, make_hubd, repo_jobs
 from tests.resources import HealthProbe, peak_rss_mib, rss_mib
 
 
@@ -47,26 +47,7 @@ def repo_id(api: HfApi) -> str:
 
 def derive_jobs(server: Hubd, repo_id: str) -> list[dict]:
     """The derive jobs of a repo, read from hubd's own database (to see attempts and state)."""
-    from sqlalchemy import select
-
-    from hubd.config import load_settings
-    from hubd.db.engine import Database
-    from hubd.db.schema import jobs, repos
-
-    opts = dict(zip(server.store[::2], server.store[1::2], strict=True))
-    settings = load_settings({"data_dir": opts["--data-dir"], "database_url": opts.get("--database-url")})
-    db = Database(settings.db_url)
-    namespace, name = repo_id.split("/")
-    try:
-        with db.read() as conn:
-            rows = conn.execute(
-                select(jobs.c.state, jobs.c.attempts, jobs.c.last_error)
-                .join(repos, repos.c.id == jobs.c.repo_id)
-                .where((jobs.c.kind == "derive") & (repos.c.namespace == namespace) & (repos.c.name == name))
-            ).mappings().all()
-        return [dict(r) for r in rows]
-    finally:
-        db.engine.dispose()
+    return repo_jobs(server, repo_id, "derive")
 
 
 def wait_derived(server: Hubd, repo_id: str, timeout: float = 60) -> list[dict]:
