@@ -319,13 +319,15 @@ def test_readme_hf_paths_through_hfFileSystem(hubd, alice: HfApi, repo_name: str
     with fs.open(f"datasets/{repo_id}/data.parquet", "rb") as f:
         assert pq.read_table(f).num_rows == 3
 
-    def exported() -> bool:
+    def exported() -> bool:  # through the API: HfFileSystem remembers a revision it found missing
         try:
-            return bool(fs.glob(f"datasets/{repo_id}@~parquet/default/train/*.parquet", refresh=True))
-        except FileNotFoundError:  # the export job has not made refs/convert/parquet yet
+            files = alice.list_repo_files(repo_id, repo_type="dataset", revision="~parquet")
+        except RevisionNotFoundError:  # the export job has not made refs/convert/parquet yet
             return False
+        return any(f.endswith(".parquet") for f in files)
 
     assert eventually(exported, timeout=120)
+    fs = HfFileSystem(token=hubd.tokens["alice"], skip_instance_cache=True)
     con = duckdb.connect()
     con.register_filesystem(fs)
     count = con.sql(f"SELECT count(*) FROM read_parquet('hf://datasets/{repo_id}@~parquet/default/train/*.parquet')")
