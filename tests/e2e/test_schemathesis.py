@@ -1,4 +1,5 @@
-"""Schemathesis over the seed spec (tests/spec/hub-api.openapi.yaml) against the live hubd of the session.
+"""Schemathesis over the seed spec (the copy hubd ships: src/hubd/web/openapi-seed.yaml) against the live
+hubd of the session.
 
 Every operation of the spec is fuzzed with schema-valid and schema-invalid inputs (a bounded, derandomized
 number of examples, so a run is repeatable) and must answer with no 5xx, only statuses the spec documents,
@@ -14,7 +15,6 @@ with real bodies instead of only 404s.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,9 +23,10 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis import checks
 
+from hubd.web.docs import SEED as SEED_SPEC
 from tests.conftest import Hubd, eventually
 
-SPEC = Path(__file__).parents[1] / "spec" / "hub-api.openapi.yaml"
+SPEC = SEED_SPEC  # the copy hubd ships (web/docs serves it too)
 EXAMPLES_PER_OPERATION = 25
 FUZZER = "fuzzer"
 _TAG = f"fz{os.getpid()}"
