@@ -131,6 +131,20 @@ def make_hubd(name: str, port: int | None = None, extra_args: list[str] | None =
     return Hubd(data, port or free_port(), extra_args or [], store_args(data))
 
 
+@contextlib.contextmanager
+def running_hubd(name: str, *users: str, extra_args: list[str] | None = None) -> Iterator[Hubd]:
+    """A hubd of its own with these users (each with a write token), stopped at the end: for tests whose
+    measurements (worker memory, jobs) must be theirs alone."""
+    server = make_hubd(name, extra_args=extra_args)
+    for user in users:
+        server.add_user(user)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def hubd() -> Iterator[Hubd]:
     """The shared server. Multipart LFS starts at 100 MiB so the 200 MB test goes through it."""

@@ -16,18 +16,15 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from tests.conftest import Hubd, eventually, make_hubd, repo_jobs
+from tests.conftest import Hubd, eventually, repo_jobs, running_hubd
 from tests.resources import HealthProbe, peak_rss_mib, rss_mib
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Hubd]:
     """A dedicated hubd, so its worker's memory reflects these attacks only."""
-    hub = make_hubd("meta")
-    hub.add_user("mallory")
-    hub.start()
-    yield hub
-    hub.stop()
+    with running_hubd("meta", "mallory") as hub:
+        yield hub
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from tests.conftest import make_hubd
+from tests.conftest import running_hubd
 from tests.resources import HealthProbe, peak_rss_mib, rss_mib
 
 HEADER = {"key": "header", "value": {"summary": "try"}}
@@ -227,11 +227,8 @@ def test_commit_op_count_is_bounded(hubd, alice: HfApi, repo_name: str) -> None:
 @pytest.fixture(scope="module")
 def lone_hubd():  # type: ignore[no-untyped-def]
     """A server of its own, so that its memory is this module's doing alone."""
-    server = make_hubd("trust")
-    server.add_user("alice")
-    server.start()
-    yield server
-    server.stop()
+    with running_hubd("trust", "alice") as server:
+        yield server
 
 
 @pytest.mark.once  # the server's memory and liveness, whatever the backend

@@ -17,7 +17,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd, HfApi
 
 from hubd.dataviewer import query
-from tests.conftest import Hubd, eventually, make_hubd, repo_jobs
+from tests.conftest import Hubd, eventually, repo_jobs, running_hubd
 from tests.resources import HealthProbe, peak_rss_mib, rss_mib
 
 ROWS = "".join(f"person{i},{20 + i % 50},{['paris', 'oslo', 'lima'][i % 3]}\n" for i in range(300))
@@ -26,11 +26,8 @@ CSV = "name,age,city\n" + ROWS
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Hubd]:
-    hub = make_hubd("viewer-attacks")
-    hub.add_user("mallory")
-    hub.start()
-    yield hub
-    hub.stop()
+    with running_hubd("viewer-attacks", "mallory") as hub:
+        yield hub
 
 
 @pytest.fixture(scope="module")
