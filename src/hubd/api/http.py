@@ -75,15 +75,18 @@ class Ctx:
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await anyio.to_thread.run_sync(lambda: fn(*args))
 
-    async def body(self) -> bytes:
+    async def body(self, limit: int = MAX_JSON_BODY, too_large: str | None = None) -> bytes:
         """A small request body (JSON, form), read with a size limit and an overall deadline: never an
         unbounded buffer, and a body trickling in a byte at a time cannot hold the request open."""
+        declared = self.request.headers.get("content-length", "")
+        if declared.isdigit() and (len(declared) > 15 or int(declared) > limit):
+            raise PayloadTooLarge(too_large)  # refused on its declared length, before a byte is read
         body = bytearray()
         with anyio.move_on_after(self.hub.settings.json_body_timeout) as scope:
             async for chunk in self.request.stream():
                 body.extend(chunk)
-                if len(body) > MAX_JSON_BODY:
-                    raise PayloadTooLarge()
+                if len(body) > limit:
+                    raise PayloadTooLarge(too_large)
         if scope.cancelled_caught:
             raise RequestTimeout(f"The request body did not arrive within {self.hub.settings.json_body_timeout:g} s")
         return bytes(body)

@@ -225,15 +225,8 @@ def _validate_card(body: bytes) -> tuple[list[str], list[str]]:
 async def validate_yaml(ctx: Ctx) -> Response:
     global _yaml_limiter
     limit = MAX_VALIDATE_YAML_BODY if ctx.principal is not None else MAX_ANONYMOUS_VALIDATE_YAML_BODY
-    declared = ctx.request.headers.get("content-length", "")
-    if declared.isdigit() and (len(declared) > 12 or int(declared) > limit):
-        raise PayloadTooLarge(f"The README may be at most {limit} bytes" + (
-            "" if ctx.principal else " without a token (set HF_TOKEN for larger ones)"))
-    body = bytearray()
-    async for chunk in ctx.request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise PayloadTooLarge(f"The README may be at most {limit} bytes")
+    body = await ctx.body(limit, f"The README may be at most {limit} bytes" + (
+        "" if ctx.principal else " without a token (set HF_TOKEN for larger ones)"))
     if _yaml_limiter is None:
         _yaml_limiter = anyio.CapacityLimiter(1)
     try:
