@@ -182,8 +182,11 @@ def test_deeply_nested_json_is_a_recorded_failure(server: Hubd, api: HfApi) -> N
     assert httpx.get(f"{server.url}/healthz").status_code == 200
 
 
+@pytest.mark.once  # the server's memory, whatever the backend
 def test_big_json_array_streamed(server: Hubd, api: HfApi, tmp_path: Path) -> None:
-    """8.8 MB of JSON array took 247 MB of RSS when loaded whole; now it is streamed element by element."""
+    """8.8 MB of JSON array took 247 MB of RSS when loaded whole; now it is streamed element by element.
+    The bound is on growth, not on the absolute RSS: what the server holds before depends on the
+    backend's client libraries and on the tests that ran before this one."""
     rows = [{"id": i, "text": f"row number {i} " + "lorem ipsum " * 3, "tags": ["a", "b"], "score": i / 7}
             for i in range(200_000)]
     data = json.dumps(rows).encode()
@@ -204,7 +207,9 @@ def test_big_json_array_streamed(server: Hubd, api: HfApi, tmp_path: Path) -> No
     first = httpx.get(f"{server.url}/viewer/rows",
                       params={"dataset": repo_id, "config": "default", "split": "train", "offset": 199_999}).json()
     assert first["rows"][0]["row"]["id"] == 199_999 and first["rows"][0]["row"]["tags"] == ["a", "b"]
-    assert peak < 400, peak
+    # loaded whole, 24 MiB of JSON costs about ten times its size; streamed, the growth is the
+    # parquet writer's row groups and the export's pyarrow pools
+    assert peak - before < 250, (before, peak)
     assert probe.slowest < 1.0, probe.slowest
 
 
