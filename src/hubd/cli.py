@@ -376,7 +376,8 @@ def gc_command(grace_hours: float, dry_run: bool, **opts: Any) -> None:
                f"({report.deleted_bytes} bytes); kept {report.kept_young} younger than the grace period")
 
 
-_MIRROR_OPTIONS = (*_STORE_OPTIONS, "upstream_url", "upstream_token", "mirror", "mirror_cache_mib")
+_MIRROR_OPTIONS = (*_STORE_OPTIONS, "upstream_url", "upstream_token", "upstream_token_keys", "mirror",
+                   "mirror_cache_mib")
 
 
 def _mirror_hub(opts: dict[str, Any]):
@@ -430,6 +431,23 @@ def mirror_status(as_json: bool, **opts: Any) -> None:
                        f"pins: {', '.join(row['pins']) or '-'}")
     total = sum(r["cached_bytes"] for r in rows)
     click.echo(f"{len(rows)} mirrored repos, {total} bytes cached", err=True)
+
+
+@mirror.command("rotate-tokens")
+@_setting_options(_MIRROR_OPTIONS)
+def mirror_rotate_tokens(**opts: Any) -> None:
+    """Re-encrypt users' linked upstream tokens under the first of --upstream-token-keys (the others may
+    then be dropped)."""
+    hub = _mirror_hub(opts)
+    if not hub.mirror.box.configured:
+        click.echo("error: no keys: give --upstream-token-keys (or HUBD_UPSTREAM_TOKEN_KEYS)", err=True)
+        sys.exit(1)
+    try:
+        changed = hub.mirror.rotate_tokens()
+    except HubError as exc:
+        _fail(exc)
+        return
+    click.echo(f"re-encrypted {changed} upstream tokens under the first key")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("webhook_timeout", float, 10.0, "Seconds a webhook receiver has to answer one delivery."),
     Setting("upstream_url", str, "", "Upstream hub to mirror (e.g. https://huggingface.co); empty: no mirror."),
     Setting("upstream_token", str, "", "Service token for the upstream, used for users with no linked token."),
+    Setting("upstream_token_keys", str, "",
+            "Fernet keys encrypting users' linked upstream tokens at rest, comma-separated: the first encrypts, "
+            "all decrypt (add a new key first, run `hubd mirror rotate-tokens`, then drop the old one). "
+            "Empty: users cannot link upstream tokens."),
     Setting("mirror", str, "", "Comma-separated patterns of repos to mirror (meta-llama/*, datasets/*); "
             "empty: every repo not hosted locally."),
     Setting("upstream_ttl", float, 30.0, "Seconds a branch or tag resolved upstream is trusted before asking again."),
@@ -86,6 +90,7 @@ class Settings:
     webhook_timeout: float = 10.0
     upstream_url: str = ""
     upstream_token: str = ""
+    upstream_token_keys: str = ""
     mirror: str = ""
     upstream_ttl: float = 30.0
     mirror_cache_mib: int = 0

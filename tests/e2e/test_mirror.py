@@ -57,6 +57,30 @@ def write_random(path: Path, size: int, seed: int) -> None:
             left -= n
 
 
+KEY_OLD = "0" * 43 + "="  # Fernet keys: 32 url-safe base64 bytes
+KEY_NEW = "1" * 43 + "="
+
+
+def stored_upstream_tokens(server: Hubd) -> dict[str, str]:
+    """The upstream_tokens rows of a hub, as its database holds them (account name -> stored value)."""
+    from sqlalchemy import select
+
+    from hubd.config import load_settings
+    from hubd.db.engine import Database
+    from hubd.db.schema import accounts, upstream_tokens
+
+    opts = dict(zip(server.store[::2], server.store[1::2], strict=True))
+    settings = load_settings({"data_dir": opts["--data-dir"], "database_url": opts.get("--database-url")})
+    db = Database(settings.db_url)
+    try:
+        with db.read() as conn:
+            rows = conn.execute(select(accounts.c.name, upstream_tokens.c.token).join(
+                accounts, accounts.c.id == upstream_tokens.c.account_id)).all()
+        return {r.name: r.token for r in rows}
+    finally:
+        db.engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def pair() -> Iterator[Pair]:
     upstream = make_hubd("upstream")
@@ -65,7 +89,8 @@ def pair() -> Iterator[Pair]:
     upstream.cli("orgs", "add", "gatedorg")
     upstream.cli("orgs", "add-member", "gatedorg", "up-alice", "--role", "read")
     upstream.start()
-    mirror = make_hubd("mirror", extra_args=["--upstream-url", upstream.url, "--upstream-ttl", "300"])
+    mirror = make_hubd("mirror", extra_args=["--upstream-url", upstream.url, "--upstream-ttl", "300",
+                                             "--upstream-token-keys", KEY_OLD])
     mirror.add_user("carol")
     mirror.add_user("dave")
     mirror.start()
@@ -174,6 +199,43 @@ def test_gated_upstream_repo_follows_each_users_upstream_token(pair: Pair, tmp_p
             hf_hub_download(repo_id, "weights.txt", endpoint=pair.mirror.url, cache_dir=tmp_path / "dave",
                             token=token)
         assert "gated" in type(exc.value).__name__.lower() or "403" in str(exc.value) or "401" in str(exc.value)
+    r = httpx.get(f"{pair.mirror.url}/{repo_id}/resolve/main/weights.txt",
+                  headers={"Authorization": f"Bearer {pair.mirror.tokens['dave']}"})
+    assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo"
+
+
+def test_upstream_tokens_encrypted_at_rest_and_rotated(pair: Pair, tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet, InvalidToken
+
+    repo_id = "gatedorg/secret-model"
+    _link(pair, "carol", "up-alice")
+    _link(pair, "dave", "up-bob")
+    stored = stored_upstream_tokens(pair.mirror)
+    assert set(stored) >= {"carol", "dave"}
+    for user, upstream_user in (("carol", "up-alice"), ("dave", "up-bob")):
+        assert pair.upstream.tokens[upstream_user] not in stored[user]  # never plaintext at rest
+        assert Fernet(KEY_OLD).decrypt(stored[user].encode()).decode() == pair.upstream.tokens[upstream_user]
+    r = httpx.get(f"{pair.mirror.url}/api/settings/mirror/upstream-token",
+                  headers={"Authorization": f"Bearer {pair.mirror.tokens['carol']}"})
+    assert r.status_code == 200 and r.json()["linked"] is True
+    assert pair.upstream.tokens["up-alice"] not in r.text and stored["carol"] not in r.text  # never shown back
+    # rotation: the new key first, the old one still listed; then the old key is dropped
+    pair.mirror.stop()
+    try:
+        out = pair.mirror.cli("mirror", "rotate-tokens", "--upstream-url", pair.upstream.url,
+                              "--upstream-token-keys", f"{KEY_NEW},{KEY_OLD}")
+        assert "re-encrypted" in out.stdout, out.stdout + out.stderr
+        rotated = stored_upstream_tokens(pair.mirror)
+        assert Fernet(KEY_NEW).decrypt(rotated["carol"].encode()).decode() == pair.upstream.tokens["up-alice"]
+        with pytest.raises(InvalidToken):
+            Fernet(KEY_OLD).decrypt(rotated["carol"].encode())
+    finally:
+        args = pair.mirror.extra_args
+        args[args.index("--upstream-token-keys") + 1] = KEY_NEW
+        pair.mirror.start()
+    path = hf_hub_download(repo_id, "weights.txt", endpoint=pair.mirror.url, cache_dir=tmp_path / "carol",
+                           token=pair.mirror.tokens["carol"])  # read with the token decrypted by the new key
+    assert Path(path).read_bytes() == b"gated bytes\n" * 1000
     r = httpx.get(f"{pair.mirror.url}/{repo_id}/resolve/main/weights.txt",
                   headers={"Authorization": f"Bearer {pair.mirror.tokens['dave']}"})
     assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo"
@@ -319,6 +381,10 @@ def test_cache_limit_evicts_least_recently_used_unpinned(pair: Pair, tmp_path: P
         r = httpx.post(f"{small.url}/api/repos/create", json={"name": "mine", "type": "model"},
                        headers={"Authorization": f"Bearer {local_alice}"})
         assert r.status_code == 403 and "mirrored" in r.headers["x-error-message"]
+        # no keys configured: a user's upstream token is refused rather than stored in the clear
+        r = httpx.put(f"{small.url}/api/settings/mirror/upstream-token", json={"token": "hf_x"},
+                      headers={"Authorization": f"Bearer {local_alice}"})
+        assert r.status_code == 400 and "upstream_token_keys" in r.headers["x-error-message"]
         r = httpx.get(f"{small.url}/api/models/gatedorg/secret-model")
         assert r.status_code == 401 and r.headers["x-error-code"] == "RepoNotFound"  # anonymous: 401, as the Hub
         out = small.cli("mirror", "pin", "up-alice/evict-a", "--upstream-url", pair.upstream.url)

@@ -12,6 +12,7 @@ from hubd.hub.browse import PathEntry
 from hubd.hub.errors import BadRequest, NotFound, Unauthorized
 from hubd.hub.models import Repo
 from hubd.mirror.errors import UpstreamUnavailable
+from hubd.mirror.tokenbox import TokenKeysMissing
 
 MAX_TOKEN = 512
 
@@ -57,6 +58,8 @@ async def upstream_token(ctx: Ctx) -> Response:
         return json_response({"linked": False})
     if p.token_role != "write":
         raise Unauthorized("Linking an upstream token needs a write token")
+    if not mirror.box.configured:  # refused before the token travels anywhere
+        raise TokenKeysMissing()
     body = await ctx.json()
     token = body.get("token")
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN or not token.isprintable() or " " in token:

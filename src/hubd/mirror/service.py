@@ -37,6 +37,7 @@ from hubd.mirror.errors import UpstreamUnavailable
 from hubd.mirror.fill import Fill, Filler
 from hubd.mirror.gitfetch import fetch_commit
 from hubd.mirror.rules import MirrorRules
+from hubd.mirror.tokenbox import FERNET_PREFIX, TokenBox
 from hubd.mirror.upstream import PLURAL, PREFIX, Upstream, _error
 from hubd.storage.blobstore import lfs_key
 
@@ -56,6 +57,9 @@ class Mirror:
         self.rules = MirrorRules(settings.mirror)
         self.ttl = settings.upstream_ttl
         self.cache_limit = settings.mirror_cache_mib * 1024 * 1024
+        self.box = TokenBox(settings.upstream_token_keys)
+        if self.box.configured:
+            self.rotate_tokens(legacy_only=True)  # tokens linked before encryption are sealed now
         self.filler = Filler(os.path.join(os.path.abspath(settings.data_dir), "mirror-fills"))
         self._lock = threading.Lock()
         self._mirrored: dict[int, bool] = {}  # ids are never reused: what a repo id is never changes
@@ -113,18 +117,36 @@ class Mirror:
         if p is None:
             return None
         with self.hub.db.read() as conn:
-            own = conn.execute(select(upstream_tokens.c.token).where(
+            sealed = conn.execute(select(upstream_tokens.c.token).where(
                 upstream_tokens.c.account_id == p.user_id)).scalar()
+        own = self.box.open(sealed) if sealed else None
         return own or self.service_token
 
     def link_token(self, p: Principal, token: str | None) -> None:
+        sealed = self.box.seal(token) if token else None  # encrypted before anything is written
         with self.hub.db.write() as conn:
             conn.execute(upstream_tokens.delete().where(upstream_tokens.c.account_id == p.user_id))
-            if token:
-                conn.execute(insert(upstream_tokens).values(account_id=p.user_id, token=token,
+            if sealed:
+                conn.execute(insert(upstream_tokens).values(account_id=p.user_id, token=sealed,
                                                             created_at=time.time()))
         with self._lock:
             self._auth.clear()  # answers for the old token no longer describe this user
+
+    def rotate_tokens(self, legacy_only: bool = False) -> int:
+        """Every stored token re-encrypted under the first configured key (plaintext ones from before
+        encryption sealed too); with `legacy_only`, only those. Returns how many rows changed."""
+        with self.hub.db.read() as conn:
+            rows = conn.execute(select(upstream_tokens.c.account_id, upstream_tokens.c.token)).all()
+        changed = 0
+        for row in rows:
+            if legacy_only and row.token.startswith(FERNET_PREFIX):
+                continue
+            sealed = self.box.rotate(row.token)
+            with self.hub.db.write() as conn:  # compare-and-swap: a token linked meanwhile is kept
+                changed += conn.execute(update(upstream_tokens).where(
+                    (upstream_tokens.c.account_id == row.account_id) & (upstream_tokens.c.token == row.token))
+                    .values(token=sealed)).rowcount or 0
+        return changed
 
     def has_token(self, p: Principal) -> bool:
         with self.hub.db.read() as conn:
