@@ -16,6 +16,7 @@ from starlette.responses import Response, StreamingResponse
 
 from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx
+from hubd.git import v2
 from hubd.git.objects import RepoView
 from hubd.git.smart import SERVICES, ZERO, Output, advertisement, spool, start
 from hubd.hub.access import Principal
@@ -59,9 +60,18 @@ def _service(ctx: Ctx, name: str | None) -> str:
     return name
 
 
+def _v2(ctx: Ctx, service: str) -> bool:
+    """Protocol v2 when git asks for it (its default since 2.26), for fetches; pushes stay v0, as with git's
+    own server, and git sends them so."""
+    return service == "git-upload-pack" and v2.wants_v2(ctx.request.headers.get("git-protocol"))
+
+
 async def info_refs(ctx: Ctx) -> Response:
     service = _service(ctx, ctx.request.query_params.get("service"))
     repo = await _repo(ctx, service)
+    if _v2(ctx, service):
+        # the capabilities only: the refs come with ls-refs, the repo's access was checked above
+        return Response(v2.advertisement(), media_type=f"application/x-{service}-advertisement", headers=NO_CACHE)
     view = await ctx.run(RepoView, ctx.hub, repo)
     body = await ctx.run(advertisement, service, view)
     return Response(body, media_type=f"application/x-{service}-advertisement", headers=NO_CACHE)
@@ -115,13 +125,20 @@ async def rpc(ctx: Ctx) -> Response:
     repo = await _repo(ctx, service)
     receive = service == "git-receive-pack"
     body = await _spool_body(ctx, MAX_PUSH_BODY if receive else MAX_FETCH_BODY)
+    commands = None
+    if _v2(ctx, service):
+        try:
+            commands = await ctx.run(v2.parse, body)
+        except v2.BadRequest as exc:
+            body.close()
+            raise BadRequest(f"git protocol v2: {exc}") from None
     view = await ctx.run(RepoView, ctx.hub, repo)
     out = Output()
 
     def push(refs: list, pack_path: str | None, say: Any) -> Iterator[tuple[bytes, bytes]]:
         return _push(ctx.hub, repo, ctx.principal, view, refs, pack_path, say)
 
-    start(service, view, body, out, push if receive else None, MAX_PUSH_BODY)
+    start(service, view, body, out, push if receive else None, MAX_PUSH_BODY, commands)
     first = await anyio.to_thread.run_sync(out.get)
     if first is None:
         out.cancelled = True

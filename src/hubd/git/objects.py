@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, cast
 
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import Blob, Commit, ShaFile, Tree
+from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree
 from dulwich.refs import DictRefsContainer
 from dulwich.repo import BaseRepo
 from sqlalchemy import select
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from dulwich.objects import ObjectID
     from dulwich.refs import Ref
 
-TYPE_NUMS = {"commit": Commit.type_num, "tree": Tree.type_num, "blob": Blob.type_num}
+TYPE_NUMS = {"commit": Commit.type_num, "tree": Tree.type_num, "blob": Blob.type_num, "tag": Tag.type_num}
 KIND_OF_MODE = {0o040000: "tree", 0o100644: "blob", 0o100755: "blob", 0o120000: "blob"}
 
 
@@ -53,15 +53,16 @@ class RepoObjects(BaseObjectStore):
         self._kinds: dict[str, str] = {}
         self._reachable: set[str] | None = None
         self._frontier: Iterator[str] | None = None
+        self.tags: dict[str, Tag] = {}  # the annotated tag objects this repo's tags keep (RepoView fills it)
 
     # --- what dulwich asks ------------------------------------------------------------------------------
     def contains_loose(self, sha: bytes) -> bool:
-        return _hex(sha) in self.commits
+        return _hex(sha) in self.commits or _hex(sha) in self.tags
 
     def __contains__(self, sha: object) -> bool:
-        # Only commits are ever asked about by a client (`have` lines): answering for this repo's commits
-        # alone means a probe can never confirm that another repo holds an object.
-        return isinstance(sha, bytes) and _hex(sha) in self.commits
+        # Only commits (and the tags the refs name) are ever asked about by a client (`have` lines): answering
+        # for this repo's own alone means a probe can never confirm that another repo holds an object.
+        return isinstance(sha, bytes) and (_hex(sha) in self.commits or _hex(sha) in self.tags)
 
     def get_raw(self, name: bytes) -> tuple[int, bytes]:
         sha = _hex(name)
@@ -84,9 +85,17 @@ class RepoObjects(BaseObjectStore):
         return (cast("ObjectID", sha.encode()) for sha in self.commits)
 
     # --- helpers ----------------------------------------------------------------------------------------
+    def blob_size(self, sha: str) -> int:
+        """The size of a blob of this repo (a stat, not a read: partial clone's blob:limit)."""
+        if self._kind(sha) != "blob":
+            raise KeyError(sha)
+        return self.hub.git.blob_info(sha).blob_size
+
     def _kind(self, sha: str) -> str:
         if sha in self.commits:
             return "commit"
+        if sha in self.tags:
+            return "tag"
         kind = self._kinds.get(sha)
         if kind is not None:
             return kind
@@ -159,18 +168,40 @@ class RepoView(BaseRepo):
         ref_rows = hub.refs.all(repo)
         objects = RepoObjects(hub, repo)
         refs: dict[Ref, bytes] = {cast("Ref", name.encode()): target.encode() for name, target in ref_rows}
+        self.peeled: dict[bytes, bytes] = {}  # ref → commit, for the refs that name an annotated tag
+        for name, tag_sha in hub.refs.tag_objects(repo).items():
+            tag = _read_tag(hub, tag_sha)
+            ref = cast("Ref", name.encode())
+            # kept only while the tag still peels to the ref's commit (cas_ref drops it otherwise)
+            if tag is not None and refs.get(ref) == tag.object[1]:
+                objects.tags[tag_sha] = tag
+                self.peeled[ref] = refs[ref]
+                refs[ref] = tag_sha.encode()
         if b"refs/heads/main" in refs:
             refs[cast("Ref", b"HEAD")] = b"ref: refs/heads/main"
         # dulwich annotates a PackCapableObjectStore; the server paths that RepoView serves only read objects
         super().__init__(objects, DictRefsContainer(refs))  # type: ignore[arg-type]
         self.objects = objects
 
+    @property
+    def tag_objects(self) -> set[bytes]:
+        return {sha.encode() for sha in self.objects.tags}
+
+    def peel_object(self, sha: bytes) -> bytes:
+        """A commit id, or the commit an annotated tag of this repo names."""
+        tag = self.objects.tags.get(sha.decode())
+        return tag.object[1] if tag is not None else sha
+
+    def tagged(self) -> dict[ObjectID, ObjectID]:
+        """commit → annotated tag naming it (include-tag sends the tag along with the commit)."""
+        return {cast("ObjectID", t.object[1]): cast("ObjectID", sha.encode()) for sha, t in self.objects.tags.items()}
+
     def get_refs(self) -> dict[Ref, ObjectID]:
         return self.refs.as_dict()
 
     def get_peeled(self, ref: Ref) -> ObjectID:
-        # refs name commits only (annotated tags are refused at push): a ref is its own peeled value
-        return self.refs[ref]
+        peeled = self.peeled.get(ref)
+        return cast("ObjectID", peeled) if peeled is not None else self.refs[ref]
 
     def get_named_file(self, path: str, basedir: str | None = None) -> None:
         return None
@@ -179,3 +210,11 @@ class RepoView(BaseRepo):
         from dulwich.config import ConfigFile
 
         return ConfigFile()
+
+
+def _read_tag(hub: Hub, sha: str) -> Tag | None:
+    try:
+        obj = ShaFile.from_raw_string(Tag.type_num, hub.git.raw("tag", sha), sha=cast("ObjectID", sha.encode()))
+    except BlobNotFound:
+        return None
+    return obj if isinstance(obj, Tag) else None

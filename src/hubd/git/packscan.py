@@ -136,9 +136,6 @@ def scan_pack(f: BinaryIO, limits: PackLimits) -> PackSummary:
                 raise PackRefused("An object has a malformed header")
         if kind not in (COMMIT, TREE, BLOB, TAG, OFS_DELTA, REF_DELTA):
             raise PackRefused(f"Unknown object type {kind} in the pack")
-        if kind == TAG:
-            raise PackRefused("Annotated tags are not accepted: push a lightweight tag (git tag NAME, without "
-                              "-a, -m or -s)")
         chain = 0
         if kind == OFS_DELTA:
             b = r.byte()

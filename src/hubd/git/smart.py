@@ -26,6 +26,7 @@ from dulwich.protocol import (
 )
 from dulwich.server import Backend, ReceivePackHandler, UploadPackHandler, _ProtocolGraphWalker
 
+from hubd.git import v2
 from hubd.git.objects import RepoView
 
 if TYPE_CHECKING:
@@ -219,16 +220,21 @@ def _handler(service: str, view: RepoView, proto: Protocol, advertise: bool = Fa
 
 
 def start(service: str, view: RepoView, body: BinaryIO, out: Output, push: PushFn | None = None,
-          max_pack: int = 0) -> threading.Thread:
-    """Run one stateless RPC of `service` in a thread; its answer comes out of `out`."""
+          max_pack: int = 0, v2_commands: list[v2.Command] | None = None) -> threading.Thread:
+    """Run one stateless RPC of `service` in a thread; its answer comes out of `out`. With `v2_commands` (a
+    protocol v2 request, parsed and checked already) the v2 upload-pack answers instead of dulwich's."""
 
     def run() -> None:
         proto = Protocol(body.read, out.write)
         try:
-            _handler(service, view, proto, push=push, max_pack=max_pack).handle()
+            if v2_commands is not None:
+                v2.serve(view, v2_commands, out.write)
+            else:
+                _handler(service, view, proto, push=push, max_pack=max_pack).handle()
         except ClientGone:
             return
-        except (GitProtocolError, HangupException, ValueError, KeyError, IndexError, AssertionError) as exc:
+        except (GitProtocolError, HangupException, ValueError, KeyError, IndexError, AssertionError,
+                v2.Refused) as exc:
             # a malformed request: git shows an ERR line as "remote error: …"
             log.info("git %s protocol error: %r", service, exc)
             try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 
 from hubd.db.schema import refs, repo_commits, repo_objects, xet_chunks
+from hubd.hub.refs import TAG_OBJECTS
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound
 from hubd.storage.gitwalk import walk
@@ -29,7 +30,9 @@ class GcReport:
 def _live_git(hub: Hub) -> set[str]:
     """Git object ids reachable from every ref and recorded commit."""
     with hub.db.read() as conn:
-        roots = {r[0] for r in conn.execute(select(refs.c.target))}
+        roots: set[str | tuple[str, str]] = {
+            ("tag", r.target) if r.name.startswith(TAG_OBJECTS) else r.target
+            for r in conn.execute(select(refs.c.name, refs.c.target))}
         roots |= {r[0] for r in conn.execute(select(repo_commits.c.sha))}
     seen: set[str] = set()
 

@@ -14,6 +14,10 @@ from hubd.hub.errors import RevisionNotFound
 from hubd.hub.models import Repo
 
 MAIN = "refs/heads/main"
+# An annotated tag pushed with git: `refs/tags/NAME` targets the commit it peels to (what every API reader
+# expects of a ref), and a row under this prefix keeps the tag object itself for git. Users cannot make refs
+# here (pushes and the API only make branches, tags and refs/pr/N), and Refs.all hides them.
+TAG_OBJECTS = "refs/tag-objects/"
 _SHORT_SHA = re.compile(r"^[0-9a-f]{5,39}$")
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -76,7 +80,16 @@ class Refs:
             rows = conn.execute(
                 select(refs.c.name, refs.c.target).where(refs.c.repo_id == repo.id).order_by(refs.c.name)
             ).all()
-        return [(r.name, r.target) for r in rows]
+        return [(r.name, r.target) for r in rows if not r.name.startswith(TAG_OBJECTS)]
+
+    def tag_objects(self, repo: Repo) -> dict[str, str]:
+        """Tag name (refs/tags/NAME) → the annotated tag object pushed for it."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(refs.c.name, refs.c.target).where(
+                    (refs.c.repo_id == repo.id) & refs.c.name.startswith(TAG_OBJECTS))
+            ).all()
+        return {"refs/tags/" + r.name[len(TAG_OBJECTS):]: r.target for r in rows}
 
     def branch_ref(self, repo: Repo, rev: str) -> str:
         """The ref a commit to `rev` moves: an existing branch or refs/pr/N."""
@@ -87,6 +100,12 @@ class Refs:
         if self.get(repo, name) is None:
             raise RevisionNotFound(f"Invalid rev id: {rev}")
         return name
+
+
+def set_tag_object(conn: Connection, repo_id: int, tag_ref: str, tag_sha: str) -> None:
+    """Keep the annotated tag object of `tag_ref` (after cas_ref created the ref itself at its commit)."""
+    conn.execute(insert(refs).values(repo_id=repo_id, name=TAG_OBJECTS + tag_ref[len("refs/tags/"):],
+                                     target=tag_sha))
 
 
 def cas_ref(conn: Connection, repo_id: int, name: str, old: str | None, new: str | None) -> None:
@@ -111,6 +130,10 @@ def cas_ref(conn: Connection, repo_id: int, name: str, old: str | None, new: str
         )
         if res.rowcount != 1:
             raise RefConflict(name)
+    if name.startswith("refs/tags/"):
+        # whatever moves or deletes a tag (a push, the API) drops the annotated tag object kept for it
+        conn.execute(refs.delete().where(
+            (refs.c.repo_id == repo_id) & (refs.c.name == TAG_OBJECTS + name[len("refs/tags/"):])))
     if new is not None:
         record_commit(conn, repo_id, new)
         if name == MAIN:
