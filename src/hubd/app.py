@@ -11,9 +11,11 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import ClientDisconnect, Request
 
+from hubd.api.errors import as_hub_error
 from hubd.api.http import Ctx, RequestTimeout, error_response, json_response, request_id
 from hubd.api.ops import BYTES_IN, BYTES_OUT, LATENCY, REQUESTS
 from hubd.api.routes import build_router
@@ -22,14 +24,16 @@ from hubd.config import Settings, load_settings
 from hubd.db.engine import Database
 from hubd.hub.access import Principal
 from hubd.hub.counters import recount
-from hubd.hub.errors import BadRequest, HubError, ServiceUnavailable, Unauthorized
+from hubd.hub.errors import BadRequest, HubError, InsufficientStorage, ServiceUnavailable, Unauthorized
 from hubd.hub.service import Hub
 from hubd.jobs.queue import enqueue
 from hubd.jobs.worker import Worker, Workers
 from hubd.logs import configure_logging
-from hubd.storage.local import InsufficientStorage, open_blobstore
+from hubd.storage.errors import StorageError
+from hubd.storage.local import open_blobstore
 from hubd.web.session import COOKIE as SESSION_COOKIE
 from hubd.web.session import cookie_principal
+from hubd.xet.errors import XetError
 
 log = logging.getLogger("hubd")
 access = logging.getLogger("hubd.access")
@@ -74,6 +78,11 @@ def _token(request: Request) -> str | None:
         except (ValueError, UnicodeDecodeError):
             raise Unauthorized() from None
     raise Unauthorized()
+
+
+# Only these mean the database cannot be reached or is busy (SQLite "database is locked" is an
+# OperationalError): a 503 the client may retry. Any other database error is hubd's bug, a 500.
+_DB_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
 def _disk_full(exc: SQLAlchemyError) -> bool:
@@ -150,13 +159,18 @@ class HubApp:
             response = await handler(ctx)
         except HubError as exc:
             response = error_response(exc, principal, request.method)
+        except (StorageError, XetError) as exc:
+            response = error_response(as_hub_error(exc), principal, request.method)
         except SQLAlchemyError as exc:
             if _disk_full(exc):
                 log.error("database full on %s %s: %s", request.method, path, exc)
                 error: HubError = InsufficientStorage("The database has no space left, nothing was changed")
-            else:
-                log.exception("database error on %s %s", request.method, path)
+            elif isinstance(exc, _DB_UNAVAILABLE):
+                log.exception("database unavailable on %s %s", request.method, path)
                 error = ServiceUnavailable("The database is unavailable, try again later")
+            else:  # a bug in a query or a broken invariant, not an outage: a 500, logged with its traceback
+                log.exception("database error on %s %s", request.method, path)
+                error = HubError("Internal server error")
             response = error_response(error, principal, request.method)
         except RecursionError:
             # Only a hostile input nests deep enough for this (JSON bodies are bounded by the parser in

@@ -61,7 +61,7 @@ def test_tree_edits(git: GitStore) -> None:
 
 
 def test_blob_info_for_pointer(git: GitStore) -> None:
-    from hubd.hub.lfs import pointer_bytes
+    from hubd.storage.lfspointer import pointer_bytes
 
     sha = git.add_blob(pointer_bytes("c" * 64, 10**9))
     info = git.blob_info(sha)

@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from hubd.hub.cards import CardError, card_data, card_tags, front_matter
-from hubd.hub.lfs import parse_pointer, pointer_bytes
+from hubd.storage.lfspointer import parse_pointer, pointer_bytes
 
 
 def test_pointer_round_trip() -> None:

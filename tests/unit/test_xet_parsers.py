@@ -10,7 +10,7 @@ import lz4.frame
 import pytest
 
 from hubd.api.xet import granted_spans
-from hubd.hub.errors import BadRequest
+from hubd.xet.errors import MalformedXetObject
 from hubd.xet.hashing import chunk_hash
 from hubd.xet.shard import BOOKEND, MAX_TERMS_PER_FILE, TAG, parse_shard
 from hubd.xet.xorb import MAX_CHUNK, XorbFormatError, XorbParser, decompress, parse_header
@@ -79,12 +79,12 @@ def test_xorb_parser_on_malformed_streams() -> None:
     assert [c.hash for c in p.finish()] == [chunk_hash(data)]
     for body in (good[:-1], good[:5], header(10, 0, 20) + b"x" * 10, header(10, 9, 10) + b"x" * 10, b""):
         p = XorbParser(lambda _v: None)
-        with pytest.raises(BadRequest):
+        with pytest.raises(MalformedXetObject):
             p.feed(body)
             p.finish()
     bomb = lz4.frame.compress(bytes(2**24), store_size=False)
     p = XorbParser(lambda _v: None)
-    with pytest.raises(BadRequest, match="length"):
+    with pytest.raises(MalformedXetObject, match="length"):
         p.feed(header(len(bomb), 1, 1000) + bomb)
 
 
@@ -110,7 +110,7 @@ def test_shard_parser_on_malformed_input() -> None:
         _shard(BOOKEND, struct.pack("<32sIIII", os.urandom(32), 0, 10**6, 0, 0), BOOKEND),  # xorb count > records
     ]
     for data in bad:
-        with pytest.raises(BadRequest):
+        with pytest.raises(MalformedXetObject):
             parse_shard(data)
 
 
@@ -118,7 +118,7 @@ def test_shard_term_count_is_capped() -> None:
     n = MAX_TERMS_PER_FILE + 1
     term = struct.pack("<32sIIII", os.urandom(32), 0, 100, 0, 1)
     data = _shard(struct.pack("<32sII8x", os.urandom(32), 0, n), term * n, BOOKEND, BOOKEND)
-    with pytest.raises(BadRequest, match="terms"):
+    with pytest.raises(MalformedXetObject, match="terms"):
         parse_shard(data)
 
 

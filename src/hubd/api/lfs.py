@@ -13,10 +13,10 @@ from hubd.api.blobs import blob_response, can_redirect, stream_response
 from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx, json_response
 from hubd.hub.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
-from hubd.hub.lfs import MAX_OBJECT_SIZE
 from hubd.hub.names import PREFIXES_RE
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound, HashingWriter, is_sha256, lfs_key, sha256_of
+from hubd.storage.lfspointer import MAX_OBJECT_SIZE
 
 LFS_REPO = rf"/(?:(?P<prefix>{PREFIXES_RE})/)?(?P<ns>[^/]+)/(?P<name>[^/]+?)\.git/info/lfs/objects"
 LFS_JSON = "application/vnd.git-lfs+json"

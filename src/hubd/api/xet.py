@@ -17,7 +17,7 @@ from hubd.storage.blobstore import BlobNotFound
 from hubd.xet.dedup import dedup_entries, dedup_shard, index_chunks, xorbs_for_chunk
 from hubd.xet.memory import release_memory
 from hubd.xet.shard import MAX_SHARD_BYTES, parse_shard
-from hubd.xet.store import XetFile, unhex_or_400, xorb_key
+from hubd.xet.store import XetFile, parse_xet_hash, xorb_key
 from hubd.xet.xorb import XorbParser
 
 CAS_PREFIX = "/api/cas"
@@ -85,7 +85,7 @@ def _cas_auth(ctx: Ctx, need_write: bool) -> int:
 
 async def upload_xorb(ctx: Ctx) -> Response:
     _cas_auth(ctx, need_write=True)
-    h = unhex_or_400(ctx.params["hash"])
+    h = parse_xet_hash(ctx.params["hash"])
     store = ctx.hub.xet
     # hf_xet raises its upload concurrency while transfers go well (dozens for a file of a few GiB); each
     # xorb being read costs the worker a few MiB of buffers, so only XORB_INGEST_SLOTS are read at once and
@@ -160,7 +160,7 @@ async def chunk_query(ctx: Ctx) -> Response:
     """Global dedup: a shard describing the xorb that holds this chunk, or 404. Only for write tokens: the
     answer exists to save an upload, and a reader has nothing to upload (see docs/decisions.md)."""
     _cas_auth(ctx, need_write=True)
-    h = unhex_or_400(ctx.params["hash"])
+    h = parse_xet_hash(ctx.params["hash"])
     xorbs = await ctx.run(xorbs_for_chunk, ctx.hub.db, ctx.hub.xet, h)
     if not xorbs:
         raise NotFound("Chunk not known")
@@ -191,7 +191,7 @@ def _requested_range(ctx: Ctx, size: int) -> tuple[int, int]:
 
 async def reconstruction(ctx: Ctx) -> Response:
     repo_id = _cas_auth(ctx, need_write=False)
-    h = unhex_or_400(ctx.params["hash"])
+    h = parse_xet_hash(ctx.params["hash"])
     hub = ctx.hub
     if not await ctx.run(hub.repo_has_xet_file, repo_id, h):
         raise NotFound(f"File {h} not found")
@@ -264,7 +264,7 @@ def granted_spans(text: str) -> list[tuple[int, int]]:
 async def fetch_xorb(ctx: Ctx) -> Response:
     """The signed URL hf_xet fetches xorb byte ranges from; it carries no Authorization header, and it
     serves one Range inside the spans it was signed for, nothing else."""
-    h = unhex_or_400(ctx.params["hash"])
+    h = parse_xet_hash(ctx.params["hash"])
     q = ctx.request.query_params
     granted = q.get("r", "")
     if not _SPANS.match(granted):

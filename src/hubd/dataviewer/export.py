@@ -18,12 +18,12 @@ from hubd.db.schema import parquet_exports
 from hubd.hub.access import Principal
 from hubd.hub.commits import new_commit
 from hubd.hub.gitattributes import default_gitattributes
-from hubd.hub.lfs import pointer_bytes
 from hubd.hub.models import Repo
 from hubd.hub.refs import RefConflict, cas_ref
 from hubd.hub.service import Hub
 from hubd.hub.treeedit import TreeEditor
 from hubd.storage.blobstore import lfs_key
+from hubd.storage.lfspointer import pointer_bytes
 
 EXPORT_REF = "refs/convert/parquet"
 CONVERTER = Principal(user_id=0, name="parquet-converter", fullname="parquet-converter",

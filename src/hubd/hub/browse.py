@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from dulwich.objects import Commit
 
 from hubd.hub.errors import EntryNotFound
-from hubd.hub.lfs import LfsPointer
 from hubd.storage.gitstore import GitStore, TreeEntry
+from hubd.storage.lfspointer import LfsPointer
 
 
 @dataclass(frozen=True, slots=True)

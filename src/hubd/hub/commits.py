@@ -10,11 +10,11 @@ from dulwich.objects import Commit
 
 from hubd.hub.access import Principal
 from hubd.hub.errors import BadRequest, Conflict, PayloadTooLarge, PreconditionFailed
-from hubd.hub.lfs import MAX_POINTER_SIZE, parse_pointer, pointer_bytes
 from hubd.hub.names import check_file_path
 from hubd.hub.treeedit import TreeEditor
 from hubd.storage.blobstore import is_sha256
 from hubd.storage.gitstore import GitStore
+from hubd.storage.lfspointer import MAX_POINTER_SIZE, parse_pointer, pointer_bytes
 
 # Bounds of one commit (invariant 8): operations are kept until the ref moves, so their count is bounded;
 # the body as a whole is bounded too, as it is streamed (each line separately by the LFS threshold).

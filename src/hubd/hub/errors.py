@@ -96,3 +96,19 @@ class ServiceUnavailable(HubError):
     status = 503
     code = "ServiceUnavailable"
     default_message = "A backing service is unavailable, try again later"
+
+
+class InsufficientStorage(HubError):
+    """The storage has no space left (full disk or quota). Nothing was published: writes stage first."""
+
+    status = 507
+    code = "InsufficientStorage"
+    default_message = "The storage has no space left, nothing was changed"
+
+
+class StorageCorrupt(HubError):
+    """A stored object is missing or does not parse: hubd's fault (its storage), never the client's."""
+
+    status = 500
+    code = "StorageCorrupt"
+    default_message = "A stored object is corrupt"

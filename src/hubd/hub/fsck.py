@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from hubd.db.schema import refs, repos
-from hubd.hub.lfs import MAX_POINTER_SIZE, LfsPointer, parse_pointer
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound, lfs_key, sha256_of
 from hubd.storage.gitstore import git_sha
 from hubd.storage.gitwalk import walk
+from hubd.storage.lfspointer import MAX_POINTER_SIZE, LfsPointer, parse_pointer
 
 
 @dataclass

@@ -23,7 +23,6 @@ from hubd.hub import access
 from hubd.hub.access import Principal
 from hubd.hub.commits import CommitPlan
 from hubd.hub.errors import HubError
-from hubd.hub.lfs import MAX_POINTER_SIZE, parse_pointer
 from hubd.hub.models import Repo
 from hubd.hub.names import MAX_PATH_BYTES, check_file_path, check_ref_name
 from hubd.hub.refs import MAIN, RefConflict, cas_ref, record_commit
@@ -31,6 +30,7 @@ from hubd.hub.service import Hub
 from hubd.hub.webhooks import emit_repo_event, ref_update
 from hubd.jobs.queue import enqueue
 from hubd.storage.gitstore import git_sha
+from hubd.storage.lfspointer import MAX_POINTER_SIZE, parse_pointer
 
 log = logging.getLogger("hubd.git")
 ZERO = "0" * 40

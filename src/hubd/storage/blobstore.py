@@ -8,14 +8,11 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
-from hubd.hub.errors import BadRequest
+from hubd.storage.errors import BlobNotFound as BlobNotFound  # re-exported: where callers look for it
+from hubd.storage.errors import ContentMismatch, InvalidKey
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
-
-
-class BlobNotFound(Exception):
-    """A key is absent. Every backend maps its own not-found to this."""
 
 
 class StagedBlob(Protocol):
@@ -43,7 +40,7 @@ class BlobStore(Protocol):
 
 def lfs_key(sha256: str) -> str:
     if not _HEX64.match(sha256):
-        raise BadRequest(f"Invalid sha256 oid: {sha256!r}")
+        raise InvalidKey(f"Invalid sha256 oid: {sha256!r}")
     return f"lfs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
@@ -76,7 +73,7 @@ class HashingWriter:
     def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.max_size:
-            raise BadRequest(f"Upload is larger than the declared size ({self.max_size} bytes)")
+            raise ContentMismatch(f"Upload is larger than the declared size ({self.max_size} bytes)")
         self.sha256.update(data)
         self.staged.write(data)
 
@@ -84,10 +81,10 @@ class HashingWriter:
         """Publish under the LFS key only when the streamed bytes are the claimed object."""
         if self.size != size:
             self.staged.abort()
-            raise BadRequest(f"Size mismatch: expected {size} bytes, received {self.size}")
+            raise ContentMismatch(f"Size mismatch: expected {size} bytes, received {self.size}")
         if not hmac.compare_digest(self.sha256.hexdigest(), oid):
             self.staged.abort()
-            raise BadRequest("Content does not match the sha256 oid")
+            raise ContentMismatch("Content does not match the sha256 oid")
         if store.exists(lfs_key(oid)):
             self.staged.abort()
             return

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, cast
 
 from dulwich.objects import Blob, Commit, ShaFile, Tree
 
-from hubd.hub.lfs import LfsPointer, parse_pointer
 from hubd.storage.blobstore import BlobStore
+from hubd.storage.lfspointer import LfsPointer, parse_pointer
 
 if TYPE_CHECKING:
     from dulwich.objects import ObjectID

@@ -10,30 +10,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from hubd.hub.errors import HubError, ServiceUnavailable
-from hubd.storage.blobstore import BlobNotFound
+from hubd.storage.errors import BlobNotFound, InvalidKey, StorageFull, StorageUnavailable
 
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
-class InsufficientStorage(HubError):
-    """The storage has no space left (full disk or quota). Nothing was published: writes stage first."""
-
-    status = 507
-    code = "InsufficientStorage"
-    default_message = "The storage has no space left, nothing was changed"
-
-
 @contextlib.contextmanager
 def disk_errors() -> Iterator[None]:
-    """A full disk is the operator's to fix, not a bug: a clear 507 (read-only storage a 503), not a 500."""
+    """A full disk is the operator's to fix, not a bug: StorageFull (a 507 to clients; nothing was published:
+    writes stage first), read-only storage StorageUnavailable (a 503), never a 500."""
     try:
         yield
     except OSError as exc:
         if exc.errno in _FULL:
-            raise InsufficientStorage() from exc
+            raise StorageFull() from exc
         if exc.errno == errno.EROFS:
-            raise ServiceUnavailable("The storage is read-only") from exc
+            raise StorageUnavailable("The storage is read-only") from exc
         raise
 
 
@@ -76,7 +68,7 @@ class LocalBlobStore:
 
     def path(self, key: str) -> Path:
         if key.startswith("/") or ".." in key.split("/"):
-            raise ValueError(f"bad blob key {key!r}")
+            raise InvalidKey(f"bad blob key {key!r}")
         return self.root / key
 
     def open(self, key: str) -> BinaryIO:
@@ -136,7 +128,7 @@ class LocalBlobStore:
 
     def check_writable(self) -> None:
         """Readiness: write, sync and remove a small file where staged writes go. Raises
-        InsufficientStorage when the disk is full, so /readyz fails while no upload could succeed."""
+        StorageFull when the disk is full, so /readyz fails while no upload could succeed."""
         staged = self.stage("readyz-probe")
         try:
             staged.write(b"\0" * 4096)

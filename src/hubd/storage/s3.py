@@ -15,18 +15,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hubd.hub.errors import ServiceUnavailable
-from hubd.storage.blobstore import BlobNotFound
-from hubd.storage.local import InsufficientStorage
+from hubd.storage.errors import BlobNotFound, InvalidKey, StorageFull, StorageUnavailable
 
 log = logging.getLogger("hubd.storage")
 PART_SIZE = 16 * 1024 * 1024
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 _FULL = {"XMinioStorageFull", "InsufficientStorage", "StorageFull"}  # S3 has no standard code for a full store
-
-
-class StorageUnavailable(ServiceUnavailable):
-    default_message = "Object storage is unavailable, try again later"
 
 
 def _call(fn, *args: Any, key: str = "", **kwargs: Any) -> Any:
@@ -40,14 +34,14 @@ def _call(fn, *args: Any, key: str = "", **kwargs: Any) -> Any:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
         if code in _FULL or status == 507:
             log.error("object storage full on %s %s: %s", getattr(fn, "__name__", fn), key, exc)
-            raise InsufficientStorage() from exc
+            raise StorageFull() from exc
         if status >= 500:
             log.warning("object storage error on %s %s: %s", getattr(fn, "__name__", fn), key, exc)
-            raise StorageUnavailable() from exc
+            raise StorageUnavailable("Object storage is unavailable, try again later") from exc
         raise
     except BotoCoreError as exc:
         log.warning("object storage unreachable on %s %s: %s", getattr(fn, "__name__", fn), key, exc)
-        raise StorageUnavailable() from exc
+        raise StorageUnavailable("Object storage is unavailable, try again later") from exc
 
 
 class _S3Staged:
@@ -89,7 +83,7 @@ class _S3Staged:
     def abort(self) -> None:
         if not self.done and self.upload_id is not None:
             # an unfinished upload left behind is invisible; bucket lifecycle rules clear it
-            with contextlib.suppress(BlobNotFound, ServiceUnavailable):
+            with contextlib.suppress(BlobNotFound, StorageUnavailable):
                 _call(self.store.client.abort_multipart_upload, Bucket=self.store.bucket, Key=self.key,
                       UploadId=self.upload_id)
         self.buf.clear()
@@ -108,7 +102,7 @@ class S3BlobStore:
 
     def full(self, key: str) -> str:
         if key.startswith("/") or ".." in key.split("/"):
-            raise ValueError(f"bad blob key {key!r}")
+            raise InvalidKey(f"bad blob key {key!r}")
         return self.prefix + key
 
     def ensure_bucket(self) -> None:
@@ -132,7 +126,7 @@ class S3BlobStore:
             while data := body.read(chunk):
                 yield data
         except BotoCoreError as exc:
-            raise StorageUnavailable() from exc
+            raise StorageUnavailable("Object storage is unavailable, try again later") from exc
         finally:
             body.close()
 
@@ -175,7 +169,7 @@ class S3BlobStore:
                 for item in page.get("Contents", []):
                     yield item["Key"][len(self.prefix):]
         except (BotoCoreError, ClientError) as exc:
-            raise StorageUnavailable() from exc
+            raise StorageUnavailable("Object storage is unavailable, try again later") from exc
 
     def presigned_get(self, key: str, expires: int = 3600) -> str:
         return self.client.generate_presigned_url(
@@ -194,4 +188,4 @@ class S3BlobStore:
                 raise BlobNotFound(source) from None
             raise
         except BotoCoreError as exc:
-            raise StorageUnavailable() from exc
+            raise StorageUnavailable("Object storage is unavailable, try again later") from exc

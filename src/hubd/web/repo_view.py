@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from hubd.db.schema import likes
 from hubd.hub.browse import PathEntry
-from hubd.hub.lfs import parse_pointer
 from hubd.hub.models import Repo
 from hubd.hub.service import Hub
+from hubd.storage.lfspointer import parse_pointer
 from hubd.web import render
 
 MAX_TEXT_VIEW = 512 * 1024  # bytes of a file the blob page reads and highlights; larger files: a link

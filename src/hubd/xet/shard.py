@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from hubd.hub.errors import BadRequest
+from hubd.xet.errors import MalformedXetObject
 from hubd.xet.hashing import xet_hex
 
 TAG = b"HFRepoMetaData\0" + bytes([85, 105, 103, 69, 106, 123, 129, 87, 131, 165, 189, 217, 92, 205, 209, 74, 169])
@@ -73,7 +73,7 @@ class _Reader:
 
     def record(self) -> bytes:
         if self.pos + RECORD > self.size:
-            raise BadRequest("Shard is truncated")
+            raise MalformedXetObject("Shard is truncated")
         rec = self.source.read(RECORD)
         self.pos += RECORD
         return rec
@@ -84,7 +84,7 @@ class _Reader:
 
     def check_count(self, n: int, per: int) -> None:
         if n * per * RECORD > self.size - self.pos:
-            raise BadRequest("Shard declares more entries than it holds")
+            raise MalformedXetObject("Shard declares more entries than it holds")
 
 
 def parse_shard(data: bytes | bytearray | BinaryIO) -> tuple[list[ShardFile], list[ShardXorb]]:
@@ -94,22 +94,22 @@ def parse_shard(data: bytes | bytearray | BinaryIO) -> tuple[list[ShardFile], li
     total = source.seek(0, io.SEEK_END)
     source.seek(0)
     if total > MAX_SHARD_BYTES:
-        raise BadRequest("Shard is larger than 64 MiB")
+        raise MalformedXetObject("Shard is larger than 64 MiB")
     r = _Reader(source, total)
     tag, version, _footer_size = _HEAD.unpack(r.record())
     if tag != TAG or version != 2:
-        raise BadRequest("Not a version 2 shard")
+        raise MalformedXetObject("Not a version 2 shard")
     files: list[ShardFile] = []
     while (rec := r.record()) != BOOKEND:
         fhash, flags, n = _FILE_HEAD.unpack(rec)
         if n > MAX_TERMS_PER_FILE:
-            raise BadRequest(f"Shard file entry has more than {MAX_TERMS_PER_FILE} terms")
+            raise MalformedXetObject(f"Shard file entry has more than {MAX_TERMS_PER_FILE} terms")
         r.check_count(n, 1 + bool(flags & FLAG_VERIFICATION))
         terms = []
         for _ in range(n):
             xh, _cas_flags, size, start, end = _TERM.unpack(r.record())
             if not start < end:
-                raise BadRequest("Shard term has an empty chunk range")
+                raise MalformedXetObject("Shard term has an empty chunk range")
             terms.append(Term(xh, start, end, size))
         hashes = [r.record()[:32] for _ in range(n)] if flags & FLAG_VERIFICATION else None
         sha256 = xet_hex(r.record()[:32]) if flags & FLAG_METADATA_EXT else None

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hubd.hub.errors import BadRequest, HubError
 from hubd.storage.blobstore import BlobNotFound, BlobStore
 from hubd.xet.cache import ByteLRU
+from hubd.xet.errors import CorruptStoredObject, MalformedXetObject
 from hubd.xet.hashing import MerkleBuilder, file_hash_of, range_hash, xet_hex, xet_unhex, xorb_hash
 from hubd.xet.memory import release_memory, tune_malloc
 from hubd.xet.shard import ShardFile, ShardXorb
@@ -43,14 +43,6 @@ TRIM_AFTER_BYTES = 64 << 20
 # Stored chunk streams are read in blocks of this size: large enough for few storage calls, small enough
 # that a stream's buffers stay a few MiB.
 READ_BLOCK = 2 << 20
-
-
-class StoredXorbCorrupt(HubError):
-    """A stored xorb that does not parse: hubd's fault (its storage), never the client's."""
-
-    status = 500
-    code = "StorageCorrupt"
-    default_message = "A stored Xet object is corrupt"
 
 
 def xorb_key(h: str) -> str:
@@ -129,7 +121,7 @@ class XetStore:
         chunks = parser.finish()
         if xet_hex(xorb_hash(parser.nodes())) != h:
             staged.abort()
-            raise BadRequest(f"Xorb content does not hash to {h}")
+            raise MalformedXetObject(f"Xorb content does not hash to {h}")
         if self.has_xorb(h):
             staged.abort()
             return False
@@ -149,8 +141,8 @@ class XetStore:
             for data in self.blobs.iter_range(xorb_key(h), 0, size):
                 parser.feed(data)
             chunks = parser.finish()
-        except BadRequest as exc:
-            return f"corrupt xorb {h}: {exc.message}"
+        except MalformedXetObject as exc:
+            return f"corrupt xorb {h}: {exc}"
         if xet_hex(xorb_hash(parser.nodes())) != h or pack_index(chunks) != index.data:
             return f"corrupt xorb {h}: its chunks do not hash to its name"
         return None
@@ -171,40 +163,40 @@ class XetStore:
         for x in xorbs:
             h = xet_hex(x.hash)
             if not self.has_xorb(h):
-                raise BadRequest(f"Shard references xorb {h}, which was not uploaded")
+                raise MalformedXetObject(f"Shard references xorb {h}, which was not uploaded")
             index = self.xorb_index(h)
             # compared record by record, straight from the shard and the packed index: no per-chunk lists
             pairs = zip(x.chunks(), index.entries(0, len(index)), strict=True) if x.count == len(index) else None
             if pairs is None or any((ch, size) != (stored, stored_size)
                                     for (ch, size), (stored, _end, stored_size) in pairs):
-                raise BadRequest(f"Shard's chunk list for xorb {h} does not match the xorb")
+                raise MalformedXetObject(f"Shard's chunk list for xorb {h} does not match the xorb")
             paid += index.unpacked(0, len(index))
         known: set[str] = set()
         refs = 0
         sizes: dict[str, int] = {}
         for f in files:
             if f.range_hashes is None:
-                raise BadRequest("Shard file entries must carry verification hashes")
+                raise MalformedXetObject("Shard file entries must carry verification hashes")
             size = 0
             for term in f.terms:
                 xh = xet_hex(term.xorb)
                 if xh not in known:
                     if not self.has_xorb(xh):
-                        raise BadRequest(f"Shard references xorb {xh}, which was not uploaded")
+                        raise MalformedXetObject(f"Shard references xorb {xh}, which was not uploaded")
                     known.add(xh)
                 index = self.xorb_index(xh)
                 if not 0 <= term.start < term.end <= len(index):
-                    raise BadRequest(f"Shard term has chunk range [{term.start}, {term.end}) outside xorb {xh}")
+                    raise MalformedXetObject(f"Shard term has chunk range [{term.start}, {term.end}) outside xorb {xh}")
                 refs += term.end - term.start
                 if refs > MAX_CHUNK_REFS:  # charged before the chunks are summed or hashed
-                    raise BadRequest(f"Shard references more than {MAX_CHUNK_REFS} chunks; split the upload")
+                    raise MalformedXetObject(f"Shard references more than {MAX_CHUNK_REFS} chunks; split the upload")
                 if index.unpacked(term.start, term.end) != term.size:
-                    raise BadRequest("Shard term size does not match the xorb's chunks")
+                    raise MalformedXetObject("Shard term size does not match the xorb's chunks")
                 size += term.size
             sizes[xet_hex(f.file_hash)] = size
         rebuild = sum(size for h, size in sizes.items() if self.file(h) is None)
         if rebuild > paid + FREE_REBUILD_BYTES:
-            raise BadRequest(
+            raise MalformedXetObject(
                 f"Shard asks hubd to rebuild {rebuild} bytes of files from {paid} bytes of new xorbs; at most "
                 f"{FREE_REBUILD_BYTES} bytes beyond the new xorbs are rebuilt per shard")
         verified: dict[tuple[str, int, int], bytes] = {}  # term ranges already proved in this shard
@@ -214,7 +206,7 @@ class XetStore:
             if checked.hash not in out:
                 out[checked.hash] = self.file(checked.hash) or self._hash_file(checked)
             if sf.sha256 is not None and sf.sha256 != out[checked.hash].sha256:
-                raise BadRequest(f"Shard claims sha256 {sf.sha256} for file {checked.hash}, its content hashes "
+                raise MalformedXetObject(f"Shard claims sha256 {sf.sha256} for file {checked.hash}, its content hashes "
                                  f"to {out[checked.hash].sha256}")
         for stored in out.values():
             self._store_file(stored)
@@ -233,16 +225,16 @@ class XetStore:
             # a verification hash proves knowledge of the real chunk hashes; a repeated range is proved once
             if key not in verified:
                 if range_hash([c for c, _, _ in index.entries(term.start, term.end)]) != verification:
-                    raise BadRequest("Shard term verification hash does not match")
+                    raise MalformedXetObject("Shard term verification hash does not match")
                 verified[key] = verification
             elif verified[key] != verification:
-                raise BadRequest("Shard term verification hash does not match")
+                raise MalformedXetObject("Shard term verification hash does not match")
             for c, _end, size in index.entries(term.start, term.end):
                 tree.add(c, size)
             terms.append(FileTerm(xh, term.start, term.end, term.size))
         h = xet_hex(f.file_hash)
         if file_hash_of(tree) != f.file_hash:
-            raise BadRequest(f"Shard file {h} does not hash to its chunks")
+            raise MalformedXetObject(f"Shard file {h} does not hash to its chunks")
         return XetFile(h, sum(t.size for t in terms), "", tuple(terms))
 
     def _hash_file(self, draft: XetFile) -> XetFile:
@@ -337,19 +329,19 @@ class XetStore:
                 except XorbFormatError as exc:
                     # these bytes passed validation when they were uploaded: storage changed them
                     log.error("stored xorb %s is corrupt at offset %d: %s", xorb, first + pos, exc)
-                    raise StoredXorbCorrupt(f"Stored xorb {xorb} is corrupt") from None
+                    raise CorruptStoredObject(f"Stored xorb {xorb} is corrupt") from None
                 pos += HEADER + clen
                 yield raw
             view.release()
             del buf[:pos]
         if buf:
             log.error("stored xorb %s is shorter than its index", xorb)
-            raise StoredXorbCorrupt(f"Stored xorb {xorb} is shorter than its index")
+            raise CorruptStoredObject(f"Stored xorb {xorb} is shorter than its index")
 
 
-def unhex_or_400(h: str) -> str:
+def parse_xet_hash(h: str) -> str:
     try:
         xet_unhex(h)
     except ValueError:
-        raise BadRequest(f"Invalid xet hash {h!r}") from None
+        raise MalformedXetObject(f"Invalid xet hash {h!r}") from None
     return h.lower()

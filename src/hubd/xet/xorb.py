@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import lz4.frame
 
-from hubd.hub.errors import BadRequest
+from hubd.xet.errors import MalformedXetObject
 from hubd.xet.hashing import Node, chunk_hash
 
 HEADER = 8
@@ -118,12 +118,12 @@ class XorbParser:
         try:
             self._feed(data)
         except XorbFormatError as exc:
-            raise BadRequest(str(exc)) from None
+            raise MalformedXetObject(str(exc)) from None
 
     def _feed(self, data: bytes) -> None:
         self.total += len(data)
         if self.total > MAX_XORB_BYTES:
-            raise BadRequest("Xorb is larger than 64 MiB")
+            raise MalformedXetObject("Xorb is larger than 64 MiB")
         if self.in_footer:
             return  # a footer is derived data: the stored form is rebuilt from the chunks
         if self.buf:
@@ -143,7 +143,7 @@ class XorbParser:
             pos += HEADER + clen
             self.chunks.append(ChunkMeta(chunk_hash(raw), self.offset + pos, ulen))
             if len(self.chunks) > MAX_CHUNKS:
-                raise BadRequest(f"Xorb has more than {MAX_CHUNKS} chunks")
+                raise MalformedXetObject(f"Xorb has more than {MAX_CHUNKS} chunks")
         if pos:
             self.sink(view[:pos])
             self.offset += pos
@@ -152,9 +152,9 @@ class XorbParser:
 
     def finish(self) -> list[ChunkMeta]:
         if self.buf:
-            raise BadRequest("Xorb is truncated")
+            raise MalformedXetObject("Xorb is truncated")
         if not self.chunks:
-            raise BadRequest("Xorb has no chunks")
+            raise MalformedXetObject("Xorb has no chunks")
         return self.chunks
 
     def nodes(self) -> list[Node]:
