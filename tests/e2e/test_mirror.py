@@ -31,9 +31,21 @@ class Pair:
     def log_path(self) -> Path:
         return self.upstream.data_dir.parent / f"hubd-{self.upstream.port}.log"
 
-    def upstream_requests(self, since: int) -> list[str]:
+    def mirror_mark(self) -> int:
+        path = self.mirror_log_path
+        return path.stat().st_size if path.exists() else 0
+
+    @property
+    def mirror_log_path(self) -> Path:
+        return self.mirror.data_dir.parent / f"hubd-{self.mirror.port}.log"
+
+    def mirror_requests(self, since: int) -> list[str]:
+        """Paths the mirror served since `since` (a byte offset of its log)."""
+        return self.upstream_requests(since, self.mirror_log_path)
+
+    def upstream_requests(self, since: int, log_path: Path | None = None) -> list[str]:
         """Paths the upstream served since `since` (a byte offset of its log)."""
-        with open(self.log_path, "rb") as f:
+        with open(log_path or self.log_path, "rb") as f:
             f.seek(since)
             lines = f.read().decode(errors="replace").splitlines()
         paths = []
@@ -151,6 +163,75 @@ def test_downloads_through_the_mirror(pair: Pair, model: tuple[str, Path, str], 
     r = httpx.head(f"{pair.mirror.url}/{repo_id}/resolve/main/weights.bin")
     assert r.headers["x-repo-commit"] == sha and r.headers["x-linked-etag"].strip('"') == sha256_file(
         folder / "weights.bin")
+
+
+def _download_in_fresh_client(pair: Pair, repo_id: str, name: str, where: Path) -> Path:
+    """hf_hub_download (hf_xet installed) from the mirror in a new interpreter with caches of its own,
+    Xet's chunk cache included: what it gets, it gets from the mirror."""
+    out = run_client(
+        "from huggingface_hub import hf_hub_download\n"
+        f"print(hf_hub_download({repo_id!r}, {name!r}, endpoint={pair.mirror.url!r},\n"
+        f"                      cache_dir={str(where / 'hub')!r}))\n",
+        "", env={"HF_XET_CACHE": str(where / "xet"), "HF_HOME": str(where / "home")})
+    return Path(out.strip().splitlines()[-1])
+
+
+def _xorbs_fetched(paths: list[str]) -> set[str]:
+    return {p.rsplit("/", 1)[1] for p in paths if p.startswith("/api/cas/fetch/")}
+
+
+def test_xet_through_the_mirror(pair: Pair, tmp_path: Path) -> None:
+    """A Xet client downloads a mirrored Xet file with Xet against the mirror; the mirror fills its own xorbs
+    from the upstream's CAS, and content shared with a file already mirrored is not fetched again."""
+    up = HfApi(endpoint=pair.upstream.url, token=pair.upstream.tokens["up-alice"])
+    write_random(tmp_path / "a.bin", 16 * 2**20, seed=21)
+    write_random(tmp_path / "tail.bin", 4 * 2**20, seed=22)
+    shared_part = (tmp_path / "a.bin").read_bytes()[: 12 * 2**20]
+    (tmp_path / "b.bin").write_bytes(shared_part + (tmp_path / "tail.bin").read_bytes())
+    for repo_id, name in (("up-alice/xet-one", "a.bin"), ("up-alice/xet-two", "b.bin")):
+        up.create_repo(repo_id)
+        up.upload_file(repo_id=repo_id, path_or_fileobj=str(tmp_path / name), path_in_repo=name)
+    xet_a = up.get_paths_info("up-alice/xet-one", ["a.bin"])[0].xet_hash  # type: ignore[union-attr]
+    xet_b = up.get_paths_info("up-alice/xet-two", ["b.bin"])[0].xet_hash  # type: ignore[union-attr]
+    assert xet_a and xet_b
+    # the mirror advertises Xet for a file it has not filled yet
+    r = httpx.head(f"{pair.mirror.url}/up-alice/xet-one/resolve/main/a.bin")
+    assert r.headers["x-xet-hash"] == xet_a and 'rel="xet-auth"' in r.headers["link"]
+    assert r.headers["link"].startswith(f"<{pair.mirror.url}/")
+
+    mark, mmark = pair.log_mark(), pair.mirror_mark()
+    path = _download_in_fresh_client(pair, "up-alice/xet-one", "a.bin", tmp_path / "c1")
+    assert sha256_file(path) == sha256_file(tmp_path / "a.bin")
+    served = pair.mirror_requests(mmark)
+    assert any(p.endswith(f"/reconstructions/{xet_a}") for p in served), served  # Xet against the mirror
+    assert any(p.startswith("/api/cas/fetch/") for p in served), served
+    assert not any("/resolve/" in p and p.endswith("/a.bin") and "HEAD" not in p for p in served[1:]), served
+    upstream = pair.upstream_requests(mark)
+    assert any(p.endswith(f"/reconstructions/{xet_a}") for p in upstream), upstream  # filled from upstream Xet
+    assert not any(p.endswith("/objects/batch") or p.startswith("/api/lfs/objects/") for p in upstream), upstream
+    fetched_a = _xorbs_fetched(upstream)
+    assert fetched_a
+
+    # the second download, by another client with empty caches: no upstream traffic at all
+    mark = pair.log_mark()
+    path = _download_in_fresh_client(pair, "up-alice/xet-one", "a.bin", tmp_path / "c2")
+    assert sha256_file(path) == sha256_file(tmp_path / "a.bin")
+    r = httpx.get(f"{pair.mirror.url}/up-alice/xet-one/resolve/main/a.bin", headers={"Range": "bytes=5-1000004"})
+    assert r.status_code == 206 and r.content == (tmp_path / "a.bin").read_bytes()[5:1000005]  # plain HTTP, from Xet
+    assert pair.upstream_requests(mark) == []
+
+    # another repo's file sharing 12 MiB with it: the upstream's terms name a.bin's xorbs, which the mirror
+    # already holds, so only the new content travels
+    tok = httpx.get(f"{pair.upstream.url}/api/models/up-alice/xet-two/xet-read-token/main").json()
+    recon = httpx.get(f"{tok['casUrl']}/v1/reconstructions/{xet_b}",
+                      headers={"Authorization": f"Bearer {tok['accessToken']}"}).json()
+    shared = {t["hash"] for t in recon["terms"]} & fetched_a
+    assert shared, "the upstream did not deduplicate b.bin against a.bin: nothing to check"
+    mark = pair.log_mark()
+    path = _download_in_fresh_client(pair, "up-alice/xet-two", "b.bin", tmp_path / "c3")
+    assert sha256_file(path) == sha256_file(tmp_path / "b.bin")
+    fetched_b = _xorbs_fetched(pair.upstream_requests(mark))
+    assert fetched_b and not fetched_b & shared, (fetched_b, shared)
 
 
 def test_local_repo_wins_and_mirror_is_read_only(pair: Pair, model: tuple[str, Path, str]) -> None:

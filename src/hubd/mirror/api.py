@@ -23,6 +23,15 @@ async def resolve_filling(ctx: Ctx, repo: Repo, entry: PathEntry, headers: dict[
     mirror = ctx.hub.mirror
     if mirror is None or entry.lfs is None or not await ctx.run(mirror.is_mirrored, repo.id):
         return None
+    linked = await ctx.run(ctx.hub.object_of, repo.id, entry.lfs.oid)
+    if linked is None or linked.xet_hash is None:
+        # kept in Xet upstream: Xet clients are sent to hubd's own CAS, which fills from the upstream's
+        sha = headers["X-Repo-Commit"]
+        xet_hash = await ctx.run(mirror.xet.xet_hash, repo, sha, entry.path, entry.lfs.oid, entry.lfs.size)
+        if xet_hash is not None:
+            headers["X-Xet-Hash"] = xet_hash
+            headers["Link"] = f'<{ctx.base_url}/api/{repo.type}s/{repo.repo_id}/xet-read-token/{sha}>; rel="xet-auth"'
+            headers["Access-Control-Expose-Headers"] += ",X-Xet-Hash,Link"
     if await ctx.run(mirror.cached, repo.id, entry):
         return None
     range_header = ctx.request.headers.get("range")

@@ -68,8 +68,10 @@ class Mirror:
         self._tokens: dict[int, str | None] = {}  # repo → the token that last proved access to it
         self._touched: dict[str, float] = {}
         from hubd.mirror.listing import MirroredListings
+        from hubd.mirror.xetfill import XetMirror
 
         self.listings = MirroredListings(self)
+        self.xet = XetMirror(self)
 
     # --- which repos ------------------------------------------------------------------------------------
     def is_mirrored(self, repo_id: int) -> bool:
