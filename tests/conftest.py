@@ -68,7 +68,7 @@ class Hubd:
     def blobs(self):  # type: ignore[no-untyped-def]
         """hubd's own BlobStore over this hub's storage, to look at what was stored."""
         from hubd.config import load_settings
-        from hubd.storage.local import open_blobstore
+        from hubd.storage.blobstore import open_blobstore
 
         opts = dict(zip(self.store[::2], self.store[1::2], strict=True))
         settings = load_settings({"data_dir": opts["--data-dir"], "storage_url": opts.get("--storage-url")})

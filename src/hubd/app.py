@@ -29,8 +29,8 @@ from hubd.hub.service import Hub
 from hubd.jobs.queue import enqueue
 from hubd.jobs.worker import Worker, Workers
 from hubd.logs import configure_logging
+from hubd.storage.blobstore import open_blobstore
 from hubd.storage.errors import StorageError
-from hubd.storage.local import open_blobstore
 from hubd.web.session import COOKIE as SESSION_COOKIE
 from hubd.web.session import cookie_principal
 from hubd.xet.errors import XetError

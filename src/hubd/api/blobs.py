@@ -45,7 +45,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def can_redirect(hub: Hub) -> bool:
-    return hasattr(hub.blobs, "presigned_get") and not hub.settings.storage_proxy
+    return hub.blobs.presigns and not hub.settings.storage_proxy
 
 
 def blob_response(hub: Hub, key: str, size: int, range_header: str | None, headers: dict[str, str],
@@ -53,9 +53,9 @@ def blob_response(hub: Hub, key: str, size: int, range_header: str | None, heade
     local = hub.blobs.local_path(key)
     if local is not None and not range_header:
         return FileResponse(local, headers=headers, media_type="application/octet-stream")  # zero-copy
-    if redirect and can_redirect(hub):
+    if redirect and can_redirect(hub) and (url := hub.blobs.presigned_get(key)) is not None:
         # the client reads X-Repo-Commit, X-Linked-Etag and X-Linked-Size from this 302 itself
-        return RedirectResponse(hub.blobs.presigned_get(key), status_code=302, headers=headers)  # type: ignore[attr-defined]
+        return RedirectResponse(url, status_code=302, headers=headers)
     return stream_response(lambda k, s, e: hub.blobs.iter_range(k, s, e, READ_BLOCK), key, size, range_header,
                            headers)
 

@@ -42,7 +42,7 @@ def _upload_actions(ctx: Ctx, repo_id: int, oid: str, size: int, verify_href: st
         # straight to object storage, under a key of its own; verify hashes it before it becomes the object
         pending = f"uploads/lfs/{secrets.token_hex(16)}"
         signed = signer.sign("verify", repo_id, oid, size, pending)
-        return {"upload": {"href": ctx.hub.blobs.presigned_put(pending)},  # type: ignore[attr-defined]
+        return {"upload": {"href": ctx.hub.blobs.presigned_put(pending)},
                 "verify": {"href": f"{verify_href}?{urlencode({'pending': pending, **signed})}"}}
     verify = {"verify": {"href": verify_href}}
     if size <= single_limit:
@@ -154,7 +154,7 @@ def _adopt_pending(hub: Hub, repo_id: int, oid: str, size: int, pending: str) ->
         if stored != size or not hmac.compare_digest(digest, oid):
             raise BadRequest("The uploaded bytes are not the object: sha256 or size differ")
         if not hub.blobs.exists(lfs_key(oid)):
-            hub.blobs.copy(pending, lfs_key(oid))  # type: ignore[attr-defined]
+            hub.blobs.copy(pending, lfs_key(oid))
     finally:
         hub.blobs.delete(pending)
     hub.link_object(repo_id, oid, size)

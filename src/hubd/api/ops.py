@@ -32,11 +32,7 @@ def _check(ctx: Ctx) -> dict[str, str]:
         status["database"] = f"unavailable: {type(exc).__name__}"
     try:
         # ready means writable: a full disk answers every upload 507, so the replica is not ready
-        check = getattr(ctx.hub.blobs, "check_writable", None)
-        if check is not None:
-            check()
-        else:
-            ctx.hub.blobs.exists("readyz-probe")
+        ctx.hub.blobs.check_writable()
         status["storage"] = "ok"
     except Exception as exc:  # noqa: BLE001
         status["storage"] = f"unavailable: {type(exc).__name__}"

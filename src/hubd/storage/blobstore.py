@@ -25,6 +25,23 @@ class StagedBlob(Protocol):
 
 
 class BlobStore(Protocol):
+    """What every backend provides (local disk: storage/local.py; S3: storage/s3.py). The contract, checked
+    for both by tests/e2e/test_blobstore_contract.py:
+
+    - a key is published whole or not at all (`stage` → `publish`), never half-written; a staged write
+      is invisible until published and leaves nothing behind when aborted;
+    - reads of a missing key raise BlobNotFound; a key that is absolute or climbs out with `..` raises
+      InvalidKey; a full store StorageFull; an unreachable or read-only one StorageUnavailable;
+    - `iter_range(key, start, end)` yields exactly bytes [start, end) (clamped at the end of the blob);
+    - keys name immutable content: callers never write two different values under one key, so a second
+      `put_bytes` of a key is harmless (local skips it, S3 rewrites the same bytes); `delete` of a
+      missing key is not an error;
+    - `presigns` says whether `presigned_get`/`presigned_put` give URLs a client can use without hubd;
+      when False they return None and hubd serves the bytes itself.
+    """
+
+    presigns: bool
+
     def open(self, key: str) -> BinaryIO: ...
     def read(self, key: str) -> bytes: ...
     def iter_range(self, key: str, start: int, end: int, chunk: int = ...) -> Iterator[bytes]: ...
@@ -33,9 +50,28 @@ class BlobStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def stage(self, key: str) -> StagedBlob: ...
+    def copy(self, source: str, dest: str) -> None: ...
     def delete(self, key: str) -> None: ...
     def local_path(self, key: str) -> str | None: ...
     def iter_keys(self, prefix: str) -> Iterator[str]: ...
+    def check_writable(self) -> None: ...
+    def presigned_get(self, key: str, expires: int = ...) -> str | None: ...
+    def presigned_put(self, key: str, expires: int = ...) -> str | None: ...
+
+
+def open_blobstore(url: str) -> BlobStore:
+    """file:///path or s3://bucket/prefix (endpoint and credentials from the AWS_* variables)."""
+    if url.startswith("file://"):
+        from hubd.storage.local import LocalBlobStore
+
+        return LocalBlobStore(url[len("file://"):])
+    if url.startswith("s3://"):
+        from hubd.storage.s3 import S3BlobStore
+
+        store = S3BlobStore(url)
+        store.ensure_bucket()
+        return store
+    raise ValueError(f"unsupported storage url {url!r}: use file:///path or s3://bucket/prefix")
 
 
 def lfs_key(sha256: str) -> str:

@@ -91,6 +91,8 @@ class _S3Staged:
 
 
 class S3BlobStore:
+    presigns = True  # clients can be sent straight to the bucket (unless storage_proxy says otherwise)
+
     def __init__(self, url: str) -> None:
         rest = url[len("s3://"):]
         self.bucket, _, prefix = rest.partition("/")
