@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from hubd.db.generation import GenerationReader, create_generation_triggers
 from hubd.db.search import create_search_index
 
 
@@ -20,6 +21,7 @@ class Database:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.has_trigram_index = False
+        self.generation = GenerationReader(url, self.is_sqlite)  # read per listing request, from the event loop
         if self.is_sqlite:
             if parsed.database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -39,6 +41,7 @@ class Database:
 
         upgrade(self)
         self.has_trigram_index = create_search_index(self.engine, self.is_sqlite)
+        create_generation_triggers(self.engine, self.is_sqlite)
         self.analyze()
 
     def analyze(self) -> None:
@@ -60,6 +63,7 @@ class Database:
             yield conn
 
     def dispose(self) -> None:
+        self.generation.close()
         self.engine.dispose()
 
 

@@ -117,6 +117,18 @@ repo_meta = Table(
     Column("transformers_info", JSON),
     Column("safetensors", JSON),
     Column("error", Text),
+    # The derived part of the repo's listing item as JSON members ("tags":[...],...), written with the rest
+    # of this row: a listing page splices it in instead of decoding and re-encoding the tags.
+    Column("listing", Text),
+)
+
+# One row: a number every change to the listed tables bumps (triggers, see db/generation.py). Cached
+# listing pages are keyed by it, so one read of it per request tells every replica whether a page is current.
+catalog_state = Table(
+    "catalog_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", BigInteger, nullable=False, default=0),
 )
 
 # Evaluation metrics named in model cards' model-index, for /api/metrics.

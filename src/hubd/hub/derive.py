@@ -14,6 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from hubd.db.schema import repo_meta, repo_metrics, repo_tags, repos
 from hubd.hub import modelmeta
 from hubd.hub.browse import PathEntry
+from hubd.hub.listing_fragment import listing_fragment
 from hubd.hub.models import Repo
 from hubd.hub.service import Hub
 
@@ -122,7 +123,7 @@ def derive(hub: Hub, repo: Repo, sha: str) -> Derived:
     return out
 
 
-def store(hub: Hub, repo_id: int, d: Derived) -> None:
+def store(hub: Hub, repo_id: int, repo_type: str, d: Derived) -> None:
     with hub.db.write() as conn:
         conn.execute(update(repos).where(repos.c.id == repo_id).values(
             pipeline_tag=d.pipeline_tag, library_name=d.library_name, used_storage=d.used_storage,
@@ -132,6 +133,7 @@ def store(hub: Hub, repo_id: int, d: Derived) -> None:
         conn.execute(insert(repo_meta).values(
             repo_id=repo_id, card_data=d.card_data, tags=d.tags, config=d.config,
             transformers_info=d.transformers_info, safetensors=d.safetensors, error=d.error,
+            listing=listing_fragment(repo_type, d.tags, d.pipeline_tag, d.library_name, d.card_data),
         ))
         conn.execute(delete(repo_metrics).where(repo_metrics.c.repo_id == repo_id))
         if d.metrics:
@@ -188,5 +190,5 @@ def run_derive_job(hub: Hub, repo_id: int) -> None:
     repo = hub.repo_by_id(repo_id)
     if repo is None or repo.head_sha is None:
         return  # deleted since
-    store(hub, repo.id, derive(hub, repo, repo.head_sha))
+    store(hub, repo.id, repo.type, derive(hub, repo, repo.head_sha))
 

@@ -6,8 +6,9 @@ import base64
 import json
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Text, and_, cast, exists, or_, select
 
 from hubd.db.engine import Database
 from hubd.db.schema import repo_meta, repo_tags, repos
@@ -51,6 +52,7 @@ class Listed:
     config: dict | None
     transformers_info: dict | None
     safetensors: dict | None
+    fragment: str | None = None  # the derive job's listing members (hub.listing_fragment), None until it ran
 
 
 def encode_cursor(value: float | int, repo_id: int) -> str:
@@ -74,6 +76,20 @@ def _decode_cursor(cursor: str) -> tuple[float, int]:
     return float(value), repo_id
 
 
+ADMIN = ("*",)  # no namespace is named "*"
+
+
+def visibility_class(p: Principal | None) -> tuple[str, ...]:
+    """Whose private repos the caller lists: () none, ADMIN all, else these namespaces (sorted). Two callers
+    of one class get the same page for the same query, which is what lets a cached page be shared."""
+    if p is None:
+        return ()
+    if p.is_admin:
+        return ADMIN
+    # namespace_role, not membership: a fine-grained token lists only the namespaces it is scoped to
+    return tuple(sorted({ns for ns in (p.name, *p.org_roles) if p.namespace_role(ns) is not None}))
+
+
 def list_repos(db: Database, p: Principal | None, q: ListQuery,
                with_meta: bool = False) -> tuple[list[Listed], str | None]:
     """One page, and the cursor of the next one (None on the last page).
@@ -82,6 +98,46 @@ def list_repos(db: Database, p: Principal | None, q: ListQuery,
     visibility in its key) and merged. Selective filters (search, tags) run in two steps: first among
     the next SCAN_BUDGET repos in sort order, which a common term or tag fills at the cost of one short
     index scan; when that does not fill the page, from the trigram or tag index, whose matches are few."""
+    with db.read() as conn:
+        key, ids = _page_ids(conn, db, p, q)
+        rows = conn.execute(_page(ids, _order(key, q), with_meta)).all() if ids else []
+    items = [Listed(repo_from_row(r), list(r.meta_tags or []), r.card_data if with_meta else None,
+                    r.config if with_meta else None, r.transformers_info if with_meta else None,
+                    r.safetensors if with_meta else None, r.meta_listing) for r in rows[:q.limit]]
+    next_cursor = None
+    if len(rows) > q.limit:
+        last = items[-1].repo
+        next_cursor = encode_cursor(getattr(last, _ATTR[key.name]), last.id)
+    return items, next_cursor
+
+
+# What a listing item without `full`/`expand`/`cardData`/`config` is made of (api.listing._item), in this order.
+ROW_COLUMNS = (repos.c.id, repos.c.type, repos.c.namespace, repos.c.name, repos.c.private, repos.c.gated,
+               repos.c.sdk, repos.c.created_at, repos.c.last_modified, repos.c.head_sha, repos.c.downloads,
+               repos.c.likes, repos.c.trending_score, repos.c.pipeline_tag, repos.c.library_name)
+
+
+def list_rows(db: Database, p: Principal | None, q: ListQuery) -> tuple[list, str | None]:
+    """The page as plain rows: ROW_COLUMNS, then the stored listing fragment and the tags as JSON text (for
+    repos the derive job has not reached), then the sort key. For the default listing, where decoding every
+    row into a Repo and its tags would cost more than the query."""
+    with db.read() as conn:
+        key, ids = _page_ids(conn, db, p, q)
+        if not ids:
+            return [], None
+        rows = list(conn.execute(select(*ROW_COLUMNS, repo_meta.c.listing, cast(repo_meta.c.tags, Text), key)
+                                 .outerjoin(repo_meta, repo_meta.c.repo_id == repos.c.id)
+                                 .where(repos.c.id.in_(ids)).order_by(*_order(key, q))).all())
+    next_cursor = encode_cursor(rows[q.limit - 1][-1], rows[q.limit - 1][0]) if len(rows) > q.limit else None
+    return rows[:q.limit], next_cursor
+
+
+def _order(key, q: ListQuery) -> list:
+    return [key.desc(), repos.c.id.desc()] if q.descending else [key.asc(), repos.c.id.asc()]
+
+
+def _page_ids(conn: Any, db: Database, p: Principal | None, q: ListQuery) -> tuple[Any, list[int]]:
+    """The sort column and the ids of the page's repos plus one (which tells whether a next page exists)."""
     sort = ALIASES.get(q.sort, q.sort)
     if sort not in SORTS:
         raise BadRequest(f"Invalid sort {q.sort!r}: one of {', '.join(SORTS)}")
@@ -98,28 +154,17 @@ def list_repos(db: Database, p: Principal | None, q: ListQuery,
         else:
             common.append(or_(key > value, and_(key == value, repos.c.id > last_id)))
     parts = [[repos.c.private.is_(False)]]
-    if p is not None and p.is_admin:
+    seen = visibility_class(p)
+    if seen == ADMIN:
         parts.append([repos.c.private.is_(True)])
-    elif p is not None:
-        # namespace_role, not membership: a fine-grained token lists only the namespaces it is scoped to
-        mine = [ns for ns in (p.name, *p.org_roles) if p.namespace_role(ns) is not None]
-        parts.append([repos.c.private.is_(True), repos.c.namespace.in_(mine)])
-    order = [key.desc(), repos.c.id.desc()] if q.descending else [key.asc(), repos.c.id.asc()]
-    with db.read() as conn:
-        found: list[tuple[float, int]] = []
-        for visibility in parts:
-            found += [(float(k), int(i)) for k, i in _matching(conn, db, [*common, *visibility], key, order, q)]
-        found.sort(reverse=q.descending)
-        ids = [i for _k, i in found[:q.limit + 1]]
-        rows = conn.execute(_page(ids, order, with_meta)).all() if ids else []
-    items = [Listed(repo_from_row(r), list(r.meta_tags or []), *(
-        (r.card_data, r.config, r.transformers_info, r.safetensors) if with_meta else (None, None, None, None)))
-        for r in rows[:q.limit]]
-    next_cursor = None
-    if len(rows) > q.limit:
-        last = items[-1].repo
-        next_cursor = encode_cursor(getattr(last, _ATTR[key.name]), last.id)
-    return items, next_cursor
+    elif seen:
+        parts.append([repos.c.private.is_(True), repos.c.namespace.in_(seen)])
+    order = _order(key, q)
+    found: list[tuple[float, int]] = []
+    for visibility in parts:
+        found += [(float(k), int(i)) for k, i in _matching(conn, db, [*common, *visibility], key, order, q)]
+    found.sort(reverse=q.descending)
+    return key, [i for _k, i in found[:q.limit + 1]]
 
 
 def _matching(conn, db: Database, base: list, key, order: list, q: ListQuery) -> list:
@@ -153,7 +198,7 @@ def _page(ids: list[int], order: list, with_meta: bool):
     """The rows of `ids`, in order, with their tags (and the larger metadata when asked for)."""
     meta = [repo_meta.c.card_data, repo_meta.c.config, repo_meta.c.transformers_info,
             repo_meta.c.safetensors] if with_meta else []
-    return (select(repos, repo_meta.c.tags.label("meta_tags"), *meta)
+    return (select(repos, repo_meta.c.tags.label("meta_tags"), repo_meta.c.listing.label("meta_listing"), *meta)
             .outerjoin(repo_meta, repo_meta.c.repo_id == repos.c.id)
             .where(repos.c.id.in_(ids)).order_by(*order))
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hubd.config import Settings
+from hubd.db.accessgen import AccessGeneration, create_access_triggers
 from hubd.db.engine import Database
 from hubd.db.schema import (
     discussions,
@@ -30,6 +31,7 @@ from hubd.db.schema import (
 )
 from hubd.hub import access
 from hubd.hub.access import Principal
+from hubd.hub.accesscache import AccessCache
 from hubd.hub.accounts import Accounts
 from hubd.hub.browse import Browser, PathEntry
 from hubd.hub.cards import card_data
@@ -49,6 +51,7 @@ from hubd.hub.errors import (
 )
 from hubd.hub.gating import Gating
 from hubd.hub.gitattributes import default_gitattributes
+from hubd.hub.listing_cache import PageCache
 from hubd.hub.models import Repo, repo_from_row
 from hubd.hub.names import check_ref_name, check_repo_name, check_repo_type
 from hubd.hub.refs import MAIN, RefConflict, Refs, cas_ref
@@ -96,6 +99,10 @@ class Hub:
         self.signer = Signer(load_signing_key(db))
         self.xet = XetStore(blobs, cache_bytes=settings.xet_cache_mib * 1024 * 1024)
         self.downloads = DownloadCounter(db)
+        create_access_triggers(db.engine, db.is_sqlite)
+        # principals and download decisions of hot reads, valid while the access generation stands still
+        self.access = AccessCache(AccessGeneration(db.url, db.is_sqlite), self.accounts)
+        self.listing_pages = PageCache()  # whole listing pages by catalogue generation (api.listing)
         self.webhooks = Webhooks(self)
         self.collections = Collections(self)
         self.discussions = Discussions(self)
