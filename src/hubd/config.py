@@ -47,6 +47,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Where webhooks may be delivered: 'public' (globally routable addresses) and/or CIDR networks, "
             "comma-separated (e.g. 'public,10.1.0.0/16'; '127.0.0.0/8' lets tests reach loopback)."),
     Setting("webhook_timeout", float, 10.0, "Seconds a webhook receiver has to answer one delivery."),
+    Setting("git_force_push", str, "",
+            "Where a forced (non-fast-forward) git push may move a branch, for users with write access: "
+            "comma-separated BRANCH patterns (every repo) or REPO:BRANCH patterns, repos as in their URL "
+            "(e.g. 'scratch-*', 'alice/*:*', 'datasets/acme/*:dev'); empty: never. Tags never move."),
     Setting("upstream_url", str, "", "Upstream hub to mirror (e.g. https://huggingface.co); empty: no mirror."),
     Setting("upstream_token", str, "", "Service token for the upstream, used for users with no linked token."),
     Setting("upstream_token_keys", str, "",
@@ -88,6 +92,7 @@ class Settings:
     xet_cache_mib: int = 16
     webhook_targets: str = "public"
     webhook_timeout: float = 10.0
+    git_force_push: str = ""
     upstream_url: str = ""
     upstream_token: str = ""
     upstream_token_keys: str = ""

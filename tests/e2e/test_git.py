@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,7 @@ import pytest
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo as DulwichRepo
 
-from tests.conftest import eventually, run_client, sha256_file
+from tests.conftest import eventually, run_client, running_hubd, sha256_file
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None or shutil.which("git-lfs") is None,
                                 reason="needs the git and git-lfs packages")
@@ -323,3 +324,261 @@ def test_another_repos_objects_are_never_served(hubd, alice, tmp_path, repo_name
     for junk in (b"zzzz", b"0009want\n", _pkt("want nothex\n") + b"0000", os.urandom(300)):
         r = httpx.post(rpc, content=junk, headers=headers)
         assert r.status_code < 500
+
+
+V2 = {"Git-Protocol": "version=2", "Content-Type": "application/x-git-upload-pack-request"}
+
+
+def _v2_request(command: str, *args: str) -> bytes:
+    return (_pkt(f"command={command}\n") + _pkt("object-format=sha1\n") + b"0001"
+            + b"".join(_pkt(f"{a}\n") for a in args) + b"0000")
+
+
+def _pkt_lines(data: bytes) -> list[bytes]:
+    out, pos = [], 0
+    while pos + 4 <= len(data):
+        size = int(data[pos:pos + 4], 16)
+        if size < 4:
+            out.append(data[pos:pos + 4])
+            pos += 4
+            continue
+        out.append(data[pos + 4:pos + size])
+        pos += size
+    return out
+
+
+def test_protocol_v2_is_what_git_negotiates(hubd, alice, git_home, tmp_path, repo_name):  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    for i in range(3):
+        alice.upload_file(path_or_fileobj=f"v{i}".encode(), path_in_repo="v.txt", repo_id=repo_id)
+    work = tmp_path / "w"
+    proc = git(git_home, "clone", url(hubd, repo_id), str(work), env={"GIT_TRACE_PACKET": "1"})
+    trace = proc.stderr
+    assert "git< version 2" in trace and "clone> command=ls-refs" in trace and "> command=fetch" in trace
+    assert "ref-prefix refs/heads/" in trace and "symref-target:refs/heads/main" in trace
+    log = git(git_home, "log", "--format=%H", cwd=work).stdout.split()
+    assert log == [c.commit_id for c in alice.list_repo_commits(repo_id)]
+
+    # an incremental fetch negotiates (haves, ACKs, ready) and gets only what is new
+    new = alice.upload_file(path_or_fileobj=b"v3", path_in_repo="v.txt", repo_id=repo_id).oid
+    proc = git(git_home, "pull", "-q", cwd=work, env={"GIT_TRACE_PACKET": "1"})
+    assert f"have {log[0]}" in proc.stderr and f"ACK {log[0]}" in proc.stderr and "< ready" in proc.stderr
+    assert git(git_home, "rev-parse", "HEAD", cwd=work).stdout.strip() == new
+
+    # the advertisement and ls-refs, as git sees them over HTTP
+    r = httpx.get(f"{hubd.url}/{repo_id}/info/refs?service=git-upload-pack", headers={"Git-Protocol": "version=2"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-git-upload-pack-advertisement"
+    caps = _pkt_lines(r.content)
+    assert caps[0] == b"version 2\n" and b"ls-refs\n" in caps and b"fetch=shallow filter\n" in caps
+    r = httpx.post(f"{hubd.url}/{repo_id}/git-upload-pack", headers=V2,
+                   content=_v2_request("ls-refs", "symrefs", "ref-prefix refs/heads/ma"))
+    assert _pkt_lines(r.content) == [f"{new} refs/heads/main\n".encode(), b"0000"]
+    # and pushes still speak v0 (as with git's own server), whatever the client prefers
+    (work / "p.txt").write_text("pushed\n")
+    git(git_home, "add", "p.txt", cwd=work)
+    git(git_home, "commit", "-qm", "pushed", cwd=work)
+    git(git_home, "push", "-q", "origin", "main", cwd=work)
+    assert alice.repo_info(repo_id).sha == git(git_home, "rev-parse", "HEAD", cwd=work).stdout.strip()
+
+
+def _missing(home: Path, work: Path) -> set[str]:
+    out = git(home, "rev-list", "--objects", "--all", "--missing=print", cwd=work).stdout.split()
+    return {line[1:] for line in out if line.startswith("?")}
+
+
+def test_partial_clone_and_lazy_fetch(hubd, alice, git_home, tmp_path, repo_name):  # type: ignore[no-untyped-def]
+    from huggingface_hub import CommitOperationAdd
+
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    small, large = b"small file\n", os.urandom(150_000).hex().encode()  # text: stays a git blob
+    alice.create_commit(repo_id, [CommitOperationAdd("a/small.txt", small), CommitOperationAdd("large.bin.txt", large),
+                                  CommitOperationAdd("old.txt", b"first version\n")], commit_message="one")
+    alice.create_commit(repo_id, [CommitOperationAdd("old.txt", b"second version\n")], commit_message="two")
+    files = alice.list_repo_tree(repo_id, recursive=True)
+    blob_of = {f.path: f.blob_id for f in files if hasattr(f, "blob_id")}
+
+    # blob:none: commits and trees only; a checkout fetches the blobs it needs, by id, in one request
+    work = tmp_path / "none"
+    git(git_home, "clone", "--no-checkout", "--filter=blob:none", url(hubd, repo_id), str(work))
+    assert git(git_home, "config", "remote.origin.partialclonefilter", cwd=work).stdout.strip() == "blob:none"
+    missing = _missing(git_home, work)
+    assert set(blob_of.values()) <= missing and len(missing) == len(blob_of) + 1  # + the first old.txt
+    proc = git(git_home, "checkout", "-q", "main", cwd=work, env={"GIT_TRACE_PACKET": "1"})
+    assert f"want {blob_of['large.bin.txt']}" in proc.stderr
+    assert (work / "large.bin.txt").read_bytes() == large and (work / "a/small.txt").read_bytes() == small
+    assert _missing(git_home, work) == missing - set(blob_of.values())
+    # history reaches an old blob: fetched lazily too
+    assert git(git_home, "show", "HEAD~1:old.txt", cwd=work).stdout == "first version\n"
+    assert _missing(git_home, work) == set()
+
+    # blob:limit: only the blobs above the limit stay behind
+    work = tmp_path / "limit"
+    git(git_home, "clone", "--no-checkout", "--filter=blob:limit=100k", url(hubd, repo_id), str(work))
+    assert _missing(git_home, work) == {blob_of["large.bin.txt"]}
+    git(git_home, "checkout", "-q", "main", cwd=work)
+    assert (work / "large.bin.txt").read_bytes() == large
+
+    # filters hubd does not serve are refused by name; protocol v0 does not advertise filtering at all
+    proc = git(git_home, "clone", "--filter=tree:0", url(hubd, repo_id), str(tmp_path / "tree0"), check=False)
+    assert proc.returncode != 0 and "filter 'tree' not supported" in proc.stderr
+    proc = git(git_home, "-c", "protocol.version=0", "clone", "--filter=blob:none", url(hubd, repo_id),
+               str(tmp_path / "v0"))
+    assert "filtering not recognized by server" in proc.stderr and _missing(git_home, tmp_path / "v0") == set()
+
+
+def test_partial_clone_wants_stay_inside_the_repo(hubd, alice, repo_name):  # type: ignore[no-untyped-def]
+    secret_repo = f"alice/{repo_name}-secret"
+    alice.create_repo(secret_repo, private=True)
+    alice.upload_file(path_or_fileobj=b"top secret\n", path_in_repo="s.txt", repo_id=secret_repo)
+    secret_blob = next(f.blob_id for f in alice.list_repo_tree(secret_repo) if f.path == "s.txt")
+    secret_commit = alice.repo_info(secret_repo).sha
+    public = f"alice/{repo_name}"
+    alice.create_repo(public)
+    head = alice.repo_info(public).sha
+    rpc = f"{hubd.url}/{public}/git-upload-pack"
+    for want in (secret_blob, secret_commit):
+        r = httpx.post(rpc, headers=V2, content=_v2_request("fetch", f"want {want}", "done"),
+                       auth=("bob", hubd.tokens["bob"]))
+        assert r.status_code == 200 and f"ERR upload-pack: not our ref {want}".encode() in r.content
+        assert b"packfile" not in r.content
+    # a have naming another repo's commit is never acknowledged
+    r = httpx.post(rpc, headers=V2, content=_v2_request("fetch", f"want {head}", f"have {secret_commit}"))
+    assert r.status_code == 200 and b"NAK" in r.content and b"ACK" not in r.content
+    # the private repo answers v2 as v0: not found, and a request for credentials
+    r = httpx.post(f"{hubd.url}/{secret_repo}/git-upload-pack", headers=V2,
+                   content=_v2_request("ls-refs"))
+    assert r.status_code == 401 and r.headers["x-error-code"] == "RepoNotFound"
+
+
+def _garbage_v2() -> list:  # type: ignore[type-arg]
+    want = "want " + "1" * 40
+    return [
+        pytest.param(b"zzzz", id="bad length"),
+        pytest.param(b"0003", id="length 3"),
+        pytest.param(b"fff0" + b"x" * 10, id="truncated pkt"),
+        pytest.param(b"ffff" + b"x" * 65531, id="pkt too long"),
+        pytest.param(_pkt("command=push\n") + b"0000", id="unknown command"),
+        pytest.param(_pkt("hello\n") + b"0000", id="no command"),
+        pytest.param(_pkt("command=fetch\n") + b"0001" + _pkt("want nothex\n") + b"0000", id="bad want"),
+        pytest.param(_pkt("command=fetch\n") + b"0001" + _pkt(f"{want}\n") + _pkt("frobnicate\n") + b"0000",
+                     id="unknown argument"),
+        pytest.param(_pkt("command=fetch\n") + b"0001" + _pkt(f"{want}\n") + _pkt("deepen -1\n") + b"0000",
+                     id="negative depth"),
+        pytest.param(_pkt("command=fetch\n") + b"0001" + _pkt(f"{want}\n") + _pkt("want-ref refs/heads/main\n")
+                     + b"0000", id="want-ref not advertised"),
+        pytest.param(_pkt("command=ls-refs\n") + b"0001" + _pkt("bogus\n") + b"0000", id="bad ls-refs arg"),
+        pytest.param(_pkt("command=ls-refs\n") + _pkt("object-format=sha256\n") + b"0000", id="sha256"),
+        pytest.param(_pkt("command=fetch\n") + b"0001" + _pkt(f"{want}\n"), id="no flush"),
+        pytest.param(_pkt("command=fetch\n") + b"0001"
+                     + b"".join(_pkt(f"want {i:040x}\n") for i in range(100_001)) + b"0000", id="too many wants"),
+    ]
+
+
+@pytest.mark.parametrize("body", _garbage_v2())
+def test_v2_garbage_is_a_clean_400(hubd, alice, body, repo_name):  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    t0 = time.monotonic()
+    r = httpx.post(f"{hubd.url}/{repo_id}/git-upload-pack", headers=V2, content=body, timeout=60)
+    assert r.status_code == 400, r.content[:300]
+    assert r.headers["x-error-code"] and r.json()["error"].startswith("git protocol v2")
+    assert time.monotonic() - t0 < 10
+
+
+def test_v2_hostile_but_well_formed_requests_are_cheap(hubd, alice, repo_name):  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    head = alice.repo_info(repo_id).sha
+    rpc = f"{hubd.url}/{repo_id}/git-upload-pack"
+    # 100,000 wants of objects that are nobody's: refused at the first, in bounded time
+    t0 = time.monotonic()
+    r = httpx.post(rpc, headers=V2, timeout=60,
+                   content=_v2_request("fetch", *(f"want {i:040x}" for i in range(100_000)), "done"))
+    assert r.status_code == 200 and b"ERR upload-pack: not our ref" in r.content
+    assert time.monotonic() - t0 < 20
+    # 100,000 repeats of a real want: one object sent once
+    r = httpx.post(rpc, headers=V2, timeout=60,
+                   content=_v2_request("fetch", *([f"want {head}"] * 100_000), "no-progress", "done"))
+    assert r.status_code == 200 and b"packfile\n" in r.content and time.monotonic() - t0 < 40
+    # a deepen far beyond the history, a filter that is not one
+    r = httpx.post(rpc, headers=V2, content=_v2_request("fetch", f"want {head}", "deepen 2147483647", "done"))
+    assert r.status_code == 200 and b"packfile\n" in r.content
+    r = httpx.post(rpc, headers=V2, content=_v2_request("fetch", f"want {head}", "filter blob:limit=zz", "done"))
+    assert r.status_code == 200 and b"ERR invalid filter-spec" in r.content
+    # an empty request (git's keep-alive) and a bare flush: nothing to answer, no error
+    assert httpx.post(rpc, headers=V2, content=b"0000").status_code == 200
+
+
+def test_annotated_tags(hubd, alice, git_home, tmp_path, repo_name):  # type: ignore[no-untyped-def]
+    repo_id = f"alice/{repo_name}"
+    alice.create_repo(repo_id)
+    first = alice.upload_file(path_or_fileobj=b"1", path_in_repo="v.txt", repo_id=repo_id).oid
+    alice.upload_file(path_or_fileobj=b"2", path_in_repo="v.txt", repo_id=repo_id)
+    work = tmp_path / "w"
+    git(git_home, "clone", url(hubd, repo_id), str(work))
+    git(git_home, "tag", "-a", "v1.0", "-m", "release one", first, cwd=work)
+    tag_sha = git(git_home, "rev-parse", "v1.0", cwd=work).stdout.strip()
+    git(git_home, "push", "origin", "v1.0", cwd=work)
+    # the API lists it at its commit; revisions resolve through it
+    assert refs_of(alice, repo_id)["refs/tags/v1.0"] == first
+    assert alice.list_repo_commits(repo_id, revision="v1.0")[0].commit_id == first
+    # git sees the tag object, peeled, with either protocol
+    remote = git(git_home, "ls-remote", "origin", "refs/tags/*", cwd=work).stdout
+    assert f"{tag_sha}\trefs/tags/v1.0\n" in remote and f"{first}\trefs/tags/v1.0^{{}}" in remote
+    for version in ("2", "0"):
+        clone = tmp_path / f"clone-v{version}"
+        git(git_home, "-c", f"protocol.version={version}", "clone", url(hubd, repo_id), str(clone))
+        assert git(git_home, "cat-file", "-t", "v1.0", cwd=clone).stdout.strip() == "tag"
+        assert "release one" in git(git_home, "cat-file", "-p", "v1.0", cwd=clone).stdout
+    # include-tag: a fetch of the tagged commit brings the tag along
+    fetched = tmp_path / "fetched"
+    git(git_home, "init", "-q", str(fetched))
+    git(git_home, "fetch", "-q", url(hubd, repo_id), "refs/heads/main:refs/remotes/o/main", cwd=fetched)
+    assert git(git_home, "cat-file", "-t", tag_sha, cwd=fetched).stdout.strip() == "tag"
+    report = hubd.cli("fsck", check=False)
+    assert report.returncode == 0, report.stdout
+
+    # a tag of a blob is refused; deleting the tag (git or API) drops the tag object with it
+    blob = git(git_home, "rev-parse", "HEAD:v.txt", cwd=work).stdout.strip()
+    git(git_home, "tag", "-a", "blobtag", "-m", "not a commit", blob, cwd=work)
+    proc = git(git_home, "push", "origin", "blobtag", cwd=work, check=False)
+    assert proc.returncode != 0 and "must name a commit" in proc.stderr
+    git(git_home, "push", "origin", "--delete", "v1.0", cwd=work)
+    assert "refs/tags/v1.0" not in refs_of(alice, repo_id)
+    git(git_home, "push", "origin", "v1.0", cwd=work)
+    alice.delete_tag(repo_id, tag="v1.0")
+    alice.create_tag(repo_id, tag="v1.0", revision=first)  # now a lightweight tag
+    remote = git(git_home, "ls-remote", "origin", "refs/tags/*", cwd=work).stdout
+    assert remote == f"{first}\trefs/tags/v1.0\n"
+
+
+def test_force_push_setting(git_home, tmp_path, repo_name):  # type: ignore[no-untyped-def]
+    from huggingface_hub import HfApi
+
+    with running_hubd("gitforce", "alice", "bob",
+                      extra_args=["--git-force-push", f"scratch-*,alice/{repo_name}-free:main"]) as hub:
+        api = HfApi(endpoint=hub.url, token=hub.tokens["alice"])
+        for suffix in ("free", "kept"):
+            api.create_repo(f"alice/{repo_name}-{suffix}")
+
+        def force(repo_id: str, branch: str, user: str = "alice") -> subprocess.CompletedProcess:
+            work = tmp_path / f"{repo_id.replace('/', '_')}-{branch}-{user}"
+            remote = url(hub, repo_id, user)
+            git(git_home, "clone", "-q", url(hub, repo_id), str(work))
+            if branch != "main":
+                git(git_home, "checkout", "-qb", branch, cwd=work)
+                git(git_home, "push", "-q", "origin", branch, cwd=work)
+            git(git_home, "commit", "-q", "--amend", "-m", "rewritten", cwd=work)
+            git(git_home, "remote", "set-url", "origin", remote, cwd=work)
+            return git(git_home, "push", "--force", "origin", branch, cwd=work, check=False)
+
+        free, kept = f"alice/{repo_name}-free", f"alice/{repo_name}-kept"
+        assert force(free, "main").returncode == 0  # REPO:BRANCH
+        assert force(kept, "scratch-1").returncode == 0  # BRANCH, any repo
+        proc = force(kept, "main")
+        assert proc.returncode != 0 and "does not allow forced pushes" in proc.stderr
+        before = api.repo_info(free).sha
+        proc = force(free, "main", user="bob")  # allowed on the branch, but bob cannot write to alice's repo
+        assert proc.returncode != 0 and api.repo_info(free).sha == before

@@ -152,7 +152,14 @@ class HubUploadPack(UploadPackHandler):
         # Partial clone is refused by not advertising `filter`: git then warns "filtering not recognized by
         # server, ignoring" and clones in full. dulwich would accept the filter, but a partial clone later
         # asks for single blobs by id, which dulwich's want check (advertised tips only) refuses mid-checkout.
+        # (Protocol v2 serves partial clones: hubd.git.v2.)
         return [c for c in super().capabilities() if c != CAPABILITY_FILTER]
+
+    def set_client_capabilities(self, caps: Iterable[bytes]) -> None:
+        # git 2.39 still sends a bare `filter` after warning "filtering not recognized by server, ignoring":
+        # it means to clone in full, so the word is dropped rather than refused
+        super().set_client_capabilities(
+            [c for c in caps if c != CAPABILITY_FILTER and not c.startswith(CAPABILITY_FILTER + b"=")])
 
 
 PushFn = Callable[[list[tuple[bytes, bytes, bytes]], "str | None", Callable[[str], None]],

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from hubd.db.schema import refs, repos
+from hubd.hub.refs import TAG_OBJECTS
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound, lfs_key, sha256_of
 from hubd.storage.gitstore import git_sha
@@ -104,7 +105,8 @@ def fsck(hub: Hub) -> FsckReport:
     for repo_id, repo, ref, target in _all_refs(hub):
         report.refs += 1
         where = f"{repo} {ref}"
-        for _kind, _sha, raw in walk(lambda k, h: _read_verified(hub, k, h, report), [target], seen):
+        root = ("tag", target) if ref.startswith(TAG_OBJECTS) else target
+        for _kind, _sha, raw in walk(lambda k, h: _read_verified(hub, k, h, report), [root], seen):
             if raw is None:
                 report.problems[-1] += f" (reachable from {where})"
                 continue

@@ -13,8 +13,9 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from dulwich.errors import ObjectFormatException
 from dulwich.object_format import DEFAULT_OBJECT_FORMAT
-from dulwich.objects import Blob, Commit, ShaFile, Tree
+from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree
 from dulwich.pack import PackData, PackInflater
 
 from hubd.git.objects import KIND_OF_MODE, RepoObjects
@@ -25,7 +26,7 @@ from hubd.hub.commits import CommitPlan
 from hubd.hub.errors import HubError
 from hubd.hub.models import Repo
 from hubd.hub.names import MAX_PATH_BYTES, check_file_path, check_ref_name
-from hubd.hub.refs import MAIN, RefConflict, cas_ref, record_commit
+from hubd.hub.refs import MAIN, RefConflict, cas_ref, record_commit, set_tag_object
 from hubd.hub.service import Hub
 from hubd.hub.webhooks import emit_repo_event, ref_update
 from hubd.jobs.queue import enqueue
@@ -85,6 +86,7 @@ class _Pack:
     commits: dict[str, Commit] = field(default_factory=dict)
     trees: dict[str, Tree] = field(default_factory=dict)
     blobs: dict[str, tuple[int, bytes | None]] = field(default_factory=dict)  # sha → (size, pointer bytes)
+    tags: dict[str, Tag] = field(default_factory=dict)  # annotated tags, each naming a commit
 
 
 class Push:
@@ -153,8 +155,10 @@ class Push:
             elif isinstance(obj, Blob):
                 raw = obj.as_raw_string()
                 self.pack.blobs[sha] = (len(raw), raw if len(raw) <= MAX_POINTER_SIZE else None)
+            elif isinstance(obj, Tag):
+                self.pack.tags[sha] = obj
             else:
-                raise PackRefused("Annotated tags are not accepted: push a lightweight tag")
+                raise PackRefused(f"unexpected object {sha} in the pack")
 
     def _kind_known(self, sha: str, kind: str) -> bool:
         """Is `sha` an object of this kind in the pack, or reachable from this repo's commits?"""
@@ -187,6 +191,15 @@ class Push:
                 if not self._kind_known(parent.decode(), "commit"):
                     raise PushError(f"commit {sha} has a parent that is not in the pack nor in this repo")
             self._check_paths(commit.tree.decode(), "")
+        for sha, tag in self.pack.tags.items():
+            try:
+                kind, target = tag.object
+                tag.check()
+            except (ObjectFormatException, ValueError, KeyError) as exc:
+                raise PushError(f"tag {sha} is malformed: {exc}") from None
+            if kind is not Commit or not self._kind_known(target.decode(), "commit"):
+                raise PushError(f"tag {sha} must name a commit of the pack or of this repo (tags of tags, trees "
+                                "or blobs are not accepted)")
         linked = self.hub.objects_of(self.repo.id, [
             p.oid for _s, (_n, raw) in self.pack.blobs.items() if raw and (p := parse_pointer(raw))])
         for sha, (size, raw) in self.pack.blobs.items():
@@ -252,7 +265,10 @@ class Push:
             if name == MAIN:
                 return f"{MAIN} cannot be deleted"
             return None if self._can("write") else f"you don't have the rights to delete {name}"
-        if u.new not in self.pack.commits and u.new not in self.objects.commits:
+        if self._is_tag(u.new) and kind != "tag":
+            return f"{name} must point at a commit, not at an annotated tag"
+        peeled = self._peel(u.new)
+        if peeled not in self.pack.commits and peeled not in self.objects.commits:
             return f"{u.new} is not a commit of this push or of this repo"
         if not self._can("contributor"):
             return f"you don't have the rights to push to {name} (open a pull request: push to refs/pr/N)"
@@ -287,9 +303,17 @@ class Push:
             return "non-fast-forward: commits can only be added to a pull request"
         return None
 
+    def _is_tag(self, sha: str) -> bool:
+        return sha in self.pack.tags or sha in self.objects.tags
+
+    def _peel(self, sha: str | None) -> str | None:
+        """An annotated tag of the push or of this repo → its commit; anything else as it is. The refs table
+        holds the commit (what the API reads), the tag object is kept beside it (refs.TAG_OBJECTS)."""
+        tag = None if sha is None else (self.pack.tags.get(sha) or self.objects.tags.get(sha))
+        return sha if tag is None else tag.object[1].decode()
+
     def _force_allowed(self, branch: str) -> bool:
-        patterns = getattr(self.hub.settings, "git_force_push", "") or ""
-        return any(fnmatch.fnmatchcase(branch, p.strip()) for p in patterns.split(",") if p.strip())
+        return force_push_allowed(self.hub.settings.git_force_push, self.repo.url_path, branch)
 
     def _message(self, sha: str) -> str:
         c = self.pack.commits.get(sha) or self.hub.git.commit(sha)
@@ -328,11 +352,14 @@ class Push:
     def _move_refs(self, accepted: list[RefUpdate]) -> None:
         with self.hub.db.write() as conn:
             for u in accepted:
-                cas_ref(conn, self.repo.id, u.name, u.old, u.new)
-                emit_repo_event(conn, self.repo, "repo.content", "update", head_sha=u.new if u.name == MAIN else None,
-                                updated_refs=[ref_update(u.name, u.old, u.new)])
-                if u.new is not None:
-                    for sha in self._new_commits(u.new):
+                old, new = self._peel(u.old), self._peel(u.new)
+                cas_ref(conn, self.repo.id, u.name, old, new)
+                if u.new is not None and self._is_tag(u.new):
+                    set_tag_object(conn, self.repo.id, u.name, u.new)
+                emit_repo_event(conn, self.repo, "repo.content", "update", head_sha=new if u.name == MAIN else None,
+                                updated_refs=[ref_update(u.name, old, new)])
+                if new is not None:
+                    for sha in self._new_commits(new):
                         record_commit(conn, self.repo.id, sha)
                 if u.name.startswith("refs/pr/") and u.new is not None:  # the PR shows the commit it got
                     subject = self._message(u.new).split("\n", 1)[0]
@@ -342,6 +369,21 @@ class Push:
                     enqueue(conn, "derive", self.repo.id)
                     if self.repo.type == "dataset":
                         enqueue(conn, "parquet", self.repo.id)
+
+
+def force_push_allowed(rules: str, repo_path: str, branch: str) -> bool:
+    """Does the `git_force_push` setting let `branch` of the repo at `repo_path` (its URL path: `alice/m`,
+    `datasets/acme/d`) be moved by a forced push? Rules are `BRANCH` (any repo) or `REPO:BRANCH` globs; `:`
+    can be in neither a repo id nor a branch name. Repo ids compare case-insensitively, as they resolve."""
+    for rule in (r.strip() for r in rules.split(",")):
+        repo_glob, _, branch_glob = rule.rpartition(":")
+        if not branch_glob:
+            continue
+        if repo_glob and not fnmatch.fnmatchcase(repo_path.lower(), repo_glob.strip().strip("/").lower()):
+            continue
+        if fnmatch.fnmatchcase(branch, branch_glob.strip()):
+            return True
+    return False
 
 
 class PushError(HubError):
