@@ -439,10 +439,26 @@ def test_datasets_and_parquet_through_the_mirror(pair: Pair, tmp_path: Path) -> 
     r = httpx.get(shard["url"], follow_redirects=True)
     up_bytes = httpx.get(upstream_listing["parquet_files"][0]["url"], follow_redirects=True).content
     assert r.status_code == 200 and r.content == up_bytes and r.content[:4] == b"PAR1"
-    # the viewer's queries are not run over mirrored datasets: a clear 404, never a 500
-    r = httpx.get(f"{pair.mirror.url}/viewer/rows", params={"dataset": repo_id, "config": "default",
-                                                             "split": "train"})
-    assert r.status_code == 404 and r.headers["x-error-code"]
+    # the viewer's queries run at the mirror over the upstream's parquet files, and answer as the upstream's
+    split = {"dataset": repo_id, "config": "default", "split": "train"}
+    for route, params in (("rows", {"offset": "7", "length": "3"}), ("filter", {"where": "id > 495"}),
+                          ("search", {"query": "name-42"}), ("first-rows", {}), ("statistics", {}), ("size", {}),
+                          ("info", {})):
+        mirrored = httpx.get(f"{pair.mirror.url}/viewer/{route}", params={**split, **params}, timeout=60)
+        direct = httpx.get(f"{pair.upstream.url}/viewer/{route}", params={**split, **params}, timeout=60)
+        assert mirrored.status_code == direct.status_code == 200, (route, mirrored.text)
+        assert mirrored.json() == direct.json(), route
+    rows = httpx.get(f"{pair.mirror.url}/viewer/filter", params={**split, "where": "id > 495"}).json()
+    assert [r["row"]["name"] for r in rows["rows"]] == ["name-496", "name-497", "name-498", "name-499"]
+    # access rules stay the upstream's: a private upstream dataset answers outsiders as missing
+    up.create_repo("up-alice/private-data", repo_type="dataset", private=True)
+    up.upload_file(repo_id="up-alice/private-data", repo_type="dataset", path_in_repo="data/train.csv",
+                   path_or_fileobj=f"id,name\n{rows}\n".encode())
+    r = httpx.get(f"{pair.mirror.url}/viewer/rows", params={**split, "dataset": "up-alice/private-data"})
+    assert r.status_code in (401, 404) and r.headers["x-error-code"] == "RepoNotFound"
+    r = httpx.get(f"{pair.mirror.url}/viewer/rows", params={**split, "dataset": "up-alice/private-data"},
+                  headers={"Authorization": f"Bearer {pair.mirror.tokens['dave']}"})  # dave's upstream user: up-bob
+    assert r.status_code == 404 and r.headers["x-error-code"] == "RepoNotFound"
 
 
 def test_cache_limit_evicts_least_recently_used_unpinned(pair: Pair, tmp_path: Path) -> None:

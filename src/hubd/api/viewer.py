@@ -18,7 +18,7 @@ from hubd.dataviewer.where import compile_orderby, compile_where
 from hubd.hub.errors import BadRequest, HubError, NotFound
 from hubd.hub.models import Repo
 from hubd.hub.service import Hub
-from hubd.mirror.datasets import parquet_export
+from hubd.mirror.datasets import parquet_export, viewer_export
 from hubd.storage.blobstore import lfs_key
 
 MAX_LENGTH = 100
@@ -72,8 +72,8 @@ async def _export(ctx: Ctx, dataset: str, listing: bool = False) -> tuple[Repo, 
     ns, _, name = dataset.partition("/")
     repo = await ctx.run(ctx.hub.repo_for_download, ctx.principal, "dataset", ns, name)
     if ctx.hub.mirror is not None and await ctx.run(ctx.hub.mirror.is_mirrored, repo.id):
-        if not listing:  # rows, search, statistics: the mirror keeps the listing, not the viewer's metadata
-            raise NotFound("The viewer does not query mirrored datasets: read their parquet files")
+        if not listing:  # rows, search, statistics: run here over the upstream's parquet files, cached
+            return repo, await ctx.run(viewer_export, ctx.hub, repo)
         return repo, await ctx.run(parquet_export, ctx.hub, repo)  # the upstream's listing (hubd.mirror)
     export = await ctx.run(export_of, ctx.hub, repo)
     if export is None or export["source_sha"] != repo.head_sha:
