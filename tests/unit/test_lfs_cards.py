@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from hubd.hub.cards import CardError, card_data, card_tags, front_matter
+from hubd.hub.cards import CardError, card_data, front_matter
 from hubd.storage.lfspointer import parse_pointer, pointer_bytes
 
 
@@ -27,7 +27,6 @@ def test_card_data() -> None:
     readme = b"---\nlicense: mit\ntags:\n- a\n- b\nlanguage: en\nlibrary_name: transformers\n---\n# Title\n"
     data = card_data(readme)
     assert data == {"license": "mit", "tags": ["a", "b"], "language": "en", "library_name": "transformers"}
-    assert card_tags(data) == ["transformers", "a", "b", "en", "license:mit"]
 
 
 @pytest.mark.parametrize("text", ["---\nlicense: [mit\n---\n", "---\n- a list\n---\n"])

@@ -163,25 +163,3 @@ def card_data(readme: bytes) -> dict | None:
         return front_matter(readme.decode("utf-8", errors="replace"))
     except CardError:
         return None
-
-
-def card_tags(data: dict | None) -> list[str]:
-    """The tags the Hub shows for a card's plain fields (full derivation comes with discovery)."""
-    if not data:
-        return []
-    tags: list[str] = []
-
-    def add(value: object, prefix: str = "") -> None:
-        values = value if isinstance(value, list) else [value]
-        for v in values:
-            if isinstance(v, str | int | float) and not isinstance(v, bool) and str(v):
-                tag = f"{prefix}{v}"
-                if tag not in tags:
-                    tags.append(tag)
-
-    add(data.get("library_name"))
-    add(data.get("tags"))
-    add(data.get("pipeline_tag"))
-    add(data.get("language"))
-    add(data.get("license"), "license:")
-    return tags

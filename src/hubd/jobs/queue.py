@@ -102,8 +102,3 @@ def fail(db: Database, job: Job, error: str) -> None:
             run_after=time.time() + min(600, 2 ** job.attempts), finished_at=time.time() if final else None,
         ))
 
-
-def recent(db: Database, limit: int = 50) -> list[dict]:
-    with db.read() as conn:
-        rows = conn.execute(select(jobs).order_by(jobs.c.id.desc()).limit(limit)).mappings().all()
-    return [dict(r) for r in rows]

@@ -12,7 +12,6 @@ from hubd.storage.errors import BlobNotFound as BlobNotFound  # re-exported: whe
 from hubd.storage.errors import ContentMismatch, InvalidKey
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 
 class StagedBlob(Protocol):
@@ -82,10 +81,6 @@ def lfs_key(sha256: str) -> str:
 
 def is_sha256(value: object) -> bool:
     return isinstance(value, str) and bool(_HEX64.match(value))
-
-
-def is_sha1(value: object) -> bool:
-    return isinstance(value, str) and bool(_HEX40.match(value))
 
 
 def sha256_of(store: BlobStore, key: str) -> tuple[str, int]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -100,7 +99,6 @@ class S3BlobStore:
         config = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=64,
                         connect_timeout=5, read_timeout=60)
         self.client = boto3.session.Session().client("s3", config=config)
-        self._bucket_checked = threading.Event()
 
     def full(self, key: str) -> str:
         if key.startswith("/") or ".." in key.split("/"):
