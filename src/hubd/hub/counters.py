@@ -9,6 +9,7 @@ from collections import Counter
 from sqlalchemy import delete, func, insert, or_, select, update
 
 from hubd.db.engine import Database
+from hubd.db.inserts import insert_if_absent
 from hubd.db.schema import accounts, downloads_daily, likes, repos
 from hubd.hub.errors import Conflict
 from hubd.jobs.queue import enqueue
@@ -84,11 +85,8 @@ def recount(db: Database) -> None:
 
 def like(db: Database, user_id: int, repo_id: int) -> None:
     with db.write() as conn:
-        exists = conn.execute(select(likes.c.user_id).where(
-            (likes.c.user_id == user_id) & (likes.c.repo_id == repo_id))).first()
-        if exists:
+        if not insert_if_absent(conn, likes, user_id=user_id, repo_id=repo_id, created_at=time.time()):
             raise Conflict("You already liked this repo")
-        conn.execute(insert(likes).values(user_id=user_id, repo_id=repo_id, created_at=time.time()))
         conn.execute(update(repos).where(repos.c.id == repo_id).values(likes=repos.c.likes + 1))
 
 

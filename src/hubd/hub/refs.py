@@ -9,6 +9,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hubd.db.engine import Database
+from hubd.db.inserts import insert_if_absent
 from hubd.db.schema import refs, repo_commits, repos
 from hubd.hub.errors import RevisionNotFound
 from hubd.hub.models import Repo
@@ -142,9 +143,5 @@ def cas_ref(conn: Connection, repo_id: int, name: str, old: str | None, new: str
 
 
 def record_commit(conn: Connection, repo_id: int, sha: str) -> None:
-    exists = conn.execute(
-        select(repo_commits.c.sha).where((repo_commits.c.repo_id == repo_id) & (repo_commits.c.sha == sha))
-    ).scalar()
-    if not exists:
-        conn.execute(insert(repo_commits).values(repo_id=repo_id, sha=sha))
+    insert_if_absent(conn, repo_commits, repo_id=repo_id, sha=sha)
 

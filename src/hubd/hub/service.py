@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from hubd.config import Settings
 from hubd.db.accessgen import AccessGeneration, create_access_triggers
 from hubd.db.engine import Database
+from hubd.db.inserts import insert_if_absent
 from hubd.db.schema import (
     discussions,
     downloads_daily,
@@ -392,11 +393,8 @@ class Hub:
     def link_object(self, repo_id: int, oid: str, size: int, xet_hash: str | None = None) -> None:
         """Record that `oid` was uploaded for this repo (its bytes are already stored)."""
         with self.db.write() as conn:
-            row = conn.execute(select(repo_objects.c.size).where(
-                (repo_objects.c.repo_id == repo_id) & (repo_objects.c.oid == oid))).first()
-            if row is None:
-                conn.execute(insert(repo_objects).values(repo_id=repo_id, oid=oid, size=size, xet_hash=xet_hash))
-            elif xet_hash is not None:
+            inserted = insert_if_absent(conn, repo_objects, repo_id=repo_id, oid=oid, size=size, xet_hash=xet_hash)
+            if not inserted and xet_hash is not None:
                 conn.execute(update(repo_objects).where(
                     (repo_objects.c.repo_id == repo_id) & (repo_objects.c.oid == oid)).values(xet_hash=xet_hash))
 
