@@ -3,10 +3,12 @@
     .venv/bin/python bench/seed_repos.py --database-url sqlite:////tmp/x/hubd.db --count 1000000
     .venv/bin/python bench/seed_repos.py --database-url postgresql://root@127.0.0.1/hubd_bench
 
-hubd's own create_schema() makes the schema; then the secondary indexes of the filled tables are dropped,
-the rows go in (executemany in batches on SQLite, COPY on PostgreSQL) and the indexes are rebuilt from their
-saved definitions. Triggers (SQLite's FTS mirror of repos) stay and fire. Columns this script does not know
-get their schema default. Rows: 70% models, 20% datasets, 10% spaces from ~50k Zipf-sized namespaces; names
+hubd's own create_schema() makes the schema; then the secondary indexes and the triggers of the filled
+tables are dropped, the rows go in (executemany in batches on SQLite, COPY on PostgreSQL) and the indexes
+and triggers are rebuilt from their saved definitions; SQLite's FTS5 trigram table is then filled in one
+pass ('rebuild') instead of row by row. On PostgreSQL the triggers stay but do not fire while loading
+(session_replication_role = replica). Columns this script does not know get their schema default.
+Rows: 70% models, 20% datasets, 10% spaces from ~50k Zipf-sized namespaces; names
 from a Zipf vocabulary (top words in ~5% of ids, tail words in a handful); 3-8 tags each; Zipf downloads and
 likes, with downloads_daily rows that hubd's startup recount turns back into the same downloads/trending.
 Deterministic for a given --seed and --count.
@@ -29,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from hubd.db.engine import Database
 from hubd.db.schema import accounts, downloads_daily, repo_meta, repo_tags, repos
+from hubd.hub.listing_fragment import listing_fragment
 
 DAY = 86400
 YEARS3 = 3 * 365 * DAY
@@ -58,7 +61,8 @@ KNOWN = {"accounts": {"id", "name", "kind", "fullname", "email", "is_admin", "cr
          "repos": {"id", "type", "namespace", "name", "private", "gated", "sdk", "created_at", "last_modified",
                    "head_sha", "next_discussion", "search_id", "downloads", "downloads_all_time", "likes",
                    "trending_score", "pipeline_tag", "library_name", "used_storage", "derived_sha"},
-         "repo_meta": {"repo_id", "card_data", "tags", "config", "transformers_info", "safetensors", "error"},
+         "repo_meta": {"repo_id", "card_data", "tags", "config", "transformers_info", "safetensors", "error",
+                       "listing"},
          "repo_tags": {"repo_id", "tag"}, "downloads_daily": {"repo_id", "day", "count"}}
 SDKS = ("gradio", "gradio", "gradio", "gradio", "docker", "docker", "streamlit", "static")
 
@@ -193,7 +197,8 @@ class Generator:
                 "pipeline_tag": pipeline, "library_name": library,
                 "used_storage": int(rng.paretovariate(0.7) * 1e5), "derived_sha": sha}],
             "repo_meta": [{"repo_id": rid, "card_data": card, "tags": tags, "config": config,
-                           "transformers_info": transformers_info, "safetensors": safetensors, "error": None}],
+                           "transformers_info": transformers_info, "safetensors": safetensors, "error": None,
+                           "listing": listing_fragment(rtype, tags, pipeline, library, card)}],
             "repo_tags": [{"repo_id": rid, "tag": t} for t in tags],
             "downloads_daily": daily,
         }
@@ -211,6 +216,7 @@ class Loader:
             self.raw = self.conn = psycopg.connect(make_url(db.url).set(drivername="postgresql")
                                                    .render_as_string(hide_password=False), autocommit=True)
         self.saved: list[tuple[str, str]] = []
+        self.triggers: list[tuple[str, str]] = []
         names = [t.name for t in TABLES]
         if db.is_sqlite:
             for stmt in ("PRAGMA synchronous=OFF", "PRAGMA foreign_keys=OFF", "PRAGMA cache_size=-1000000"):
@@ -218,6 +224,11 @@ class Loader:
             self.saved = self.conn.execute(
                 f"SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL AND tbl_name IN "
                 f"({','.join('?' * len(names))})", names).fetchall()
+            self.triggers = self.conn.execute(
+                f"SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name IN "
+                f"({','.join('?' * len(names))})", names).fetchall()
+            for name, _ in self.triggers:
+                self.conn.execute(f'DROP TRIGGER "{name}"')
         else:
             self.conn.execute("SET maintenance_work_mem = '1GB'")
             self.conn.execute("SET synchronous_commit = off")
@@ -260,6 +271,10 @@ class Loader:
         for _, sql in self.saved:
             self.conn.execute(sql)
         if self.db.is_sqlite:
+            for _, sql in self.triggers:
+                self.conn.execute(sql)
+            if self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'repo_fts'").fetchone():
+                self.conn.execute("INSERT INTO repo_fts(repo_fts) VALUES ('rebuild')")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         else:
             self.conn.execute("SET session_replication_role = DEFAULT")
