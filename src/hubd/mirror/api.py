@@ -24,8 +24,9 @@ async def resolve_filling(ctx: Ctx, repo: Repo, entry: PathEntry, headers: dict[
     if mirror is None or entry.lfs is None or not await ctx.run(mirror.is_mirrored, repo.id):
         return None
     linked = await ctx.run(ctx.hub.object_of, repo.id, entry.lfs.oid)
-    if linked is None or linked.xet_hash is None:
-        # kept in Xet upstream: Xet clients are sent to hubd's own CAS, which fills from the upstream's
+    if linked is None:
+        # kept in Xet upstream: Xet clients are sent to hubd's own CAS, which fills from the upstream's (an
+        # object already cached as plain LFS stays plain: it must keep working offline)
         sha = headers["X-Repo-Commit"]
         xet_hash = await ctx.run(mirror.xet.xet_hash, repo, sha, entry.path, entry.lfs.oid, entry.lfs.size)
         if xet_hash is not None:

@@ -85,7 +85,11 @@ def pin_snapshot(hub: Any, repo_type: str, repo_id: str, revision: str) -> tuple
     filled = nbytes = 0
     for entry in hub.browse.files(sha):
         if entry.lfs is not None and not mirror.cached(repo.id, entry):
-            mirror.fill(repo, entry).wait_done()
+            xet_hash = mirror.xet.xet_hash(repo, sha, entry.path, entry.lfs.oid, entry.lfs.size)
+            if xet_hash is not None:
+                mirror.xet.ensure(repo, xet_hash)  # kept in Xet upstream: pinned as Xet, for Xet clients
+            else:
+                mirror.fill(repo, entry).wait_done()
             filled += 1
             nbytes += entry.lfs.size
     pin(hub, repo, revision, sha)
