@@ -570,7 +570,8 @@ def test_force_push_setting(git_home, tmp_path, repo_name):  # type: ignore[no-u
             if branch != "main":
                 git(git_home, "checkout", "-qb", branch, cwd=work)
                 git(git_home, "push", "-q", "origin", branch, cwd=work)
-            git(git_home, "commit", "-q", "--amend", "-m", "rewritten", cwd=work)
+            # a message of its own: two rewrites in the same second would otherwise be the same commit
+            git(git_home, "commit", "-q", "--amend", "-m", f"rewritten by {user} on {branch}", cwd=work)
             git(git_home, "remote", "set-url", "origin", remote, cwd=work)
             return git(git_home, "push", "--force", "origin", branch, cwd=work, check=False)
 

@@ -34,6 +34,7 @@ MAX_HAVES = 100_000  # stateless negotiation sends the common haves again each r
 MAX_SHALLOW = 100_000
 MAX_PREFIXES = 1000  # git's own ls-refs ignores prefixes past a bound and lists everything; so does hubd
 MAX_DEPTH = 2**31 - 1
+MAX_READY_WANTS = 64
 _OID = re.compile(rb"^[0-9a-f]{40}$")
 CAPABILITIES = (b"agent=hubd", b"ls-refs", b"fetch=shallow filter",
                 b"server-option", b"object-format=sha1")
@@ -355,8 +356,11 @@ def fetch(view: RepoView, a: FetchArgs, proto: Protocol) -> None:
             proto.write_pkt_line(b"ACK " + h + b"\n")
         if not common:
             proto.write_pkt_line(b"NAK\n")
-        # ready once every wanted commit has a common ancestor among the haves; until then git sends more
-        ready = bool(common) and len(commit_wants) == len(a.wants) and _all_wants_satisfied(
+        # ready once every wanted commit has a common ancestor among the haves; until then git sends more.
+        # Each want is a walk of its own, so past a few dozen hubd does not try: git sends `done` after its
+        # haves run out (or 256 go unacknowledged), and the pack is the same
+        ready = bool(common) and len(commit_wants) == len(a.wants) and len(set(peeled_wants)) <= MAX_READY_WANTS \
+            and _all_wants_satisfied(
             store, cast("set[ObjectID]", set(common)), cast("set[ObjectID]", set(peeled_wants)))
         if not ready:
             proto.write_pkt_line(None)
