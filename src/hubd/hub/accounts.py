@@ -112,6 +112,10 @@ class Accounts:
         return token
 
     def authenticate(self, token: str) -> Principal:
+        return self.authenticate_until(token)[0]
+
+    def authenticate_until(self, token: str) -> tuple[Principal, float | None]:
+        """The token's principal and the time the token expires (None: never)."""
         now = time.time()
         with self.db.read() as conn:
             row = conn.execute(
@@ -139,7 +143,7 @@ class Accounts:
             is_admin=bool(row["is_admin"]), token_name=row["token_name"],
             token_role="fineGrained" if scopes is not None else row["token_role"],
             org_roles={o.name: o.role for o in orgs}, scopes=scopes, token_id=row["token_id"],
-        )
+        ), row["expires_at"]
 
     # --- a user's own tokens (POST/GET/DELETE /api/settings/tokens) ---------------------------------------
     @staticmethod

@@ -21,9 +21,19 @@ class PathEntry:
     lfs: LfsPointer | None = None
 
 
+MISSING = object()  # not in the entry cache (None there means: no such path at that commit)
+MAX_CACHED_ENTRIES = 200_000
+
+
 class Browser:
     def __init__(self, git: GitStore) -> None:
         self.git = git
+        # (commit, path) -> entry: a commit's content never changes, so a path resolved once is known for good
+        self._entries: dict[tuple[str, str], PathEntry | None] = {}
+
+    def cached(self, commit_sha: str, path: str) -> PathEntry | None | object:
+        """The entry when this path was looked up before (no I/O, for the event loop), else MISSING."""
+        return self._entries.get((commit_sha, path), MISSING)
 
     def root_tree(self, commit_sha: str) -> str:
         return self.git.commit(commit_sha).tree.decode()
@@ -36,6 +46,15 @@ class Browser:
 
     def lookup(self, commit_sha: str, path: str) -> PathEntry | None:
         """The entry at `path` ('' is the root folder) or None."""
+        found = self._entries.get((commit_sha, path), MISSING)
+        if found is MISSING:
+            found = self._lookup(commit_sha, path)
+            if len(self._entries) >= MAX_CACHED_ENTRIES:
+                self._entries.clear()
+            self._entries[(commit_sha, path)] = found
+        return found  # type: ignore[return-value]
+
+    def _lookup(self, commit_sha: str, path: str) -> PathEntry | None:
         tree_sha = self.root_tree(commit_sha)
         if not path:
             return PathEntry("", True, tree_sha)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, cast
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from dulwich.objects import ObjectID
 
 DIR_MODE = 0o040000
+SMALL_BLOB = 64 * 1024  # blobs up to this size are kept in memory once read (GitStore.small_blob)
+SMALL_BLOB_BUDGET = 64 * 1024 * 1024
 
 
 def object_key(kind: str, sha: str) -> str:
@@ -53,6 +57,10 @@ class GitStore:
         self._tree = lru_cache(maxsize=20000)(self._load_tree)
         self._commit = lru_cache(maxsize=20000)(self._load_commit)
         self._blob_info = lru_cache(maxsize=100000)(self._load_blob_info)
+        # small blobs' bytes, for answering /resolve of small files without touching storage (byte-budgeted)
+        self._small: OrderedDict[str, bytes] = OrderedDict()
+        self._small_bytes = 0
+        self._small_lock = threading.Lock()
 
     # writing
     def add(self, obj: ShaFile) -> str:
@@ -80,6 +88,28 @@ class GitStore:
 
     def blob_info(self, sha: str) -> BlobInfo:
         return self._blob_info(sha)
+
+    def cached_small_blob(self, sha: str) -> bytes | None:
+        """A small blob's bytes if they are in memory (no I/O: callable from the event loop)."""
+        data = self._small.get(sha)
+        if data is not None:
+            with self._small_lock:
+                if sha in self._small:
+                    self._small.move_to_end(sha)
+        return data
+
+    def small_blob(self, sha: str) -> bytes:
+        """A blob of at most SMALL_BLOB bytes, read once and then kept in memory (least recently used out)."""
+        data = self.cached_small_blob(sha)
+        if data is None:
+            data = self.raw("blob", sha)
+            with self._small_lock:
+                if sha not in self._small and len(data) <= SMALL_BLOB:
+                    self._small[sha] = data
+                    self._small_bytes += len(data)
+                    while self._small_bytes > SMALL_BLOB_BUDGET:
+                        self._small_bytes -= len(self._small.popitem(last=False)[1])
+        return data
 
     def blob_key(self, sha: str) -> str:
         return object_key("blob", sha)

@@ -1,0 +1,145 @@
+"""`snapshot_download` of many small files from hubd against nginx serving the same files and JSON.
+
+    .venv/bin/python bench/snapshot_throughput.py [--files 1000] [--size 1024] [--workers 8] [--runs 3]
+                                                  [--py-spy DIR]
+
+The client is huggingface_hub's own `snapshot_download` in a subprocess with a fresh cache each run: one
+`revision/main`, one recursive tree listing, then a HEAD and a GET of `/resolve/{sha}/{path}` per file. nginx
+serves the JSON hubd answered (saved as files) and the files under the same URLs, with `X-Repo-Commit` added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from _hubd import Hubd, temp_root
+from _nginx import Nginx
+
+CLIENT = """\
+import sys, time
+from huggingface_hub import snapshot_download
+endpoint, repo, token, cache, workers = sys.argv[1:6]
+t = time.perf_counter()
+snapshot_download(repo, endpoint=endpoint, token=token, cache_dir=cache, max_workers=int(workers))
+print(time.perf_counter() - t)
+"""
+
+
+def commit_files(hubd: Hubd, repo: str, files: dict[str, bytes]) -> float:
+    lines = [{"key": "header", "value": {"summary": f"{len(files)} files"}}]
+    lines += [{"key": "file", "value": {"path": p, "content": base64.b64encode(c).decode(), "encoding": "base64"}}
+              for p, c in files.items()]
+    body = "".join(json.dumps(x) + "\n" for x in lines).encode()
+    t = time.perf_counter()
+    hubd.request("POST", f"/api/models/{repo}/commit/main", body, "application/x-ndjson")
+    return time.perf_counter() - t
+
+
+def snapshot(endpoint: str, repo: str, token: str, cache: Path, workers: int) -> float:
+    shutil.rmtree(cache, ignore_errors=True)
+    env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+           "HF_HOME": str(cache.parent / "hf-home")}
+    out = subprocess.run([sys.executable, "-c", CLIENT, endpoint, repo, token, str(cache), str(workers)],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def mirror_to_www(hubd: Hubd, repo: str, www: Path) -> str:
+    """Save what the client will ask for as static files at the same paths; returns the commit sha."""
+    info = hubd.request("GET", f"/api/models/{repo}/revision/main")
+    sha = json.loads(info)["sha"]
+    tree = hubd.request("GET", f"/api/models/{repo}/tree/{sha}?recursive=True&expand=False")
+    api = www / "api" / "models" / repo
+    (api / "revision").mkdir(parents=True)
+    (api / "revision" / "main").write_bytes(info)
+    (api / "tree").mkdir()
+    (api / "tree" / sha).write_bytes(tree)
+    for entry in json.loads(tree):  # the files given and what hubd adds (.gitattributes)
+        if entry["type"] == "file":
+            target = www / repo / "resolve" / sha / entry["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(hubd.request("GET", f"/{repo}/resolve/{sha}/{entry['path']}"))
+    return sha
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """user + system CPU time of the processes so far (for a figure that the machine's load disturbs less)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def nginx_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [master, *map(int, children)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=1000)
+    ap.add_argument("--size", type=int, default=1024, help="bytes per file (default 1024)")
+    ap.add_argument("--workers", type=int, default=8, help="client threads (default 8, the client's default)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--py-spy", metavar="DIR", help="record the hubd worker with py-spy during the hubd runs")
+    ap.add_argument("--serve-arg", action="append", default=[], help="extra `hubd serve` argument")
+    args = ap.parse_args()
+    load = os.getloadavg()[0]
+    files = {f"d{i % 10}/f{i:05d}.txt": os.urandom(args.size // 2).hex().encode()[:args.size]
+             for i in range(args.files)}
+    times: dict[str, list[float]] = {"hubd": [], "nginx": []}
+    cpu: dict[str, list[float]] = {"hubd": [], "nginx": []}
+    with temp_root() as root:
+        (root / "data").mkdir()
+        with Hubd(root / "data", *args.serve_arg) as hubd:
+            repo = hubd.create_repo("snap")
+            commit_s = commit_files(hubd, repo, files)
+            sha = mirror_to_www(hubd, repo, root / "www")
+            locations = ("        location /api/ { default_type application/json; }\n"
+                         f"        location ~ ^/[^/]+/[^/]+/resolve/ {{ add_header X-Repo-Commit {sha}; }}\n")
+            with Nginx(root, root / "www", locations) as nginx:
+                urls = {"hubd": hubd.url, "nginx": nginx.url}
+                pids = {"hubd": list(hubd.pids()), "nginx": nginx_pids(nginx.proc.pid)}
+                for url in urls.values():  # warm-up, not counted
+                    snapshot(url, repo, hubd.token, root / "cache", args.workers)
+                for _ in range(args.runs):  # interleaved, so drift hits both alike
+                    for server, url in urls.items():
+                        before = cpu_seconds(pids[server])
+                        times[server].append(snapshot(url, repo, hubd.token, root / "cache", args.workers))
+                        cpu[server].append(cpu_seconds(pids[server]) - before)
+                if args.py_spy:  # one more hubd run, not counted, sampling the worker's GIL holder
+                    worker = max(p for p, role in hubd.pids().items() if role == "worker")
+                    out = Path(args.py_spy) / "snapshot.txt"
+                    spy = subprocess.Popen(["py-spy", "record", "--gil", "-p", str(worker), "-r", "200", "-f", "raw",
+                                            "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    time.sleep(1)
+                    snapshot(hubd.url, repo, hubd.token, root / "cache", args.workers)
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(30)
+                    print(f"py-spy samples of the worker (GIL holder) in {out}")
+    print(f"snapshot_download: {args.files} files x {args.size} B, {args.workers} client threads, {args.runs} runs, "
+          f"{os.cpu_count()} cpus, load average before {load:.2f}")
+    print(f"  (the commit of the {args.files} files took {commit_s:.2f} s; hubd at {urlsplit(hubd.url).netloc})")
+    for server, values in times.items():
+        print(f"  {server:5s}: best {min(values):.2f} s, median {statistics.median(values):.2f} s  "
+              f"(runs: {', '.join(f'{v:.2f}' for v in values)}); "
+              f"server CPU median {statistics.median(cpu[server]):.2f} s")
+    best = min(times["nginx"]) / min(times["hubd"])
+    median = statistics.median(times["nginx"]) / statistics.median(times["hubd"])
+    print(f"  ratio hubd/nginx (speed): best {best:.2f}, median {median:.2f}  (goal >= 0.7)")
+
+
+if __name__ == "__main__":
+    main()
