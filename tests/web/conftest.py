@@ -79,3 +79,18 @@ def tab(browser, web: Hubd) -> Iterator[Tab]:  # type: ignore[no-untyped-def]
     t = Tab(browser, web.url)
     yield t
     t.close()
+
+
+def signed_in_client(server: Hubd, user: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    """An httpx client with `user`'s session cookie, and the session's CSRF token (to forge forms with)."""
+    import re
+
+    import httpx
+
+    c = httpx.Client(base_url=server.url, timeout=60)
+    c.get("/login")
+    r = c.post("/login", data={"username": user, "password": password, "csrf_token": c.cookies["hubd_csrf"]})
+    assert r.status_code == 303 and "hubd_session" in c.cookies, r.text[:300]
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/settings/tokens").text)
+    assert csrf
+    return c, csrf.group(1)

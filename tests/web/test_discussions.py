@@ -6,7 +6,7 @@ import uuid
 
 from huggingface_hub import HfApi
 
-from tests.web.conftest import Tab
+from tests.web.conftest import Tab, signed_in_client
 
 
 def test_discussion_open_comment_close(tab: Tab, alice: HfApi) -> None:
@@ -51,4 +51,57 @@ def test_pull_request_diff_and_merge(tab: Tab, alice: HfApi, bob: HfApi) -> None
     assert "notes.txt" in content
     tab.goto(f"/{repo_id}/blob/main/notes.txt")
     assert "three" in page.locator(".code").inner_text()
+    assert tab.errors == []
+
+
+def test_comment_edit_and_hide(tab: Tab, web, alice: HfApi, bob: HfApi) -> None:  # type: ignore[no-untyped-def]
+    """The author edits a comment; the author or a writer hides one (its text gone for good); nobody else can,
+    whatever the form says, and no form works without its CSRF token."""
+    repo_id = f"alice/edits-{uuid.uuid4().hex[:6]}"
+    alice.create_repo(repo_id)
+    num = bob.create_discussion(repo_id, title="Typos", description="first draft").num
+    alice.comment_discussion(repo_id, num, "alice says hi")
+    ids = {e.content: e.id for e in alice.get_discussion_details(repo_id, num).events if e.type == "comment"}
+    page = tab.page
+    tab.login("bob")
+    tab.goto(f"/{repo_id}/discussions/{num}")
+    alices = page.locator(f"#c-{ids['alice says hi']}")
+    assert alices.count() == 0  # no edit or hide for someone else's comment
+    page.get_by_text("Edit comment 1").click()
+    page.get_by_label("Edited text").fill("second **draft**")
+    page.get_by_role("button", name="Save edit").click()
+    assert page.locator("ol.list .markdown strong").inner_text() == "draft"
+    assert "edited" in page.locator("ol.list li").first.inner_text()
+    edited = next(e for e in alice.get_discussion_details(repo_id, num).events if e.id == ids["first draft"])
+    assert edited.content == "second **draft**" and edited.edited
+
+    # bob's session, with bob's CSRF token, cannot edit or hide alice's comment
+    client, csrf = signed_in_client(web, "bob")
+    for action in ("edit", "hide"):
+        r = client.post(f"/{repo_id}/discussions/{num}", data={"csrf_token": csrf, "action": action,
+                                                               "comment_id": ids["alice says hi"], "content": "x"})
+        assert r.status_code == 403 and "Only the author" in r.text
+    client.close()
+    theirs = next(e for e in alice.get_discussion_details(repo_id, num).events if e.id == ids["alice says hi"])
+    assert theirs.content == "alice says hi" and not theirs.hidden
+
+    # alice writes to the repo: she may hide bob's comment, but only with the form's CSRF token
+    owner, _ = signed_in_client(web, "alice")
+    r = owner.post(f"/{repo_id}/discussions/{num}", data={"action": "hide", "comment_id": ids["first draft"]})
+    assert r.status_code == 403
+    owner.close()
+    tab2 = Tab(tab.page.context.browser, web.url)
+    try:
+        tab2.login("alice")
+        tab2.goto(f"/{repo_id}/discussions/{num}")
+        assert tab2.page.locator(f"#c-{ids['first draft']}").get_by_text("Edit").count() == 0  # not hers to edit
+        tab2.page.get_by_role("button", name="Hide comment 1").click()
+        first = tab2.page.locator("ol.list li").first
+        assert "This comment was hidden by alice." in first.inner_text()
+        assert "draft" not in tab2.page.locator("ol.list").inner_text()
+        assert tab2.errors == []
+    finally:
+        tab2.close()
+    hidden = next(e for e in alice.get_discussion_details(repo_id, num).events if e.id == ids["first draft"])
+    assert hidden.hidden and "draft" not in hidden.content
     assert tab.errors == []

@@ -154,6 +154,9 @@ class Route:
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
+        # what answers a path no route matches (a method no route takes stays a 405); it answers as the
+        # router would (NotFound) unless it has a page to show
+        self.fallback: Handler | None = None
 
     def add(self, pattern: str, access: str | dict[str, str], **handlers: Handler) -> None:
         """A route, its handlers by method, and its access rule (one for every method, or one per method)."""
@@ -180,6 +183,8 @@ class Router:
             return handler, params
         if allowed:
             raise MethodNotAllowed()
+        if self.fallback is not None:
+            return self.fallback, {}
         raise NotFound(f"Not found: {unquote(raw_path)}")
 
 

@@ -163,8 +163,10 @@ def build_router() -> Router:
 
 def add_pages(r: Router) -> None:
     """The web side, after every API route (no API path changes): pages at the Hub's own URLs."""
-    from hubd.web import account, admin, docs, listing, manage, oidc, pages
+    from hubd.web import account, admin, base, docs, listing, manage, oidc, pages
     from hubd.web import discussions as discussion_pages
+    from hubd.web import gating as gating_page
+    from hubd.web import tokens as tokens_page
     from hubd.web import viewer as viewer_page
 
     rp = "/" + pages.REPO
@@ -176,7 +178,7 @@ def add_pages(r: Router) -> None:
     r.add("/join", {"get": "page", "post": "form"}, get=account.join, post=account.join)
     r.add("/oauth/oidc/login", "page", get=oidc.start)
     r.add("/oauth/oidc/callback", "page", get=oidc.callback)
-    r.add("/settings/tokens", {"get": "page", "post": "form"}, get=account.tokens, post=account.tokens)
+    r.add("/settings/tokens", {"get": "page", "post": "form"}, get=tokens_page.tokens, post=tokens_page.tokens)
     r.add("/admin", {"get": "page", "post": "form"}, get=admin.admin, post=admin.admin)
     r.add("/docs", "page", get=docs.docs)
     r.add("/openapi.json", "public", get=docs.openapi_json)
@@ -187,6 +189,9 @@ def add_pages(r: Router) -> None:
     r.add(rp + "/commits/(?P<rev>[^/]+)", "page", get=pages.commits_page)
     r.add(rp + "/commit/(?P<sha>[0-9a-fA-F]{4,40})", "page", get=pages.commit_page)
     r.add(rp + "/settings", {"get": "page", "post": "form"}, get=manage.settings, post=manage.settings)
+    r.add(rp + "/settings/access-requests", {"get": "page", "post": "form"}, get=gating_page.access_requests,
+          post=gating_page.access_requests)
+    r.add(rp + "/request-access", "form", post=gating_page.request_access)
     r.add(rp + "/like", "form", post=manage.like)
     r.add(rp + "/discussions", {"get": "page", "post": "form"}, get=discussion_pages.discussion_list,
           post=discussion_pages.discussion_list)
@@ -195,3 +200,4 @@ def add_pages(r: Router) -> None:
     r.add("/(?P<prefix>datasets)/(?P<ns>[^/]+)/(?P<name>[^/]+)/viewer(?:/(?P<config>[^/]+)/(?P<split>[^/]+))?", "page",
           get=viewer_page.viewer_page)
     r.add("/(?P<account>(?!api$)[^/]+)", {"get": "page", "post": "form"}, get=listing.profile, post=listing.profile)
+    r.fallback = base.unknown_path  # no route: the 404 page for a browser, the Hub's JSON error for API clients

@@ -1,23 +1,20 @@
-"""Signing in and out, sign-up by invitation (or open sign-up), and self-service access tokens."""
+"""Signing in and out, sign-up by invitation (or open sign-up), and the shipped static files."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from starlette.responses import FileResponse, Response
 
 from hubd.api.http import Ctx
-from hubd.hub.errors import BadRequest, HubError, NotFound
+from hubd.hub.errors import HubError, NotFound
 from hubd.web import render
-from hubd.web.base import form, page, require_user, safe_next, view
+from hubd.web.base import form, page, safe_next, view
 from hubd.web.session import COOKIE, cookie_args, cookie_value, signin
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {p.name for p in STATIC.iterdir() if p.is_file()}
 MEDIA = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml", "woff2": "font/woff2"}
-MAX_TOKEN_NAME = 100
-EXPIRY_DAYS = ("", "7", "30", "90", "365")  # "" never
 
 
 async def static(ctx: Ctx) -> Response:
@@ -90,34 +87,3 @@ async def join(ctx: Ctx) -> Response:
         return view(ctx, "join.html", 400, allowed=True, invite=fields.get("invite", ""), error=exc.message,
                     username=name, email=email)
     return await ctx.run(_signed_in, ctx, user_id, "/")
-
-
-@page
-async def tokens(ctx: Ctx) -> Response:
-    p = require_user(ctx)
-    created = None
-    error = None
-    if ctx.request.method == "POST":
-        fields = await form(ctx)
-        action = fields.get("action", "create")
-        try:
-            if action == "revoke":
-                raw = fields.get("token_id", "")
-                mine = {t["id"] for t in await ctx.run(ctx.hub.accounts.list_tokens, p.name)}
-                if not raw.isdigit() or int(raw) not in mine:  # only one's own tokens, whatever the form says
-                    raise NotFound("No such token")
-                await ctx.run(ctx.hub.accounts.revoke_token, int(raw))
-            else:
-                name = fields.get("name", "").strip()
-                if not name or len(name) > MAX_TOKEN_NAME or any(ord(c) < 32 for c in name):
-                    raise BadRequest(f"A token needs a name of 1 to {MAX_TOKEN_NAME} printable characters")
-                role = fields.get("role", "read")
-                days = fields.get("expires", "")
-                if days not in EXPIRY_DAYS:
-                    raise BadRequest("Choose when the token expires")
-                expires = time.time() + int(days) * 86400 if days else None
-                created = await ctx.run(ctx.hub.accounts.add_token, p.name, role, name, None, None, expires)
-        except HubError as exc:
-            error = exc.message
-    listed = await ctx.run(ctx.hub.accounts.list_tokens, p.name)
-    return view(ctx, "tokens.html", 400 if error else 200, tokens=listed, created=created, error=error)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, unquote
 
 from starlette.responses import Response
 
 from hubd.api.http import Ctx
 from hubd.hub.access import Principal
-from hubd.hub.errors import BadRequest, Forbidden, HubError, PayloadTooLarge, Unauthorized
+from hubd.hub.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLarge, Unauthorized
 from hubd.web import render
 from hubd.web.session import ANON_CSRF_COOKIE, CSRF_FIELD, cookie_args, csrf_ok, csrf_token
 
@@ -78,7 +78,7 @@ def require_admin(ctx: Ctx) -> Principal:
     return p
 
 
-async def form(ctx: Ctx) -> dict[str, str]:
+async def form(ctx: Ctx, max_fields: int = 100) -> dict[str, str]:
     """A POSTed urlencoded form (bounded), after its CSRF field is checked against the session's token."""
     length = ctx.request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
@@ -87,7 +87,7 @@ async def form(ctx: Ctx) -> dict[str, str]:
     if len(body) > MAX_FORM_BYTES:
         raise PayloadTooLarge(f"A form is at most {MAX_FORM_BYTES} bytes")
     try:
-        fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100))
+        fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields))
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("The form could not be read") from None
     if not csrf_ok(ctx.request, fields.get(CSRF_FIELD)):
@@ -102,3 +102,15 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 2000:
         return "/"
     return target
+
+
+async def unknown_path(ctx: Ctx) -> Response:
+    """A path no route serves (the router's fallback): the 404 page for a browser that asks for HTML, outside /api/;
+    for every API client the router's own JSON answer, as before. The page names no repo, so an unknown page
+    under a private repo and under a missing one are the same page."""
+    scope = ctx.request.scope
+    raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+    wants_html = "text/html" in ctx.request.headers.get("accept", "").lower()
+    if ctx.request.method in ("GET", "HEAD") and wants_html and not raw.startswith("/api/"):
+        return error_page(ctx, NotFound("Not found"))
+    raise NotFound(f"Not found: {unquote(raw)}")

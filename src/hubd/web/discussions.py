@@ -1,5 +1,5 @@
-"""Discussions and pull requests as pages: list, open, thread, comment, close/reopen, PR diff and merge —
-through the collaboration domain (hub.discussions), which applies its own rules."""
+"""Discussions and pull requests as pages: list, open, thread, comment (edit, hide), close/reopen, PR diff and
+merge — through the collaboration domain (hub.discussions), which applies its own rules."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ async def thread(ctx: Ctx) -> Response:
     repo = await ctx.run(repo_of, ctx)
     num = _num(ctx)
     error = None
+    status_code = 200
     if ctx.request.method == "POST":
         p = require_user(ctx)
         fields = await form(ctx)
@@ -58,6 +59,11 @@ async def thread(ctx: Ctx) -> Response:
                 await ctx.run(hub.discussions.comment, p, repo, num, fields.get("comment", ""))
             elif action in ("open", "closed"):
                 await ctx.run(hub.discussions.set_status, p, repo, num, action, fields.get("comment", ""))
+            elif action == "edit":
+                await ctx.run(hub.discussions.edit_comment, p, repo, num, fields.get("comment_id", ""),
+                              fields.get("content", ""))
+            elif action == "hide":
+                await ctx.run(hub.discussions.hide_comment, p, repo, num, fields.get("comment_id", ""))
             elif action == "merge":
                 writable = await ctx.run(hub.repo_for_write, p, repo.type, repo.namespace, repo.name, "contributor")
                 await ctx.run(hub.discussions.merge, p, writable, num, fields.get("comment", ""))
@@ -65,14 +71,20 @@ async def thread(ctx: Ctx) -> Response:
                 raise BadRequest("Unknown action")
             return render.redirect(f"/{repo.url_path}/discussions/{num}")
         except HubError as exc:
-            error = exc.message
+            error, status_code = exc.message, exc.status
 
     def build() -> dict:
         d = hub.discussions.require(repo, num)
         events = hub.discussions.events(repo, num)
+        p = ctx.principal
+        is_writer = hub.discussions.is_writer(p, repo)
         for e in events:
             if e["type"] == "comment":
                 e["html"] = render.markdown_html(str(e["data"].get("raw", ""))[:65536])
+                # the same rights hub.discussions enforces: the author edits; the author or a writer hides
+                mine = p is not None and e["author_id"] == p.user_id and p.token_role != "read"
+                e["can_edit"] = mine and not e["data"].get("hidden")
+                e["can_hide"] = (mine or is_writer) and not e["data"].get("hidden")
         conflicts: list[str] = []
         diff_lines: list = []
         if d["is_pull_request"]:
@@ -83,7 +95,7 @@ async def thread(ctx: Ctx) -> Response:
                     "hunk" if line.startswith("@@") else "ctx"
                 diff_lines.append((css, line))
         return {**repo_context(ctx, repo, "main", "discussions"), "d": d, "events": events, "conflicts": conflicts,
-                "diff_lines": diff_lines, "is_writer": hub.discussions.is_writer(ctx.principal, repo),
+                "diff_lines": diff_lines, "is_writer": is_writer,
                 "is_author": hub.discussions.is_author(ctx.principal, d)}
 
-    return view(ctx, "thread.html", 400 if error else 200, **await ctx.run(build), error=error)
+    return view(ctx, "thread.html", status_code, **await ctx.run(build), error=error)

@@ -52,6 +52,8 @@ def repo_context(ctx: Ctx, repo: Repo, rev: str, tab: str) -> dict:
 
 @page
 async def repo_page(ctx: Ctx) -> Response:
+    from hubd.web.gating import gate_context
+
     hub = ctx.hub
 
     def build() -> dict:
@@ -70,6 +72,7 @@ async def repo_page(ctx: Ctx) -> Response:
             "results": repo_view.model_index_rows(card),
             "params": st.get("total") if st else None,
             "dtypes": sorted((st.get("parameters") or {}).keys()) if st else [],
+            "gate": gate_context(ctx, repo),
         }
 
     data = await ctx.run(build)
