@@ -234,6 +234,30 @@ def test_xet_through_the_mirror(pair: Pair, tmp_path: Path) -> None:
     assert fetched_b and not fetched_b & shared, (fetched_b, shared)
 
 
+def test_history_of_a_mirrored_repo(pair: Pair, model: tuple[str, Path, str], tmp_path: Path) -> None:
+    """The upstream's whole history: list_repo_commits, an old commit by sha, and a full (not shallow) clone."""
+    import subprocess
+
+    repo_id, folder, sha = model
+    upstream = [c.commit_id for c in HfApi(endpoint=pair.upstream.url, token=False).list_repo_commits(repo_id)]
+    assert len(upstream) >= 3 and upstream[0] == sha
+    mirrored = HfApi(endpoint=pair.mirror.url, token=False).list_repo_commits(repo_id)
+    assert [c.commit_id for c in mirrored] == upstream
+    first = upstream[-1]  # the repo's creation: only .gitattributes
+    files = HfApi(endpoint=pair.mirror.url, token=False).list_repo_files(repo_id, revision=first)
+    assert files == [".gitattributes"]
+    env = {**os.environ, "GIT_LFS_SKIP_SMUDGE": "1", "GIT_TERMINAL_PROMPT": "0"}
+    subprocess.run(["git", "clone", "-q", f"{pair.mirror.url}/{repo_id}", str(tmp_path / "clone")], env=env,
+                   check=True, timeout=120)
+    log = subprocess.run(["git", "-C", str(tmp_path / "clone"), "log", "--format=%H"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert log == upstream
+    shallow = subprocess.run(["git", "-C", str(tmp_path / "clone"), "rev-parse", "--is-shallow-repository"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert shallow == "false"
+    assert (tmp_path / "clone" / "config.json").read_bytes() == (folder / "config.json").read_bytes()
+
+
 def test_local_repo_wins_and_mirror_is_read_only(pair: Pair, model: tuple[str, Path, str]) -> None:
     repo_id, _folder, _sha = model
     carol = HfApi(endpoint=pair.mirror.url, token=pair.mirror.tokens["carol"])

@@ -1,9 +1,11 @@
-"""One commit of an upstream repo, fetched with git's protocol (depth 1) into hubd's object store.
+"""One commit of an upstream repo and its whole history, fetched with git's protocol into hubd's object store.
 
-Commit ids must be the upstream's, so the mirror never invents git objects: it fetches the real commit,
-trees and blobs (LFS files are pointer blobs here; their bytes come later, through /resolve). Every object
-the commit reaches must come in the pack itself: hubd's object store is shared by all repos, and a tree
-naming a blob the pack does not carry would otherwise read some other repo's stored blob."""
+Commit ids must be the upstream's, so the mirror never invents git objects: it fetches the real commits,
+trees and blobs (LFS files are pointer blobs here; their bytes come later, through /resolve). The history
+comes whole (no depth), so `list_repo_commits`, `git log` and `git clone` of a mirrored repo show the
+upstream's; pointers are tiny, so a history costs what its regular files cost. Every object the commits
+reach must come in the pack itself: hubd's object store is shared by all repos, and a tree naming a blob the
+pack does not carry would otherwise read some other repo's stored blob."""
 
 from __future__ import annotations
 
@@ -82,10 +84,8 @@ def fetch_commit(git: GitStore, url: str, sha: str, token: str | None) -> None:
             return len(data)
 
         try:
-            # depth 1 when the commit is a tip; the probe below tells, at the cost of one ref advertisement
-            result = client.fetch_pack("", _probe(sha), _NoHaves(), lambda _d: 0)
-            depth = 1 if sha.encode() in set(result.refs.values()) else None
-            client.fetch_pack("", cast("DetermineWantsFunc", determine_wants), _NoHaves(), write, depth=depth)
+            # no haves: the pack is closed over everything it names (see the top), history included
+            client.fetch_pack("", cast("DetermineWantsFunc", determine_wants), _NoHaves(), write)
         except (GitProtocolError, HangupException, OSError) as exc:
             log.warning("git fetch of %s from %s failed: %r", sha, url, exc)
             raise UpstreamUnavailable(f"Could not fetch commit {sha} from the upstream hub") from None
@@ -110,13 +110,6 @@ def fetch_commit(git: GitStore, url: str, sha: str, token: str | None) -> None:
         git.add(obj)
 
 
-def _probe(sha: str) -> Any:
-    def determine_wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
-        return []  # only the advertisement is wanted
-
-    return determine_wants
-
-
 def _read_pack(f: Any) -> dict[str, ShaFile]:
     with tempfile.NamedTemporaryFile(prefix="hubd-mirror-pack-", suffix=".pack") as named:
         while block := f.read(1024 * 1024):
@@ -130,11 +123,20 @@ def _read_pack(f: Any) -> dict[str, ShaFile]:
 
 
 def _check_closed(objects: dict[str, ShaFile], sha: str) -> None:
-    """Every tree and blob the commit reaches is in the pack (see the module's docstring)."""
-    commit = objects.get(sha)
-    if not isinstance(commit, Commit):
+    """Every commit, tree and blob the commit reaches is in the pack (see the module's docstring)."""
+    if not isinstance(objects.get(sha), Commit):
         raise UpstreamUnavailable(f"The upstream's pack does not hold commit {sha}")
-    stack = [commit.tree.decode()]
+    stack: list[str] = []
+    commits, seen_commits = [sha], {sha}
+    while commits:
+        commit = objects.get(commits.pop())
+        if not isinstance(commit, Commit):
+            raise UpstreamUnavailable("The upstream's pack lacks a commit of the history")
+        stack.append(commit.tree.decode())
+        for parent in commit.parents:
+            if parent.decode() not in seen_commits:
+                seen_commits.add(parent.decode())
+                commits.append(parent.decode())
     seen: set[str] = set()
     while stack:
         tree_sha = stack.pop()

@@ -39,7 +39,7 @@ from hubd.mirror.gitfetch import fetch_commit
 from hubd.mirror.rules import MirrorRules
 from hubd.mirror.tokenbox import FERNET_PREFIX, TokenBox
 from hubd.mirror.upstream import PLURAL, PREFIX, Upstream, _error
-from hubd.storage.blobstore import lfs_key
+from hubd.storage.blobstore import BlobNotFound, lfs_key
 
 log = logging.getLogger("hubd.mirror")
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -188,6 +188,7 @@ class Mirror:
                     created_at=now, last_modified=now, head_sha=sha, next_discussion=1,
                     search_id=upstream_id.lower(), created_by=None)).inserted_primary_key[0])
                 cas_ref(conn, repo_id, MAIN, None, sha)
+                self._adopt(conn, repo_id, sha)
                 conn.execute(insert(mirror_repos).values(repo_id=repo_id, upstream=self.upstream.url,
                                                          synced_at=now, last_used=now))
         except IntegrityError:
@@ -268,7 +269,7 @@ class Mirror:
         """The commit belongs to the repo; a name now points at it (as the upstream says)."""
         name = None if _FULL_SHA.match(rev) or _SHORT_SHA.match(rev) else ref_candidates(rev)[0]
         with self.hub.db.write() as conn:
-            record_commit(conn, repo.id, sha)
+            self._adopt(conn, repo.id, sha)
             conn.execute(update(repos).where(repos.c.id == repo.id).values(
                 private=bool(info.get("private")), gated=_gated(info.get("gated"))))
             conn.execute(update(mirror_repos).where(mirror_repos.c.repo_id == repo.id).values(synced_at=time.time()))
@@ -280,6 +281,30 @@ class Mirror:
                 if old != sha:
                     with suppress(RefConflict):  # another request moved it to the upstream's answer too
                         cas_ref(conn, repo.id, name, old, sha)
+
+    def _adopt(self, conn: Any, repo_id: int, sha: str) -> None:
+        """The commit and its history belong to the repo (readable by sha, served by git): recorded down to
+        the commits it already has. The objects are in the store whole (gitfetch fetches histories whole)."""
+        try:
+            near = [sha, *(p.decode() for p in self.hub.git.commit(sha).parents)]
+        except BlobNotFound:
+            near = [sha]
+        if len(set(conn.execute(select(repo_commits.c.sha).where(
+                (repo_commits.c.repo_id == repo_id) & repo_commits.c.sha.in_(near))).scalars())) == len(set(near)):
+            return  # known with its parents (a ref move records the commit alone), so its history is too
+        known = set(conn.execute(select(repo_commits.c.sha).where(repo_commits.c.repo_id == repo_id)).scalars())
+        stack, new = [sha], set()
+        while stack:
+            c = stack.pop()
+            if (c in known and c != sha) or c in new:
+                continue
+            new.add(c)
+            try:
+                stack.extend(p.decode() for p in self.hub.git.commit(c).parents)
+            except BlobNotFound:
+                continue  # a commit fetched shallow before histories came whole: its history stops there
+        for c in new:
+            record_commit(conn, repo_id, c)
 
     # --- large objects ------------------------------------------------------------------------------------
     def cached(self, repo_id: int, entry: PathEntry) -> bool:
