@@ -13,7 +13,7 @@ from hubd.hub.errors import BadRequest, Conflict, PayloadTooLarge, PreconditionF
 from hubd.hub.names import check_file_path
 from hubd.hub.treeedit import TreeEditor
 from hubd.storage.blobstore import is_sha256
-from hubd.storage.gitstore import GitStore
+from hubd.storage.gitstore import GitStore, ObjectBatch
 from hubd.storage.lfspointer import MAX_POINTER_SIZE, parse_pointer, pointer_bytes
 
 # Bounds of one commit (invariant 8): operations are kept until the ref moves, so their count is bounded;
@@ -30,6 +30,17 @@ class CommitPlan:
     description: str = ""
     parent_commit: str | None = None
     ops: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, path, blob sha or "")
+    # the blobs of the ops, written together by `flush` (build_commit does it before any tree names them)
+    objects: ObjectBatch | None = None
+
+    def _objects(self, git: GitStore) -> ObjectBatch:
+        if self.objects is None:
+            self.objects = git.batch()
+        return self.objects
+
+    def flush(self) -> None:
+        if self.objects is not None:
+            self.objects.flush()
 
     def set_header(self, value: dict) -> None:
         summary = value.get("summary") or ""
@@ -48,7 +59,7 @@ class CommitPlan:
         if pointer is not None:
             self.add_lfs(git, path, pointer.oid, pointer.size, linked_size(pointer.oid))
             return
-        self._add_op("add", check_file_path(path), git.add_blob(content))
+        self._add_op("add", check_file_path(path), self._objects(git).add_blob(content))
 
     def add_lfs(self, git: GitStore, path: object, oid: object, size: object, stored: int | None) -> None:
         """`stored` is the size of the object as uploaded for this repo, None when it was not."""
@@ -60,7 +71,7 @@ class CommitPlan:
             raise BadRequest(f"LFS object {oid} for {path!r} has not been uploaded to this repo")
         if size is not None and size != stored:
             raise BadRequest(f"LFS object {oid} for {path!r} has size {stored}, not {size}")
-        self._add_op("add", path, git.add_blob(pointer_bytes(oid, stored)))
+        self._add_op("add", path, self._objects(git).add_blob(pointer_bytes(oid, stored)))
 
     def delete_file(self, path: object) -> None:
         self._add_op("delete", check_file_path(path), "")
@@ -82,6 +93,7 @@ class CommitPlan:
 
 def build_commit(git: GitStore, plan: CommitPlan, parent: str | None, author: Principal) -> str:
     """Write the new trees and the commit object on top of `parent`; returns the commit sha."""
+    plan.flush()  # content first: every blob is stored before a tree names it
     root = git.commit(parent).tree.decode() if parent else None
     editor = TreeEditor(git, root)
     for kind, path, sha in plan.ops:

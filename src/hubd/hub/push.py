@@ -72,6 +72,9 @@ class _NoWrite:
     def add_blob(data: bytes) -> str:
         return git_sha("blob", data)
 
+    def batch(self) -> _NoWrite:  # CommitPlan collects its blobs in a batch: this one stores nothing either
+        return self
+
 
 def _pack_objects(path: str) -> Iterator[ShaFile]:
     data = PackData(path, object_format=DEFAULT_OBJECT_FORMAT)

@@ -76,7 +76,9 @@ class TreeEditor:
             del self.dirs[loaded]
 
     def write(self) -> str:
-        """Store every changed tree, deepest first; empty folders disappear as in git. Returns the root sha."""
+        """Store every changed tree, deepest first; empty folders disappear as in git. Returns the root sha.
+        The trees are written together, before the caller can write a commit naming the root."""
+        batch = self.git.batch()
         for dirpath in sorted(self.dirs, key=lambda d: d.count("/") + (1 if d else 0), reverse=True):
             entries = self.dirs[dirpath]
             if not dirpath:
@@ -88,5 +90,7 @@ class TreeEditor:
             if not entries:
                 del parent[name]
             else:
-                parent[name] = (DIR_MODE, self.git.add(make_tree(entries)))
-        return self.git.add(make_tree(self.dirs[""]))
+                parent[name] = (DIR_MODE, batch.add(make_tree(entries)))
+        root = batch.add(make_tree(self.dirs[""]))
+        batch.flush()
+        return root

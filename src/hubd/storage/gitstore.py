@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, cast
@@ -73,6 +74,21 @@ class GitStore:
     def add_blob(self, data: bytes) -> str:
         return self.add(Blob.from_string(data))
 
+    def batch(self) -> ObjectBatch:
+        """A writer that stores objects together (ObjectBatch.flush), for commits of many files."""
+        return ObjectBatch(self)
+
+    def put_many(self, items: list[tuple[str, bytes]]) -> None:
+        """Store objects given as (key, raw bytes), several at once. Local disk: each is still staged, synced
+        and renamed (whole or absent), but concurrent fsyncs share the filesystem's journal commits, so
+        10,000 small objects cost far fewer than 10,000 syncs; S3 takes the PUTs in parallel."""
+        if len(items) <= 1:
+            for key, data in items:
+                self.blobs.put_bytes(key, data)
+            return
+        for _ in _writers().map(lambda item: self.blobs.put_bytes(*item), items):
+            pass  # the first failure is raised here, after the writes already started have finished
+
     # reading
     def raw(self, kind: str, sha: str) -> bytes:
         return self.blobs.read(object_key(kind, sha))
@@ -139,3 +155,47 @@ def make_tree(entries: dict[str, tuple[int, str]]) -> Tree:
         tree.add(name.encode(), mode, cast("ObjectID", sha.encode()))
     return tree
 
+
+BATCH_BYTES = 32 * 1024 * 1024  # a batch is written when its objects reach this size (memory stays bounded)
+WRITERS = 16
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="hubd-objects")
+        return _pool
+
+
+class ObjectBatch:
+    """Git objects of one operation (a commit's blobs, then its trees), kept until `flush` writes them
+    together. The caller flushes before it writes anything naming them (content, then objects, then the
+    ref), so an object is never referenced before it is stored."""
+
+    def __init__(self, git: GitStore) -> None:
+        self.git = git
+        self.pending: dict[str, bytes] = {}
+        self.size = 0
+
+    def add(self, obj: ShaFile) -> str:
+        sha = obj.id.decode()
+        key = object_key(obj.type_name.decode(), sha)
+        if key not in self.pending:
+            raw = obj.as_raw_string()
+            self.pending[key] = raw
+            self.size += len(raw)
+            if self.size >= BATCH_BYTES:
+                self.flush()
+        return sha
+
+    def add_blob(self, data: bytes) -> str:
+        return self.add(Blob.from_string(data))
+
+    def flush(self) -> None:
+        items = list(self.pending.items())
+        self.pending.clear()
+        self.size = 0
+        self.git.put_many(items)
