@@ -27,7 +27,7 @@ from hubd.hub.counters import recount
 from hubd.hub.errors import BadRequest, HubError, InsufficientStorage, ServiceUnavailable, Unauthorized
 from hubd.hub.service import Hub
 from hubd.jobs.queue import enqueue
-from hubd.jobs.worker import Worker, Workers
+from hubd.jobs.worker import Ticker, Worker, Workers
 from hubd.logs import configure_logging
 from hubd.storage.blobstore import open_blobstore
 from hubd.storage.errors import StorageError
@@ -37,6 +37,9 @@ from hubd.xet.errors import XetError
 
 log = logging.getLogger("hubd")
 access = logging.getLogger("hubd.access")
+
+# download counts wait in memory at most this long before they reach the database
+FLUSH_DOWNLOADS_EVERY = 1.0
 
 
 def open_hub(settings: Settings) -> Hub:
@@ -59,8 +62,9 @@ def start_worker(hub: Hub) -> Workers:
     # webhook deliveries run on threads of their own: a receiver that hangs delays no derive or export job
     from hubd.hub.webhooks import delivery_handlers
 
-    worker = Workers([Worker(hub.db, handlers, on_idle=hub.downloads.flush), *(
-        Worker(hub.db, delivery_handlers(hub), idle_sleep=0.5, name=f"hubd-webhooks-{i}") for i in range(3))])
+    worker = Workers([Worker(hub.db, handlers), *(
+        Worker(hub.db, delivery_handlers(hub), idle_sleep=0.5, name=f"hubd-webhooks-{i}") for i in range(3)),
+        Ticker(hub.downloads.flush, FLUSH_DOWNLOADS_EVERY, "hubd-download-counts")])
     worker.start()
     return worker
 

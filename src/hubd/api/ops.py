@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
-from hubd.db.schema import jobs
+from hubd.jobs.queue import depth
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter("hubd_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY)
@@ -46,10 +46,8 @@ async def readyz(ctx: Ctx) -> Response:
 
 
 def _queue_depth(ctx: Ctx) -> None:
+    rows = depth(ctx.hub.db)
     QUEUE.clear()
-    with ctx.hub.db.read() as conn:
-        rows = conn.execute(select(jobs.c.kind, jobs.c.state, func.count()).where(
-            jobs.c.state.in_(["queued", "running"])).group_by(jobs.c.kind, jobs.c.state)).all()
     for kind, state, n in rows:
         QUEUE.labels(kind, state).set(n)
 

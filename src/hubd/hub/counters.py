@@ -12,7 +12,7 @@ from hubd.db.engine import Database
 from hubd.db.inserts import insert_if_absent
 from hubd.db.schema import accounts, downloads_daily, likes, repos
 from hubd.hub.errors import Conflict
-from hubd.jobs.queue import enqueue
+from hubd.jobs.queue import enqueue, prune
 
 DAY = 86400
 RECOUNT_EVERY = 3600
@@ -61,7 +61,7 @@ class DownloadCounter:
 
 def recount(db: Database) -> None:
     """Recompute the 30-day downloads and the trending score (one set-based UPDATE, touching only repos
-    whose values change), then schedule the next recount."""
+    whose values change), prune finished jobs, then schedule the next recount."""
     today = int(time.time() // DAY)
     now = time.time()
     recent = downloads_daily.alias("recent")
@@ -79,6 +79,7 @@ def recount(db: Database) -> None:
         conn.execute(update(repos).where(active & or_(repos.c.downloads != month, repos.c.trending_score != trending))
                      .values(downloads=month, trending_score=trending))
         conn.execute(delete(downloads_daily).where(downloads_daily.c.day <= today - 366))
+        prune(conn, now)  # hourly is often enough for finished jobs, and this job already runs hourly
         enqueue(conn, "recount", None, run_after=now + RECOUNT_EVERY)
     db.analyze()
 

@@ -14,13 +14,11 @@ Handler = Callable[[Job], None]
 
 
 class Worker:
-    def __init__(self, db, handlers: dict[str, Handler], idle_sleep: float = 0.5,
-                 on_idle: Callable[[], None] | None = None, name: str = "hubd-jobs") -> None:
+    def __init__(self, db, handlers: dict[str, Handler], idle_sleep: float = 0.5, name: str = "hubd-jobs") -> None:
         self.db = db
         self.handlers = handlers
         self.kinds = tuple(handlers)  # claims only the kinds it can run: other workers run the others
         self.idle_sleep = idle_sleep
-        self.on_idle = on_idle
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.run, name=name, daemon=True)
 
@@ -53,8 +51,6 @@ class Worker:
         while not self.stop_event.is_set():
             try:
                 busy = self.run_once()
-                if not busy and self.on_idle is not None:
-                    self.on_idle()
             except Exception:  # noqa: BLE001 - the database may be briefly unavailable; try again
                 log.exception("job worker error")
                 busy = False
@@ -62,10 +58,35 @@ class Worker:
                 self.stop_event.wait(self.idle_sleep)
 
 
-class Workers:
-    """Several workers started and stopped together (the jobs worker and the webhook deliverers)."""
+class Ticker:
+    """Calls `fn` every `interval` seconds on a thread of its own: periodic work (flushing the download
+    counters) keeps its pace while a worker spends minutes on one job (a parquet export)."""
 
-    def __init__(self, workers: list[Worker]) -> None:
+    def __init__(self, fn: Callable[[], None], interval: float, name: str) -> None:
+        self.fn = fn
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            try:
+                self.fn()
+            except Exception:  # noqa: BLE001 - the database may be briefly unavailable; next tick
+                log.exception("%s failed", self.thread.name)
+
+
+class Workers:
+    """Several workers started and stopped together (the jobs worker, the webhook deliverers, tickers)."""
+
+    def __init__(self, workers: list[Worker | Ticker]) -> None:
         self.workers = workers
 
     def start(self) -> None:
