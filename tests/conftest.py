@@ -84,7 +84,7 @@ class Hubd:
                 [str(BIN / "hubd"), "serve", "--port", str(self.port), *self.store, *self.extra_args],
                 stdout=log, stderr=subprocess.STDOUT,
             )
-        deadline = time.time() + 30
+        deadline = time.time() + 120  # a loaded CI machine (two passes side by side) starts slowly
         while time.time() < deadline:
             try:
                 httpx.get(f"{self.url}/api/agent-harnesses", timeout=1)
