@@ -41,7 +41,7 @@ class PageCache:
         return page
 
     def put(self, generation: int, key: tuple, page: Page) -> None:
-        size = len(page.body) + 200
+        size = _size(key, page)
         if size > MAX_PAGE:
             return
         with self._lock:
@@ -53,9 +53,14 @@ class PageCache:
                 return  # built from an older generation than pages already here: never served again
             old = self._pages.pop(key, None)
             if old is not None:
-                self._bytes -= len(old.body) + 200
+                self._bytes -= _size(key, old)
             self._pages[key] = page
             self._bytes += size
             while self._bytes > self.budget and self._pages:
-                _, dropped = self._pages.popitem(last=False)
-                self._bytes -= len(dropped.body) + 200
+                dropped_key, dropped = self._pages.popitem(last=False)
+                self._bytes -= _size(dropped_key, dropped)
+
+
+def _size(key: tuple, page: Page) -> int:
+    """Bytes held for a page, its key (a query string can be long) and the bookkeeping around them."""
+    return len(page.body) + len(page.link or "") + sum(len(k) for k in key if isinstance(k, bytes | str)) + 200
