@@ -209,6 +209,8 @@ def parse_fetch(args: list[bytes]) -> FetchArgs:
             raise BadRequest(f"unexpected fetch argument {arg[:64]!r}")
     if len(a.wants) > MAX_WANTS or len(a.haves) > MAX_HAVES or len(a.shallow) > MAX_SHALLOW:
         raise BadRequest(f"at most {MAX_WANTS} wants, {MAX_HAVES} haves and {MAX_SHALLOW} shallow lines")
+    # repeats cost nothing more than one line each (every object behind a want is read from storage)
+    a.wants, a.haves = list(dict.fromkeys(a.wants)), list(dict.fromkeys(a.haves))
     if len(a.deepen_not) > 1000:
         raise BadRequest("too many deepen-not lines")
     if a.depth is not None and (a.deepen_since is not None or a.deepen_not):
