@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from huggingface_hub import HfApi
 
@@ -30,7 +31,25 @@ def a11y_repo(web, alice: HfApi) -> str:  # type: ignore[no-untyped-def]
     return repo_id
 
 
-def test_main_pages_have_no_serious_axe_violations(browser, web, a11y_repo: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def a11y_gated(web, alice: HfApi) -> str:  # type: ignore[no-untyped-def]
+    """A gated repo with a request form, bob's pending request, and a discussion with alice's comment."""
+    repo_id = "alice/a11y-gated"
+    if not alice.repo_exists(repo_id):
+        alice.create_repo(repo_id)
+        alice.upload_file(path_or_fileobj=b"---\nextra_gated_fields:\n  Company: text\n  Country:\n    type: select\n"
+                          b"    options: [France, Japan]\n  I agree: checkbox\n---\n# Gated\n",
+                          path_in_repo="README.md", repo_id=repo_id)
+        alice.update_repo_settings(repo_id, gated="manual")
+        r = httpx.post(f"{web.url}/{repo_id}/ask-access", headers={"authorization": f"Bearer {web.tokens['bob']}"},
+                       data={"Company": "Acme", "Country": "Japan", "I agree": "on"})
+        assert r.status_code == 200, r.text
+        alice.create_discussion(repo_id, title="Question", description="A comment alice may edit or hide")
+    return repo_id
+
+
+def test_main_pages_have_no_serious_axe_violations(browser, web, a11y_repo: str,  # type: ignore[no-untyped-def]
+                                                   a11y_gated: str) -> None:
     if not AXE.exists():
         pytest.skip("run `npm ci` in tests/web for axe-core")
     # CSP bypass only for the injected axe script: hubd's pages allow no inline script
@@ -44,12 +63,15 @@ def test_main_pages_have_no_serious_axe_violations(browser, web, a11y_repo: str)
              "tree": f"/{a11y_repo}/tree/main", "blob": f"/{a11y_repo}/blob/main/src/app.py",
              "commits": f"/{a11y_repo}/commits/main", "commit-diff": f"/{a11y_repo}/commit/{sha}",
              "login": "/login", "not-found": "/alice/no-such-repo", "profile": "/alice", "org": "/acme",
-             "docs": "/docs"}
-    signed_in = {"tokens": "/settings/tokens", "new-repo": "/new", "repo-settings": f"/{a11y_repo}/settings"}
+             "docs": "/docs", "gated-repo": f"/{a11y_gated}"}
+    signed_in = {"tokens": "/settings/tokens", "new-repo": "/new", "repo-settings": f"/{a11y_repo}/settings",
+                 "access-requests": f"/{a11y_gated}/settings/access-requests", "thread": f"/{a11y_gated}/discussions/1"}
     problems = {}
 
-    def check(name: str, path: str) -> None:
+    def check(name: str, path: str, opened: str | None = None) -> None:
         page.goto(web.url + path)
+        if opened:  # a disclosure (<details>) opened first, so its content is checked too
+            page.locator(opened).first.click()
         page.add_script_tag(path=str(AXE))
         serious = [v for v in page.evaluate(RUN_AXE) if v["impact"] in ("serious", "critical")]
         if serious:
@@ -71,6 +93,8 @@ def test_main_pages_have_no_serious_axe_violations(browser, web, a11y_repo: str)
     page.wait_for_load_state()
     for name, path in signed_in.items():
         check(name, path)
+    check("tokens-fine-grained", "/settings/tokens", "details.fine summary")
+    check("thread-edit", f"/{a11y_gated}/discussions/1", ".comment-actions summary")
     context.close()
     assert problems == {}
     assert [e for e in errors if "not-found" not in e and "404" not in e] == []
