@@ -366,6 +366,21 @@ def test_protocol_v2_is_what_git_negotiates(hubd, alice, git_home, tmp_path, rep
     assert f"have {log[0]}" in proc.stderr and f"ACK {log[0]}" in proc.stderr and "< ready" in proc.stderr
     assert git(git_home, "rev-parse", "HEAD", cwd=work).stdout.strip() == new
 
+    # the other shallow forms of v2: deepen-relative (--deepen), deepen-not (--shallow-exclude), deepen-since
+    shallow = tmp_path / "shallow"
+    git(git_home, "clone", "-q", "--depth", "1", url(hubd, repo_id), str(shallow))
+    git(git_home, "fetch", "-q", "--deepen=2", cwd=shallow)
+    assert git(git_home, "rev-list", "--count", "HEAD", cwd=shallow).stdout.strip() == "3"
+    alice.create_tag(repo_id, tag="old", revision=log[1])
+    excl = tmp_path / "exclude"
+    git(git_home, "clone", "-q", "--shallow-exclude=old", url(hubd, repo_id), str(excl))
+    assert git(git_home, "log", "--format=%H", cwd=excl).stdout.split() == [new, log[0]]
+    since = tmp_path / "since"
+    git(git_home, "clone", "-q", "--shallow-since=2000-01-01", url(hubd, repo_id), str(since))
+    assert git(git_home, "rev-list", "--count", "HEAD", cwd=since).stdout.strip() == str(len(log) + 1)
+    git(git_home, "fetch", "-q", "--unshallow", cwd=excl)
+    assert git(git_home, "rev-list", "--count", "HEAD", cwd=excl).stdout.strip() == str(len(log) + 1)
+
     # the advertisement and ls-refs, as git sees them over HTTP
     r = httpx.get(f"{hubd.url}/{repo_id}/info/refs?service=git-upload-pack", headers={"Git-Protocol": "version=2"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/x-git-upload-pack-advertisement"
