@@ -155,7 +155,9 @@ class HubApp:
             # CAS calls carry Xet tokens, checked by the CAS handlers themselves
             token = None if path.startswith(CAS_PREFIX + "/") else _token(request)
             if token:
-                principal = await anyio.to_thread.run_sync(self.hub.accounts.authenticate, token)
+                # cached under the access generation: no thread hop nor query while nothing changed
+                principal, key, gen = await self.hub.access.authenticate(token)
+                request.state.access = (key, gen)
             elif SESSION_COOKIE in request.cookies:  # a signed-in browser: pages, and the API as on the Hub
                 principal = await anyio.to_thread.run_sync(
                     cookie_principal, self.hub, request, handler.__module__.startswith("hubd.web."))
@@ -231,6 +233,7 @@ class HubApp:
                     await anyio.to_thread.run_sync(self.worker.stop)
                 if self.hub is not None:
                     await anyio.to_thread.run_sync(self.hub.downloads.flush)
+                    self.hub.access.reader.close()
                     self.hub.db.dispose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
