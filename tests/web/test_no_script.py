@@ -14,8 +14,8 @@ from tests.web.conftest import PASSWORD
 def test_pages_work_without_javascript(browser, web, alice: HfApi) -> None:  # type: ignore[no-untyped-def]
     repo_id = f"alice/noscript-{uuid.uuid4().hex[:6]}"
     alice.create_repo(repo_id)
-    alice.upload_file(path_or_fileobj=b"---\nlicense: mit\n---\n# No script\n\nPlain **reading**.\n", path_in_repo="README.md",
-                      repo_id=repo_id)
+    alice.upload_file(path_or_fileobj=b"---\nlicense: mit\n---\n# No script\n\nPlain **reading**.\n",
+                      path_in_repo="README.md", repo_id=repo_id)
     alice.upload_file(path_or_fileobj=b"print('hi')\n", path_in_repo="app.py", repo_id=repo_id,
                       commit_message="Add app")
     context = browser.new_context(base_url=web.url, java_script_enabled=False)
