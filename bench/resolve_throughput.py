@@ -8,61 +8,36 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
+import signal
 import socket
 import statistics
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
-from pathlib import Path
-from types import TracebackType
 from urllib.parse import urlsplit
 
-from _hubd import Hubd, MiB, RssSampler, curl, free_port, make_random_file, summary, temp_root, warm
+from _hubd import HUBD, Hubd, MiB, RssSampler, curl, free_port, make_random_file, summary, temp_root, warm
+from _nginx import Nginx
 
-NGINX_CONF = """\
-daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid {root}/nginx.pid;
-error_log {root}/nginx-error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    default_type application/octet-stream;
-    server {{ listen 127.0.0.1:{port}; root {www}; }}
-}}
+ACCEL = "/_hubd_storage/"
+# hubd behind nginx with --accel-redirect: the nginx snippet a deployment uses (see tests/e2e/test_accel_redirect.py)
+BEHIND = """\
+        location /behind/ {{
+            proxy_pass http://127.0.0.1:{port}/;
+            proxy_buffering off;
+        }}
+        location {prefix} {{
+            internal;
+            alias {storage}/;
+            etag off;
+            add_header ETag $upstream_http_etag;
+            add_header X-Repo-Commit $upstream_http_x_repo_commit;
+            add_header X-Linked-Etag $upstream_http_x_linked_etag;
+            add_header X-Linked-Size $upstream_http_x_linked_size;
+        }}
 """
-
-
-class Nginx:
-    """nginx in the foreground serving `www` on a free port, pid and logs under `root`."""
-
-    def __init__(self, root: Path, www: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        conf = root / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(root=root, port=self.port, www=www))
-        self.proc = subprocess.Popen(["nginx", "-e", str(root / "nginx-error.log"), "-p", str(root), "-c", str(conf)])
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.proc.kill()
-                    raise RuntimeError(f"nginx did not start, see {root / 'nginx-error.log'}") from None
-                time.sleep(0.1)
-
-    def __enter__(self) -> Nginx:
-        return self
-
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def splice_get(url: str, size: int, byte_range: bool = False) -> float:
@@ -112,6 +87,20 @@ CLIENTS: dict[str, Callable[[str, int], float]] = {
 }
 
 
+def wait_answering(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers (401 without a token)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mib", type=int, default=2048, help="size of the random test file (default 2048)")
@@ -133,8 +122,15 @@ def main() -> None:
             src.unlink()  # the stored LFS object is now the only copy: both servers read the same inode
             (root / "www").mkdir()
             os.link(hubd.object_path(oid), root / "www" / "big.bin")
-            with Nginx(root, root / "www") as nginx:
-                urls = {"hubd": f"{hubd.url}/{repo}/resolve/main/big.bin", "nginx": f"{nginx.url}/big.bin"}
+            accel_port = free_port()  # a second hubd over the same data dir, answering with X-Accel-Redirect
+            accel = subprocess.Popen([HUBD, "serve", "--port", str(accel_port), "--data-dir", str(hubd.data_dir),
+                                      "--log-level", "warning", "--accel-redirect", ACCEL],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            behind = BEHIND.format(port=accel_port, prefix=ACCEL, storage=hubd.data_dir / "storage")
+            with Nginx(root, root / "www", behind) as nginx:
+                wait_answering(f"http://127.0.0.1:{accel_port}/api/whoami-v2")
+                urls = {"hubd": f"{hubd.url}/{repo}/resolve/main/big.bin", "nginx": f"{nginx.url}/big.bin",
+                        "accel": f"{nginx.url}/behind/{repo}/resolve/main/big.bin"}
                 warm(hubd.object_path(oid))
                 speeds: dict[tuple[str, str], list[float]] = {}
                 with RssSampler(hubd) as down_rss:
@@ -144,6 +140,8 @@ def main() -> None:
                         for _ in range(args.runs):  # interleaved, so drift hits both alike
                             for server, url in urls.items():
                                 speeds.setdefault((client, server), []).append(get(url, size))
+            os.killpg(accel.pid, signal.SIGTERM)
+            accel.wait(10)
     print(f"resolve throughput: {args.size_mib} MiB file, {args.runs} runs each, loopback, page cache warm, "
           f"{os.cpu_count()} cpus, load average before {load:.2f}")
     print("  clients: splice = body splice(2)d to /dev/null (no copy), +range = with 'Range: bytes=0-', "
@@ -154,6 +152,9 @@ def main() -> None:
         print(f"  [{client}] nginx GET /big.bin (sendfile) : {summary(nginx_s, 'GB/s')}")
         print(f"  [{client}] ratio hubd/nginx: best {max(hubd_s) / max(nginx_s):.2f}, "
               f"median {statistics.median(hubd_s) / statistics.median(nginx_s):.2f}  (goal >= 0.9)")
+        accel_s = speeds[(client, "accel")]
+        print(f"  [{client}] hubd behind nginx, --accel-redirect: {summary(accel_s, 'GB/s')}; ratio to nginx "
+              f"median {statistics.median(accel_s) / statistics.median(nginx_s):.2f}")
     print(f"  hubd RSS during the LFS upload: {up_rss.report()}")
     print(f"  hubd RSS during the downloads : {down_rss.report()}")
 

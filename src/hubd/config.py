@@ -27,6 +27,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("storage_url", str, "", "Where blobs live: file:///path (default: data_dir/storage)."),
     Setting("storage_proxy", int, 0,
             "1: stream S3 blobs through hubd instead of redirecting clients to presigned URLs."),
+    Setting("accel_redirect", str, "",
+            "Behind nginx: answer downloads of locally stored files with X-Accel-Redirect to this internal "
+            "location prefix (e.g. /_hubd_storage/, aliased to the storage directory); empty: hubd sends them."),
     Setting("lfs_threshold", int, 10 * MiB, "Files of at least this many bytes are uploaded as LFS."),
     Setting("lfs_multipart_threshold", int, 4096 * MiB, "LFS uploads above this size use multipart."),
     Setting("lfs_chunk_size", int, 512 * MiB, "Part size of multipart LFS uploads."),
@@ -80,6 +83,7 @@ class Settings:
     database_url: str = ""
     storage_url: str = ""
     storage_proxy: int = 0
+    accel_redirect: str = ""
     lfs_threshold: int = 10 * MiB
     lfs_multipart_threshold: int = 4096 * MiB
     lfs_chunk_size: int = 512 * MiB

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from starlette.concurrency import iterate_in_threadpool
-from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from hubd.hub.errors import BadRequest, RangeNotSatisfiable
 from hubd.hub.service import Hub
 
-READ_BLOCK = 4 * 1024 * 1024  # ranges are read and sent in large blocks: one thread hop per 4 MiB
+# Local files, whole or in ranges, are read and sent in large blocks: one thread hop per 4 MiB. Measured
+# against granian's pathsend (FileResponse), which reads and writes 128 KiB at a time on a thread pool with
+# a cross-thread wake-up each: 1.07x nginx sendfile for this path against 0.51x (bench/resolve_throughput.py).
+READ_BLOCK = 4 * 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -51,8 +55,12 @@ def can_redirect(hub: Hub) -> bool:
 def blob_response(hub: Hub, key: str, size: int, range_header: str | None, headers: dict[str, str],
                   redirect: bool = False) -> Response:
     local = hub.blobs.local_path(key)
-    if local is not None and not range_header:
-        return FileResponse(local, headers=headers, media_type="application/octet-stream")  # zero-copy
+    if local is not None and hub.settings.accel_redirect:
+        # behind nginx: it sends the file (sendfile, Range included) from an internal location aliased to the
+        # storage directory; access was decided here, and the headers above travel as $upstream_http_*
+        headers["X-Accel-Redirect"] = hub.settings.accel_redirect.rstrip("/") + "/" + quote(key)
+        headers.pop("Accept-Ranges", None)  # nginx keeps ours and adds its own: it would say it twice
+        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
     if redirect and can_redirect(hub) and (url := hub.blobs.presigned_get(key)) is not None:
         # the client reads X-Repo-Commit, X-Linked-Etag and X-Linked-Size from this 302 itself
         return RedirectResponse(url, status_code=302, headers=headers)
