@@ -44,8 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds hubd waits for the next piece of a request body before answering 408."),
     Setting("json_body_timeout", float, 60.0,
             "Seconds a JSON or form body (read whole into memory) may take to arrive in full."),
-    Setting("xet_cache_mib", int, 16,
-            "Memory one worker may give to its Xet caches (xorb indexes, file reconstructions), in MiB."),
+    Setting("xet_cache_mib", int, 32,
+            "Memory one worker may give to its Xet caches (xorb indexes, reconstructions, decoded chunks), in MiB."),
     Setting("webhook_targets", str, "public",
             "Where webhooks may be delivered: 'public' (globally routable addresses) and/or CIDR networks, "
             "comma-separated (e.g. 'public,10.1.0.0/16'; '127.0.0.0/8' lets tests reach loopback)."),
@@ -93,7 +93,7 @@ class Settings:
     idle_timeout: float = 20.0
     body_timeout: float = 30.0
     json_body_timeout: float = 60.0
-    xet_cache_mib: int = 16
+    xet_cache_mib: int = 32
     webhook_targets: str = "public"
     webhook_timeout: float = 10.0
     git_force_push: str = ""

@@ -6,9 +6,10 @@ from urllib.parse import quote
 
 from starlette.responses import Response
 
-from hubd.api.blobs import blob_response, can_redirect, parse_range, stream_response
+from hubd.api.blobs import blob_response, can_redirect, parse_range
 from hubd.api.hotpath import commit_of, download_repo, entry_at, not_modified
 from hubd.api.http import Ctx
+from hubd.api.xetfiles import xet_file_response
 from hubd.hub.counters import counts_as_download
 from hubd.hub.errors import EntryNotFound
 from hubd.hub.names import PLURAL_TO_TYPE, PREFIXES_RE
@@ -100,5 +101,5 @@ async def resolve(ctx: Ctx) -> Response:
     if xet_file is not None:
         # rebuilt from xorbs, for clients that do not speak Xet
         f = xet_file
-        return stream_response(lambda _key, s, e: hub.xet.iter_bytes(f, s, e), f.hash, size, range_header, headers)
+        return xet_file_response(hub.xet, f, range_header, headers)
     return blob_response(hub, key, size, range_header, headers, redirect=redirect)

@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from hubd.api.blobs import blob_response, can_redirect, stream_response
+from hubd.api.blobs import blob_response, can_redirect
 from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx, json_response
+from hubd.api.xetfiles import xet_file_response
 from hubd.hub.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
 from hubd.hub.names import PREFIXES_RE
 from hubd.hub.service import Hub
@@ -261,9 +262,7 @@ async def get_object(ctx: Ctx) -> Response:
         xet_file = await ctx.run(hub.xet.file, linked.xet_hash)
         if xet_file is None:
             raise NotFound("Object not found")
-        f = xet_file
-        return stream_response(lambda _key, s, e: hub.xet.iter_bytes(f, s, e), f.hash, linked.size,
-                               ctx.request.headers.get("range"), {})
+        return xet_file_response(hub.xet, xet_file, ctx.request.headers.get("range"), {})
     try:
         size = await ctx.run(hub.blobs.stat, lfs_key(oid))
     except BlobNotFound:

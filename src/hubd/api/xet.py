@@ -8,8 +8,8 @@ import tempfile
 import anyio
 from starlette.responses import Response
 
-from hubd.api.blobs import stream_response
 from hubd.api.http import Ctx, RequestTimeout, json_response
+from hubd.api.xetfiles import ranged_response
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized
 from hubd.hub.names import PLURAL_TO_TYPE
 from hubd.hub.service import Hub
@@ -23,14 +23,18 @@ from hubd.xet.xorb import XorbParser
 CAS_PREFIX = "/api/cas"
 TOKEN_TTL = 3600
 FEED_BLOCK = 1024 * 1024
+FEED_QUEUE = 1  # received blocks waiting for the parser: a xorb being read holds ~3 blocks
 XORB_INGEST_SLOTS = 4
 XORB_INGEST_SLOTS_OBJECT_STORE = 2
 XORB_BODY_DEADLINE = 300  # seconds for one xorb body (64 MiB at most): >= 220 KB/s
-# Xorb fetches are served in 256 KiB blocks: hf_xet keeps dozens of range requests open at once and granian
-# holds a few blocks per response that the client has not read yet, so the block size times that
-# concurrency is the worker's memory for a download. Measured with 9 stalled fetches of 64 MiB ranges:
-# +57 MiB with 1 MiB blocks, +17 MiB with 256 KiB (4 MiB blocks: +125 MiB for one 1 GiB hf_xet download).
-FETCH_BLOCK = 256 * 1024
+# Xorb fetches are served in 64 KiB blocks, read 256 KiB per thread hop. hf_xet keeps dozens of range requests
+# open at once, more the longer a download runs (14 for 1 GiB, ~30 for 16 GiB), and granian holds ~7 unsent
+# blocks per response when the client reads slower than the disk, so the block size times 7 times that
+# concurrency is what a download costs the worker: with 256 KiB blocks (mappings of their own, xet/memory.py)
+# ~1.8 MiB a connection, which made a 16 GiB download peak 33-45 MiB above a 1 GiB one. 64 KiB blocks also come
+# from the heap without page faults.
+FETCH_BLOCK = 64 * 1024
+FETCH_BATCH = 256 * 1024
 # Shards up to this size stay in memory while parsed; larger ones (files of a few GiB) go to a temp file.
 SHARD_SPOOL_BYTES = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
@@ -96,21 +100,48 @@ async def upload_xorb(ctx: Ctx) -> Response:
         try:
             parser = XorbParser(staged.write)
             with anyio.move_on_after(XORB_BODY_DEADLINE) as deadline:
-                # parsing, decompressing and hashing happen off the event loop, a block at a time
-                block = bytearray()
-                async for data in ctx.request.stream():
-                    block += data
-                    if len(block) >= FEED_BLOCK:
-                        await ctx.run(parser.feed, bytes(block))
-                        block.clear()
+                await _receive_and_parse(ctx, parser)
             if deadline.cancelled_caught:
                 raise RequestTimeout(f"A xorb body must arrive within {XORB_BODY_DEADLINE} s")
-            if block:
-                await ctx.run(parser.feed, bytes(block))
             inserted = await ctx.run(store.publish_xorb, h, parser, staged)
         finally:
             staged.abort()
     return json_response({"was_inserted": inserted})
+
+
+async def _receive_and_parse(ctx: Ctx, parser: XorbParser) -> None:
+    """The body is received on the event loop while the pieces before are parsed, decompressed, hashed and
+    written in a thread (blake3, LZ4 and file writes release the GIL): the network and the verification
+    overlap instead of taking turns. Pieces go over as they came (granian's ~400 KiB), a list of about
+    FEED_BLOCK per thread hop, never joined: a joined copy is a fresh mapping to fault in (xet/memory.py).
+    At most FEED_QUEUE lists wait between the two."""
+    send, receive = anyio.create_memory_object_stream[list[bytes]](FEED_QUEUE)
+
+    def feed(pieces: list[bytes]) -> None:
+        for piece in pieces:
+            parser.feed(piece)
+
+    async def parse() -> None:
+        async with receive:
+            async for pieces in receive:
+                await ctx.run(feed, pieces)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(parse)
+            async with send:
+                pieces: list[bytes] = []
+                size = 0
+                async for data in ctx.request.stream():
+                    pieces.append(data)
+                    size += len(data)
+                    if size >= FEED_BLOCK:
+                        await send.send(pieces)
+                        pieces, size = [], 0
+                if pieces:
+                    await send.send(pieces)
+    except BaseExceptionGroup as group:  # a bad chunk or a lost client: the first failure is the answer
+        raise group.exceptions[0] from None
 
 
 _slots: anyio.Semaphore | None = None
@@ -285,6 +316,6 @@ async def fetch_xorb(ctx: Ctx) -> Response:
         raise NotFound("Xorb not found") from None
     if last >= size:
         raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-    blobs = ctx.hub.blobs
-    return stream_response(lambda k, s, e: blobs.iter_range(k, s, e, FETCH_BLOCK), xorb_key(h), size,
-                           f"bytes={start}-{last}", {})
+    blobs, key = ctx.hub.blobs, xorb_key(h)
+    return ranged_response(lambda s, e: blobs.iter_range(key, s, e, FETCH_BLOCK), size, f"bytes={start}-{last}", {},
+                           batch=FETCH_BATCH)

@@ -44,6 +44,30 @@ class ByteLRU(Generic[V]):
                     self.used -= dropped
         return value
 
+    def peek(self, key: Hashable) -> V | None:
+        """The cached value (now the most recent), or None."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                return None
+            self._items.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: Hashable, value: V, size: int) -> None:
+        """Keep `value` at a cost of `size` bytes, evicting the oldest entries; not kept above a quarter of
+        the budget."""
+        if size * 4 > self.budget:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.used -= old[1]
+            self._items[key] = (value, size)
+            self.used += size
+            while self.used > self.budget:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self.used -= dropped
+
     def discard(self, key: Hashable) -> None:
         with self._lock:
             hit = self._items.pop(key, None)

@@ -28,11 +28,11 @@ def xet_unhex(s: str) -> bytes:
     return b"".join(b[i:i + 8][::-1] for i in range(0, 32, 8))
 
 
-def keyed(key: bytes, data: bytes) -> bytes:
+def keyed(key: bytes, data: bytes | memoryview) -> bytes:
     return blake3.blake3(data, key=key).digest()
 
 
-def chunk_hash(data: bytes) -> bytes:
+def chunk_hash(data: bytes | memoryview) -> bytes:
     return keyed(DATA_KEY, data)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +23,9 @@ from hubd.xet.xorb import (
     XorbFormatError,
     XorbIndex,
     XorbParser,
-    decompress,
+    inflate,
     pack_index,
-    parse_header,
+    walk_records,
 )
 
 log = logging.getLogger(__name__)
@@ -34,15 +37,25 @@ MAX_CHUNK_REFS = 1 << 20
 # Bytes rebuilt to compute the sha256 of new files: the unpacked size of the xorbs the shard lists as new
 # (the client sent them) plus this allowance for files made by dedup from stored chunks (edited files).
 FREE_REBUILD_BYTES = 8 << 30
-# Default byte budget of the caches of xorb indexes and file reconstructions (setting xet_cache_mib): ~50
-# indexes of full xorbs, the hot set of a few GiB of files. One file streamed end to end fills the cache as
-# it goes, so whatever the budget is, a worker grows by that much between a small file and a huge one.
-DEFAULT_CACHE_BYTES = 16 << 20
+# Default byte budget of the Xet caches of one worker (setting xet_cache_mib): a quarter for xorb indexes and
+# file reconstructions (~200 indexes of 64 MiB xorbs: the hot set of a dozen GiB of files), the rest for
+# decoded chunks. A file streamed end to end fills both as it goes, so the budget, not the file, is what a
+# worker grows by between a small file and a huge one.
+DEFAULT_CACHE_BYTES = 32 << 20
+META_SHARE = 4
+# What a cached decoded chunk costs beyond its bytes (the bytes object, its key, the LRU's entry).
+CHUNK_OVERHEAD = 160
+MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux: fault a window's pages in with the mmap call
+# Files of one shard rebuilt for their sha256 at once (each reads a READ_BLOCK at a time).
+REBUILD_THREADS = 2
 # Streams at least this long hand their freed heap back to the kernel when they end (xet/memory.py).
 TRIM_AFTER_BYTES = 64 << 20
 # Stored chunk streams are read in blocks of this size: large enough for few storage calls, small enough
 # that a stream's buffers stay a few MiB.
 READ_BLOCK = 2 << 20
+# Files rebuilt for plain HTTP are sent in blocks of this size: one thread hop and one join per block.
+# granian holds a few unsent blocks per response, so this times a few is what one slow reader costs.
+STREAM_BLOCK = 2 << 20
 
 
 def xorb_key(h: str) -> str:
@@ -96,8 +109,10 @@ class XetStore:
     def __init__(self, blobs: BlobStore, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         tune_malloc()  # every worker builds one XetStore: the place to set its malloc up (see xet/memory.py)
         self.blobs = blobs
-        # xorb indexes and file reconstructions share one byte budget (setting xet_cache_mib)
-        self.cache: ByteLRU[Any] = ByteLRU(cache_bytes)  # xorb indexes and file reconstructions
+        # one byte budget (setting xet_cache_mib), split so that streaming chunks never evicts the indexes
+        self.cache: ByteLRU[Any] = ByteLRU(cache_bytes // META_SHARE)  # xorb indexes and file reconstructions
+        # decoded compressed chunks of immutable xorbs: plain-HTTP reads skip LZ4 and byte regrouping
+        self.chunk_cache: ByteLRU[bytes] = ByteLRU(cache_bytes - cache_bytes // META_SHARE)
 
     def xorb_index(self, h: str) -> XorbIndex:
         """A stored xorb's chunk index (BlobNotFound when the xorb is not whole)."""
@@ -201,13 +216,21 @@ class XetStore:
                 f"{FREE_REBUILD_BYTES} bytes beyond the new xorbs are rebuilt per shard")
         verified: dict[tuple[str, int, int], bytes] = {}  # term ranges already proved in this shard
         out: dict[str, XetFile] = {}
+        drafts: dict[str, XetFile] = {}
         for sf in files:
             checked = self._check_file(sf, verified)
-            if checked.hash not in out:
-                out[checked.hash] = self.file(checked.hash) or self._hash_file(checked)
-            if sf.sha256 is not None and sf.sha256 != out[checked.hash].sha256:
-                raise MalformedXetObject(f"Shard claims sha256 {sf.sha256} for file {checked.hash}, its content hashes "
-                                 f"to {out[checked.hash].sha256}")
+            if checked.hash not in out and checked.hash not in drafts:
+                stored = self.file(checked.hash)
+                if stored is not None:
+                    out[checked.hash] = stored
+                else:
+                    drafts[checked.hash] = checked
+        out.update(self._hash_files(list(drafts.values())))
+        for sf in files:
+            h = xet_hex(sf.file_hash)
+            if sf.sha256 is not None and sf.sha256 != out[h].sha256:
+                raise MalformedXetObject(f"Shard claims sha256 {sf.sha256} for file {h}, its content hashes "
+                                 f"to {out[h].sha256}")
         for stored in out.values():
             self._store_file(stored)
         return list(out.values())
@@ -237,12 +260,17 @@ class XetStore:
             raise MalformedXetObject(f"Shard file {h} does not hash to its chunks")
         return XetFile(h, sum(t.size for t in terms), "", tuple(terms))
 
-    def _hash_file(self, draft: XetFile) -> XetFile:
-        """The sha256 in a shard is only a claim; the one hubd maps is the one it computes itself."""
-        digest = hashlib.sha256()
-        for data in self.iter_bytes(draft, 0, draft.size):
-            digest.update(data)
-        return XetFile(draft.hash, draft.size, digest.hexdigest(), draft.terms)
+    def _hash_files(self, drafts: list[XetFile]) -> dict[str, XetFile]:
+        """The sha256 in a shard is only a claim; the one hubd maps is the one it computes itself. One
+        file's sha256 is sequential, so the files of a shard are hashed side by side (hashlib and the
+        reads release the GIL): a folder of files takes every core, not one."""
+        def done(draft: XetFile) -> XetFile:
+            return XetFile(draft.hash, draft.size, self.sha256_of(draft), draft.terms)
+
+        if len(drafts) < 2:
+            return {d.hash: done(d) for d in drafts}
+        with ThreadPoolExecutor(min(REBUILD_THREADS, len(drafts)), thread_name_prefix="xet-sha256") as pool:
+            return {f.hash: f for f in pool.map(done, drafts)}
 
     def _store_file(self, f: XetFile) -> None:
         if self.file(f.hash) is not None:
@@ -283,9 +311,9 @@ class XetStore:
         index = self.xorb_index(xorb)
         return (index.end(start - 1) if start else 0), index.end(end - 1)
 
-    def iter_bytes(self, f: XetFile, start: int, end: int, block: int = 1024 * 1024) -> Iterator[bytes]:
+    def iter_bytes(self, f: XetFile, start: int, end: int, block: int = STREAM_BLOCK) -> Iterator[bytes]:
         """Bytes [start, end) of a file, in blocks of about `block` bytes. granian keeps a few unsent blocks
-        per response, so the block size is what a stream costs the worker (4 MiB blocks: ~40 MiB a stream)."""
+        per response, so the block size is what a stream costs the worker (see STREAM_BLOCK)."""
         try:
             yield from self._iter_bytes(f, start, end, block)
         finally:
@@ -293,48 +321,111 @@ class XetStore:
                 release_memory()  # a long stream leaves freed heap behind in the worker: give it back
 
     def _iter_bytes(self, f: XetFile, start: int, end: int, block: int) -> Iterator[bytes]:
-        out = bytearray()
+        """Blocks of exactly `block` bytes (the last one shorter), each one join of views into the storage
+        reads and the decoded chunks: the only copy made in Python, whatever the chunks' compression."""
+        parts: list[bytes | memoryview] = []
+        n = 0
         for p in self.iter_pieces(f, start, end):
             skip, left = p.skip, p.size
-            for raw in self._iter_chunks(p.xorb, p.start, p.end):
+            for raw in self._iter_chunks(p.xorb, p.start, p.end, keep=True):
                 if skip >= len(raw):
                     skip -= len(raw)
                     continue
-                piece = raw[skip:skip + left]
+                if skip or left < len(raw):
+                    raw = memoryview(raw)[skip:skip + left]
                 skip = 0
-                left -= len(piece)
-                out += piece
-                if len(out) >= block:
-                    yield bytes(out)
-                    out.clear()
+                left -= len(raw)
+                while n + len(raw) >= block:  # fill the block, send it, keep the rest of the chunk
+                    room = block - n
+                    parts.append(memoryview(raw)[:room])
+                    yield b"".join(parts)
+                    parts, n = [], 0
+                    raw = memoryview(raw)[room:]
+                if raw:
+                    parts.append(raw)
+                    n += len(raw)
                 if left <= 0:
                     break
-        if out:
-            yield bytes(out)
+        if parts:
+            yield b"".join(parts)
 
-    def _iter_chunks(self, xorb: str, start: int, end: int) -> Iterator[bytes]:
-        """Decompressed chunks [start, end) of a xorb, read from storage in large blocks."""
+    def sha256_of(self, f: XetFile) -> str:
+        """The sha256 of a file's bytes, hashed chunk by chunk as they are read: stored chunks are hashed
+        in place (views into the read blocks) and hashlib releases the GIL for each, so the event loop and
+        other rebuilds run meanwhile. Nothing rebuilt is cached: a new file is read once."""
+        digest = hashlib.sha256()
+        for p in self.iter_pieces(f, 0, f.size):
+            for raw in self._iter_chunks(p.xorb, p.start, p.end, keep=False):
+                digest.update(raw)
+        return digest.hexdigest()
+
+    def _iter_chunks(self, xorb: str, start: int, end: int, keep: bool) -> Iterator[bytes | memoryview]:
+        """Decompressed chunks [start, end) of a xorb. Compressed chunks already decoded are taken from the
+        chunk cache (xorbs never change); runs of the others are read from storage in READ_BLOCK blocks, and
+        with `keep` the compressed ones decoded there are cached."""
+        index = self.xorb_index(xorb)
+        cache = self.chunk_cache
+        prev = index.end(start - 1) if start else 0
+        run: int | None = None  # first chunk of the run still to read
+        for k, (_h, last, size) in enumerate(index.entries(start, end), start):
+            hit = None
+            if cache.used and last - prev - HEADER != size:  # stored compressed: it may be decoded already
+                hit = cache.peek((xorb, k))
+            prev = last
+            if hit is None:
+                if run is None:
+                    run = k
+                continue
+            if run is not None:
+                yield from self._read_run(xorb, run, k, keep)
+                run = None
+            yield hit
+        if run is not None:
+            yield from self._read_run(xorb, run, end, keep)
+
+    def _stored(self, xorb: str, first: int, last: int) -> Iterator[bytes | memoryview]:
+        """Bytes [first, last) of a stored xorb in blocks of about READ_BLOCK. A xorb on local disk is mapped
+        a window at a time (its pages populated in one call): the chunks are then views of the page cache,
+        with no read copy and no fresh buffer to fault in per block. A mapped window counts in the worker's
+        RSS until its last view is dropped, so windows stay READ_BLOCK long."""
+        key = xorb_key(xorb)
+        path = self.blobs.local_path(key)
+        if path is None:
+            yield from self.blobs.iter_range(key, first, last, READ_BLOCK)
+            return
+        with open(path, "rb") as fh:
+            fd = fh.fileno()
+            if os.fstat(fd).st_size < last:  # a mapping read past the end of its file is a SIGBUS
+                raise XorbFormatError("stored xorb is shorter than its index")
+            pos = first
+            while pos < last:
+                base = pos - pos % mmap.ALLOCATIONGRANULARITY
+                length = min(last, pos + READ_BLOCK) - base
+                window = mmap.mmap(fd, length, flags=mmap.MAP_SHARED | MAP_POPULATE, prot=mmap.PROT_READ,
+                                   offset=base)
+                yield memoryview(window)[pos - base:]  # unmapped when the last view of it is dropped
+                pos = base + length
+
+    def _read_run(self, xorb: str, start: int, end: int, keep: bool) -> Iterator[bytes | memoryview]:
         first, last = self.byte_range(xorb, start, end)
-        buf = bytearray()
-        for data in self.blobs.iter_range(xorb_key(xorb), first, last, READ_BLOCK):
-            buf += data
-            view = memoryview(buf)
-            pos = 0
-            while len(buf) - pos >= HEADER:
-                try:
-                    clen, scheme, ulen = parse_header(bytes(view[pos:pos + HEADER]))
-                    if len(buf) - pos < HEADER + clen:
-                        break
-                    raw = decompress(scheme, view[pos + HEADER:pos + HEADER + clen], ulen)
-                except XorbFormatError as exc:
-                    # these bytes passed validation when they were uploaded: storage changed them
-                    log.error("stored xorb %s is corrupt at offset %d: %s", xorb, first + pos, exc)
-                    raise CorruptStoredObject(f"Stored xorb {xorb} is corrupt") from None
-                pos += HEADER + clen
-                yield raw
-            view.release()
-            del buf[:pos]
-        if buf:
+        k = start
+        try:
+            for scheme, ulen, body in walk_records(self._stored(xorb, first, last)):
+                if k == end:
+                    break
+                if scheme == 0:
+                    yield body
+                else:
+                    raw = inflate(scheme, body, ulen)
+                    if keep:
+                        self.chunk_cache.put((xorb, k), raw, len(raw) + CHUNK_OVERHEAD)
+                    yield raw
+                k += 1
+        except XorbFormatError as exc:
+            # these bytes passed validation when they were uploaded: storage changed them
+            log.error("stored xorb %s is corrupt in chunks [%d, %d): %s", xorb, start, end, exc)
+            raise CorruptStoredObject(f"Stored xorb {xorb} is corrupt") from None
+        if k != end:
             log.error("stored xorb %s is shorter than its index", xorb)
             raise CorruptStoredObject(f"Stored xorb {xorb} is shorter than its index")
 

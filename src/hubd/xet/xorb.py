@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import lz4.frame
@@ -59,32 +60,41 @@ def _lz4_bounded(body: bytes | memoryview, size: int) -> bytes:
     return raw
 
 
-def decompress(scheme: int, body: bytes | memoryview, size: int) -> bytes:
-    """One chunk's bytes; `size` (the header's length, at most MAX_CHUNK) bounds every allocation."""
+def decompress(scheme: int, body: bytes | memoryview, size: int) -> bytes | memoryview:
+    """One chunk's bytes; `size` (the header's length, at most MAX_CHUNK) bounds every allocation. A stored
+    (scheme 0) chunk is its body itself, not a copy: hashing and sending take views."""
+    if scheme == 0:
+        if size > MAX_CHUNK:
+            raise XorbFormatError("Xorb chunk exceeds the size limits")
+        if len(body) != size:
+            raise XorbFormatError("Xorb chunk length does not match its header")
+        return body
+    return inflate(scheme, body, size)
+
+
+def inflate(scheme: int, body: bytes | memoryview, size: int) -> bytes:
+    """A compressed chunk's bytes (schemes 1 and 2), bounded by `size` as `decompress`."""
     if size > MAX_CHUNK:
         raise XorbFormatError("Xorb chunk exceeds the size limits")
-    if scheme == 0:
-        raw = bytes(body)
-    elif scheme in (1, 2):
-        raw = _lz4_bounded(body, size)
-        if scheme == 2:  # byte grouping: the 4 byte lanes were stored one after the other
-            n = len(raw)
-            q, r = divmod(n, 4)
-            out = bytearray(n)
-            off = 0
-            for g in range(4):
-                sz = q + (1 if g < r else 0)
-                out[g::4] = raw[off:off + sz]
-                off += sz
-            raw = bytes(out)
-    else:
+    if scheme not in (1, 2):
         raise XorbFormatError(f"Unknown xorb compression scheme {scheme}")
+    raw = _lz4_bounded(body, size)
+    if scheme == 2:  # byte grouping: the 4 byte lanes were stored one after the other
+        n = len(raw)
+        q, r = divmod(n, 4)
+        out = bytearray(n)
+        off = 0
+        for g in range(4):
+            sz = q + (1 if g < r else 0)
+            out[g::4] = raw[off:off + sz]
+            off += sz
+        raw = bytes(out)
     if len(raw) != size:
         raise XorbFormatError("Xorb chunk length does not match its header")
     return raw
 
 
-def parse_header(h: bytes) -> tuple[int, int, int]:
+def parse_header(h: bytes | memoryview) -> tuple[int, int, int]:
     """(compressed length, scheme, uncompressed length) of a chunk record header."""
     if len(h) != HEADER:
         raise XorbFormatError("Xorb chunk header is truncated")
@@ -126,29 +136,63 @@ class XorbParser:
             raise MalformedXetObject("Xorb is larger than 64 MiB")
         if self.in_footer:
             return  # a footer is derived data: the stored form is rebuilt from the chunks
-        if self.buf:
-            self.buf.extend(data)
-            data = bytes(self.buf)
-            self.buf.clear()
         view = memoryview(data)
         pos = 0
-        while len(data) - pos >= HEADER:
+        if self.buf:  # complete the record cut by the previous block; the rest of this block is not copied
+            pos = self._complete(view)
+            if pos < 0:
+                return
+        first = pos
+        while len(view) - pos >= HEADER:
             if view[pos:pos + 7] == FOOTER_MAGIC:
                 self.in_footer = True
                 break
-            clen, scheme, ulen = parse_header(data[pos:pos + HEADER])
-            if len(data) - pos < HEADER + clen:
+            clen, scheme, ulen = parse_header(view[pos:pos + HEADER])
+            if len(view) - pos < HEADER + clen:
                 break
-            raw = decompress(scheme, view[pos + HEADER:pos + HEADER + clen], ulen)
+            self._chunk(view[pos + HEADER:pos + HEADER + clen], scheme, ulen)
             pos += HEADER + clen
-            self.chunks.append(ChunkMeta(chunk_hash(raw), self.offset + pos, ulen))
-            if len(self.chunks) > MAX_CHUNKS:
-                raise MalformedXetObject(f"Xorb has more than {MAX_CHUNKS} chunks")
-        if pos:
-            self.sink(view[:pos])
-            self.offset += pos
-        if not self.in_footer:
+        if pos > first:
+            self.sink(view[first:pos])  # the block's whole records in one write
+        if not self.in_footer and pos < len(view):
             self.buf.extend(view[pos:])
+
+    def _complete(self, view: memoryview) -> int:
+        """Feed the head of `view` to the record pending in `buf`; where the block's own records start, or -1
+        when the block ended first (it is then all in `buf`)."""
+        buf = self.buf
+        if len(buf) < HEADER:
+            take = min(HEADER - len(buf), len(view))
+            buf.extend(view[:take])
+            if len(buf) < HEADER:
+                return -1
+            if bytes(buf[:7]) == FOOTER_MAGIC:
+                self.in_footer = True
+                buf.clear()
+                return -1
+            view = view[take:]
+            used = take
+        else:
+            used = 0
+        clen, scheme, ulen = parse_header(bytes(buf[:HEADER]))
+        take = min(HEADER + clen - len(buf), len(view))
+        buf.extend(view[:take])
+        used += take
+        if len(buf) < HEADER + clen:
+            return -1
+        record = bytes(buf)
+        buf.clear()
+        self._chunk(memoryview(record)[HEADER:], scheme, ulen)
+        self.sink(record)
+        return used
+
+    def _chunk(self, body: memoryview, scheme: int, ulen: int) -> None:
+        """One whole record's body: decompressed (bounded) and hashed (blake3 releases the GIL)."""
+        raw = decompress(scheme, body, ulen)
+        self.offset += HEADER + len(body)
+        self.chunks.append(ChunkMeta(chunk_hash(raw), self.offset, ulen))
+        if len(self.chunks) > MAX_CHUNKS:
+            raise MalformedXetObject(f"Xorb has more than {MAX_CHUNKS} chunks")
 
     def finish(self) -> list[ChunkMeta]:
         if self.buf:
@@ -208,11 +252,36 @@ class XorbIndex:
         return int(_ENTRY.unpack_from(self.data, i * _ENTRY.size)[1])
 
 
-def iter_records(data: bytes | memoryview):
-    """Decompressed chunks of a stretch of stored chunk stream that starts at a record boundary."""
-    view = memoryview(data)
-    pos = 0
-    while pos < len(view):
-        clen, scheme, ulen = parse_header(bytes(view[pos:pos + HEADER]))
-        yield decompress(scheme, view[pos + HEADER:pos + HEADER + clen], ulen)
-        pos += HEADER + clen
+def walk_records(blocks: Iterable[bytes | memoryview]) -> Iterator[tuple[int, int, memoryview]]:
+    """(scheme, uncompressed length, body) of each record of a stored chunk stream read in blocks that start
+    at a record boundary. Bodies are views into the blocks, not copies; only a record cut by a block edge is
+    copied (once, alone). A view is valid as long as the caller keeps it."""
+    pending = bytearray()
+    for data in blocks:
+        view = memoryview(data)
+        pos = 0
+        if pending:
+            if len(pending) < HEADER:
+                pos = min(HEADER - len(pending), len(view))
+                pending += view[:pos]
+                if len(pending) < HEADER:
+                    continue
+            clen, scheme, ulen = parse_header(bytes(pending[:HEADER]))
+            take = min(HEADER + clen - len(pending), len(view) - pos)
+            pending += view[pos:pos + take]
+            pos += take
+            if len(pending) < HEADER + clen:
+                continue
+            yield scheme, ulen, memoryview(bytes(pending))[HEADER:]
+            pending = bytearray()
+        n = len(view)
+        while n - pos >= HEADER:
+            clen, scheme, ulen = parse_header(view[pos:pos + HEADER])
+            if n - pos < HEADER + clen:
+                break
+            yield scheme, ulen, view[pos + HEADER:pos + HEADER + clen]
+            pos += HEADER + clen
+        if pos < n:
+            pending = bytearray(view[pos:])
+    if pending:
+        raise XorbFormatError("Xorb chunk stream ends inside a record")
