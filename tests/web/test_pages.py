@@ -8,7 +8,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from tests.conftest import eventually
+from tests.conftest import eventually, running_hubd
 from tests.web.conftest import PASSWORD, Tab, set_password
 
 CARD = b"""---
@@ -161,3 +161,23 @@ def test_tokens_page_create_use_revoke(tab: Tab, web) -> None:  # type: ignore[n
     assert eventually(lambda: httpx.get(web.url + "/api/whoami-v2",
                                         headers={"authorization": f"Bearer {secret}"}).status_code == 401)
     assert tab.errors == []
+
+
+def test_session_cookie_is_secure_behind_https(web) -> None:  # type: ignore[no-untyped-def]
+    """With an https public URL (hubd behind a TLS proxy) the session and pre-sign-in CSRF cookies are Secure."""
+    with running_hubd("https-cookie", "carol", extra_args=["--public-url", "https://hub.example.org"]) as server:
+        set_password(server, "carol")
+        with httpx.Client(base_url=server.url) as c:
+            first = c.get("/login")
+            assert "secure" in first.headers["set-cookie"].lower()
+            csrf = c.cookies["hubd_csrf"]  # a client sends a Secure cookie over https only: here by hand
+            c.cookies.clear()
+            r = c.post("/login", data={"username": "carol", "password": PASSWORD, "csrf_token": csrf},
+                       headers={"cookie": f"hubd_csrf={csrf}"})
+            assert r.status_code == 303
+            cookie = r.headers["set-cookie"].lower()
+            assert cookie.startswith("hubd_session=") and "secure" in cookie and "httponly" in cookie
+            assert "samesite=lax" in cookie
+    # and not over plain http, where a Secure cookie would never come back
+    with httpx.Client(base_url=web.url) as c:
+        assert "secure" not in c.get("/login").headers["set-cookie"].lower()
