@@ -352,7 +352,9 @@ def fetch(view: RepoView, a: FetchArgs, proto: Protocol) -> None:
     common = [h for h in a.haves if h in store]  # this repo's commits only: another repo's are never ACKed
     commit_wants = [w for w in a.wants if w.decode() in store.commits or w in view.tag_objects]
     peeled_wants = [view.peel_object(w) for w in commit_wants]
-    if b"done" not in a.flags:
+    if b"done" in a.flags:  # what can be refused is, before the first line of the answer
+        boundary, new_shallow, unshallow = _shallow_info(view, a, peeled_wants)
+    else:
         proto.write_pkt_line(b"acknowledgments\n")
         for h in common:
             proto.write_pkt_line(b"ACK " + h + b"\n")
@@ -367,9 +369,9 @@ def fetch(view: RepoView, a: FetchArgs, proto: Protocol) -> None:
         if not ready:
             proto.write_pkt_line(None)
             return
+        boundary, new_shallow, unshallow = _shallow_info(view, a, peeled_wants)
         proto.write_pkt_line(b"ready\n")
         proto.write(DELIM)
-    boundary, new_shallow, unshallow = _shallow_info(view, a, peeled_wants)
     if a.shallow or a.depth is not None or a.deepen_since is not None or a.deepen_not:
         proto.write_pkt_line(b"shallow-info\n")
         for sha in sorted(new_shallow):
