@@ -2,7 +2,8 @@
 
 Credentials come as git sends them (HTTP Basic, any user name, a token as the password; app._token reads
 them). A 401 carries `WWW-Authenticate: Basic` so git asks for credentials; private repos answer outsiders
-exactly as the API does."""
+exactly as the API does. Fetches speak protocol v2 when git's `Git-Protocol` header asks for it (hubd.git.v2),
+v0/v1 otherwise (dulwich's handlers); pushes always v0, as git's own server does."""
 
 from __future__ import annotations
 
