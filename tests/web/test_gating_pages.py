@@ -14,6 +14,9 @@ from tests.web.conftest import Tab, signed_in_client
 
 CARD = b"""---
 license: other
+extra_gated_heading: Ask for the weights
+extra_gated_prompt: "You agree to **our terms**. <script>window.pwned = 1</script>"
+extra_gated_button_content: Agree and ask
 extra_gated_fields:
   Company: text
   Country:
@@ -48,11 +51,14 @@ def test_access_request_form_and_queue(tab: Tab, browser, web, gated: str, bob: 
     tab.login("bob")
     tab.goto(f"/{gated}")
     gate = page.locator("section.gate")
+    assert gate.get_by_role("heading", name="Ask for the weights").is_visible()
+    assert gate.locator(".markdown strong").inner_text() == "our terms"
+    assert page.evaluate("window.pwned") is None and gate.locator("script").count() == 0
     gate.get_by_label("Company").fill("<b>Acme</b> & co")
     gate.get_by_label("Country").select_option("Japan")
     gate.get_by_label("I agree to the terms").check()
     tab.shot("gate-form")
-    gate.get_by_role("button", name="Request access").click()
+    gate.get_by_role("button", name="Agree and ask").click()
     assert "awaiting a review" in page.locator("#gate-status").inner_text()
     assert not _downloads(bob, gated)
 

@@ -35,7 +35,18 @@ def gate_context(ctx: Ctx, repo: Repo) -> dict | None:
     p = ctx.principal
     status = ctx.hub.gating.status_of(repo, p.user_id) if p is not None else None
     fields = [(label, *field_kind(kind)) for label, kind in ctx.hub.gating.form_fields(repo).items()]
-    return {"status": status, "fields": fields}
+    card = (ctx.hub.card(repo.head_sha) if repo.head_sha else None) or {}
+    prompt = _card_text(card, "extra_gated_prompt", 20_000)
+    return {"status": status, "fields": fields, "heading": _card_text(card, "extra_gated_heading", 200),
+            "description": _card_text(card, "extra_gated_description", 2000),
+            "button": _card_text(card, "extra_gated_button_content", 100),
+            # the owners' conditions, in markdown as on the Hub: rendered and sanitized like a card
+            "prompt": render.markdown_html(prompt) if prompt else None}
+
+
+def _card_text(card: dict, key: str, limit: int) -> str | None:
+    value = card.get(key)
+    return (value.strip()[:limit] or None) if isinstance(value, str) else None
 
 
 @page
