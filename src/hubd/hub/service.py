@@ -17,17 +17,9 @@ from hubd.db.accessgen import AccessGeneration, create_access_triggers
 from hubd.db.engine import Database
 from hubd.db.inserts import insert_if_absent
 from hubd.db.schema import (
-    discussions,
-    downloads_daily,
-    likes,
-    parquet_exports,
-    refs,
     repo_commits,
-    repo_meta,
-    repo_metrics,
     repo_objects,
     repo_redirects,
-    repo_tags,
     repos,
 )
 from hubd.hub import access
@@ -336,11 +328,9 @@ class Hub:
     def delete_repo(self, p: Principal | None, repo_type: str, namespace: str, name: str) -> None:
         repo = self.repo_for_write(p, check_repo_type(repo_type), namespace, name, "write")
         with self.db.write() as conn:
-            for table in (refs, repo_commits, discussions, repo_tags, repo_objects, repo_meta, likes, repo_metrics,
-                          parquet_exports,
-                          downloads_daily):
-                conn.execute(table.delete().where(table.c.repo_id == repo.id))
             emit_repo_event(conn, repo, "repo", "delete")  # its deliveries outlive it (they name webhooks)
+            # every table that names a repo does so with ON DELETE CASCADE (checked on both engines by
+            # tests/api/test_repo_lifecycle.py): refs, commits, objects, discussions, likes, metadata...
             conn.execute(repos.delete().where(repos.c.id == repo.id))
 
     def move_repo(self, p: Principal | None, repo_type: str, source: str, dest: str) -> Repo:
