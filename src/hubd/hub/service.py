@@ -413,9 +413,6 @@ class Hub:
         with self.db.read() as conn:
             row = conn.execute(select(repo_objects.c.oid).where(
                 (repo_objects.c.repo_id == repo_id) & (repo_objects.c.xet_hash == xet_hash)).limit(1)).first()
-        if row is None and self.mirror is not None and self.mirror.is_mirrored(repo_id):
-            repo = self.repo_by_id(repo_id)  # a mirrored Xet file not filled yet: filled from the upstream's CAS
-            return repo is not None and self.mirror.xet.ensure(repo, xet_hash)
         return row is not None
 
     def xet_hashes(self, repo_id: int, oids: list[str]) -> dict[str, str]:

@@ -10,17 +10,22 @@ upstream's CAS (its reconstruction and xorb byte ranges), never re-chunked and n
   chunks, as every stored xorb is). `mirror/xorb-range/<upstream xorb>/<first>-<end>` maps the upstream's
   chunks to it, so a later file naming chunks already fetched (an edited file, a dataset's new revision)
   costs no upstream traffic for them.
-- The file becomes visible (its reconstruction stored, linked to the repo with its sha256) only after its
-  chunks hash to the upstream's Xet hash and its rebuilt bytes to the pointer's sha256 and size.
-- Concurrent first requests for one file wait for one fill (per process)."""
+- Streaming while filling: a reconstruction of a Range fills only the upstream terms that Range needs (hf_xet
+  asks for a large file a segment at a time), and is answered from a draft of the file whose other terms are
+  never read. The file becomes visible (its reconstruction stored, linked to the repo with its sha256) only
+  once every term is here, its chunks hash to the upstream's Xet hash and its bytes to the pointer's sha256
+  and size; until then each segment is the upstream's bytes as its own CAS described them.
+- Concurrent requests for one file take turns (per process): a term is fetched once."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -41,7 +46,27 @@ log = logging.getLogger("hubd.mirror")
 NO_XET = "-"  # the hint of an object the upstream does not keep in Xet
 MAX_RECONSTRUCTION_JSON = 64 * 1024 * 1024
 MAX_RANGE_BYTES = 64 * 1024 * 1024 + 1024 * 1024  # one upstream xorb at most
-HINT_BATCH = 100  # paths asked of the upstream's paths-info at once
+PLAN_TTL = 1800.0  # seconds an upstream reconstruction is reused (its fetch URLs are signed for an hour)
+MAX_PLANS = 64
+_RANGE = re.compile(r"^bytes=(\d{1,15})-(\d{0,15})$")
+
+
+@dataclass
+class _Plan:
+    at: float
+    terms: list[tuple[str, int, int, int]]  # upstream xorb, first chunk, end chunk, unpacked bytes
+    fetch: dict[str, list[tuple[int, int, str, int, int]]]  # xorb → (chunks, url, first byte, last byte)
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int]:
+    """[first, end) of a reconstruction's Range; the whole file without one (or with one the CAS handler
+    will refuse anyway)."""
+    m = _RANGE.match(header.strip()) if header else None
+    if m is None:
+        return 0, size
+    first = int(m.group(1))
+    end = min(int(m.group(2)) + 1, size) if m.group(2) else size
+    return (first, end) if first < end else (0, size)
 
 
 def _hash_hint_key(oid: str) -> str:
@@ -63,6 +88,8 @@ class XetMirror:
         self._hints: dict[str, str] = {}  # oid → xet hash or NO_XET (immutable: what an object is never changes)
         self._locks: dict[tuple[int, str], threading.Lock] = {}
         self._lock = threading.Lock()
+        self._plans: dict[tuple[int, str], _Plan] = {}
+        self._ranges: dict[str, list[tuple[int, int, str]]] = {}  # upstream xorb → its chunk ranges stored here
 
     # --- hints ------------------------------------------------------------------------------------------
     def xet_hash(self, repo: Repo, sha: str, path: str, oid: str, size: int) -> str | None:
@@ -105,22 +132,39 @@ class XetMirror:
 
     # --- fills ------------------------------------------------------------------------------------------
     def ensure(self, repo: Repo, xet_hash: str) -> bool:
-        """Make the mirrored repo's Xet file `xet_hash` readable here (filled from the upstream if needed).
-        False when this hub never learned of such a file in a mirrored repo."""
+        """Make the mirrored repo's Xet file `xet_hash` readable here, filled whole from the upstream if
+        needed (pins). False when this hub never learned of such a file in a mirrored repo."""
+        f = self.file_for(repo, xet_hash, None)
+        if f is None:
+            return False
+        if not self._has(repo.id, xet_hash):
+            raise UpstreamUnavailable(f"The Xet file {xet_hash} could not be filled whole")
+        return True
+
+    def file_for_id(self, repo_id: int, xet_hash: str, range_header: str | None) -> XetFile | None:
+        repo = self.hub.repo_by_id(repo_id)  # a Xet token outlives nothing: ids are never reused
+        return None if repo is None else self.file_for(repo, xet_hash, range_header)
+
+    def file_for(self, repo: Repo, xet_hash: str, range_header: str | None) -> XetFile | None:
+        """The file a reconstruction of `range_header` (the whole file without one) is built from: the stored
+        file once it is whole; before that, a draft whose terms inside the range are filled (streaming while
+        filling: hf_xet asks for a large file a segment at a time, and each segment costs the upstream only
+        its own xorb ranges). Terms outside the range still name upstream xorbs: never read, since only the
+        range's terms are. None when this hub knows no such file in a mirrored repo."""
         if self._has(repo.id, xet_hash):
-            return True
+            return self.hub.xet.file(xet_hash)
         try:
             target = json.loads(self.hub.blobs.read(_file_hint_key(xet_hash)))
-        except BlobNotFound:
-            return False
+            oid, size = str(target["oid"]), int(target["size"])
+        except (BlobNotFound, KeyError, TypeError, ValueError):
+            return None
+        first, end = _byte_range(range_header, size)
         with self._lock:
             lock = self._locks.setdefault((repo.id, xet_hash), threading.Lock())
-        with lock:  # concurrent first requests: one fills, the others find it done
-            if not self._has(repo.id, xet_hash):
-                self._fill(repo, xet_hash, str(target["oid"]), int(target["size"]))
-        with self._lock:
-            self._locks.pop((repo.id, xet_hash), None)
-        return True
+        with lock:  # concurrent requests for one file: one fetches, the others find the terms filled
+            if self._has(repo.id, xet_hash):
+                return self.hub.xet.file(xet_hash)
+            return self._fill(repo, xet_hash, oid, size, first, end)
 
     def _has(self, repo_id: int, xet_hash: str) -> bool:
         with self.hub.db.read() as conn:
@@ -128,9 +172,13 @@ class XetMirror:
                 (repo_objects.c.repo_id == repo_id) & (repo_objects.c.xet_hash == xet_hash)).limit(1)).first()
         return row is not None
 
-    def _fill(self, repo: Repo, xet_hash: str, oid: str, size: int) -> None:
-        token = self.mirror._tokens.get(repo.id)
-        cas, access = self._read_token(repo, token)
+    def _plan(self, repo: Repo, xet_hash: str) -> _Plan:
+        """The upstream's whole reconstruction of the file (asked once, kept while its URLs are fresh)."""
+        key = (repo.id, xet_hash)
+        plan = self._plans.get(key)
+        if plan is not None and time.time() - plan.at < PLAN_TTL:
+            return plan
+        cas, access = self._read_token(repo, self.mirror._tokens.get(repo.id))
         recon = self._get(f"{cas}/v1/reconstructions/{xet_hash}", {"Authorization": f"Bearer {access}"},
                           f"reconstruction of {xet_hash}")
         try:
@@ -143,31 +191,57 @@ class XetMirror:
             raise UpstreamUnavailable(f"The upstream's reconstruction of {xet_hash} is malformed") from None
         if recon.get("offset_into_first_range", 0) != 0:
             raise UpstreamUnavailable(f"The upstream's reconstruction of {xet_hash} does not start at byte 0")
+        plan = _Plan(time.time(), terms, fetch)
+        with self._lock:
+            self._plans[key] = plan
+            while len(self._plans) > MAX_PLANS:
+                self._plans.pop(next(iter(self._plans)))
+        return plan
+
+    def _fill(self, repo: Repo, xet_hash: str, oid: str, size: int, first: int, end: int) -> XetFile:
+        plan = self._plan(repo, xet_hash)
         local: list[FileTerm] = []
-        fetched = 0
-        for upstream_xorb, start, end, length in terms:
-            mapped = self._mapped(upstream_xorb, start, end)
-            if mapped is None:
-                span = next((f for f in fetch.get(upstream_xorb, []) if f[0] <= start and end <= f[1]), None)
+        fetched = pos = 0
+        whole = True
+        for upstream_xorb, start, stop, length in plan.terms:
+            mapped = self._mapped(upstream_xorb, start, stop)
+            if mapped is None and pos < end and pos + length > first:  # inside the range: fetched now
+                span = next((f for f in plan.fetch.get(upstream_xorb, []) if f[0] <= start and stop <= f[1]), None)
                 if span is None:
                     raise UpstreamUnavailable(f"The upstream's reconstruction of {xet_hash} lacks a fetch "
                                               f"for xorb {upstream_xorb}")
                 fetched += self._fetch_range(upstream_xorb, *span)
-                mapped = self._mapped(upstream_xorb, start, end)
+                mapped = self._mapped(upstream_xorb, start, stop)
                 assert mapped is not None
-            xorb, first = mapped
-            s, e = start - first, end - first
+            pos += length
+            if mapped is None:
+                whole = False
+                local.append(FileTerm(upstream_xorb, start, stop, length))  # outside the range: not read
+                continue
+            xorb, base = mapped
+            s, e = start - base, stop - base
             if self.hub.xet.xorb_index(xorb).unpacked(s, e) != length:
                 raise UpstreamUnavailable(f"The upstream's term of xorb {upstream_xorb} is not {length} bytes")
             local.append(FileTerm(xorb, s, e, length))
-        f = self._verify(XetFile(xet_hash, sum(t.size for t in local), oid, tuple(local)), oid, size)
+        if pos != size:
+            raise UpstreamUnavailable(f"The upstream's Xet file {xet_hash} is {pos} bytes, not {size}")
+        draft = XetFile(xet_hash, size, oid, tuple(local))
+        if fetched:
+            log.info("filled %d bytes of Xet file %s of %s from the upstream's xorbs", fetched, xet_hash,
+                     repo.repo_id)
+        if not whole:
+            return draft
+        f = self._verify(draft, oid, size)
         self.hub.xet._store_file(f)
         self.hub.link_object(repo.id, oid, size, xet_hash)  # written last: the file is whole and proved
         now = time.time()
         with self.hub.db.write() as conn:
             if conn.execute(select(mirror_objects.c.oid).where(mirror_objects.c.oid == oid)).first() is None:
                 conn.execute(insert(mirror_objects).values(oid=oid, size=size, filled_at=now, last_used=now))
-        log.info("mirrored Xet file %s of %s (%d bytes from the upstream's xorbs)", xet_hash, repo.repo_id, fetched)
+        with self._lock:
+            self._plans.pop((repo.id, xet_hash), None)
+        log.info("mirrored Xet file %s of %s whole", xet_hash, repo.repo_id)
+        return f
 
     def _read_token(self, repo: Repo, token: str | None) -> tuple[str, str]:
         up = self.mirror.upstream
@@ -196,13 +270,17 @@ class XetMirror:
     def _mapped(self, upstream_xorb: str, start: int, end: int) -> tuple[str, int] | None:
         """(local xorb, its first chunk's index upstream) of stored chunks covering [start, end) of an
         upstream xorb, or None."""
-        blobs = self.hub.blobs
-        for key in blobs.iter_keys(_range_prefix(upstream_xorb)):
-            first, _, last = key.rsplit("/", 1)[1].partition("-")
-            if int(first) <= start and end <= int(last):
-                local = blobs.read(key).decode()
-                if self.hub.xet.has_xorb(local):
-                    return local, int(first)
+        ranges = self._ranges.get(upstream_xorb)
+        if ranges is None or not any(a <= start and end <= b for a, b, _ in ranges):
+            blobs = self.hub.blobs  # another process may have fetched it: the blob store is the truth
+            ranges = []
+            for key in blobs.iter_keys(_range_prefix(upstream_xorb)):
+                first, _, last = key.rsplit("/", 1)[1].partition("-")
+                ranges.append((int(first), int(last), blobs.read(key).decode()))
+            self._ranges[upstream_xorb] = ranges
+        for first, last, local in ranges:
+            if first <= start and end <= last and self.hub.xet.has_xorb(local):
+                return local, first
         return None
 
     def _fetch_range(self, upstream_xorb: str, first: int, end: int, url: str, byte_first: int,
