@@ -119,3 +119,24 @@ def test_lfs_download_follows_the_presigned_redirect(replicas: tuple[Hubd, Hubd]
     assert head.headers["x-linked-size"] == str(len(data)) and head.headers["x-repo-commit"]
     got = hf_hub_download("rita/redirect", "w.bin", endpoint=a.url, token=token, cache_dir=tmp_path / "c")
     assert Path(got).read_bytes() == data
+
+
+def test_cached_download_stops_on_the_other_replica_at_once(replicas: tuple[Hubd, Hubd]) -> None:
+    """Replica b answers /resolve from memory once it resolved a path; a repo made private through replica
+    a stops being served by b on the very next request (the access generation lives in the database)."""
+    a, b = replicas
+    token = a.tokens["rita"]
+    api_a = HfApi(endpoint=a.url, token=token)
+    api_a.create_repo("rita/hot")
+    sha = api_a.upload_file(path_or_fileobj=b"hot", path_in_repo="h.txt", repo_id="rita/hot").oid
+    path = f"/rita/hot/resolve/{sha}/h.txt"
+    for _ in range(3):
+        assert httpx.get(b.url + path).content == b"hot"
+        assert httpx.get(b.url + path, headers={"authorization": f"Bearer {token}"}).content == b"hot"
+    api_a.update_repo_settings("rita/hot", private=True)
+    r = httpx.get(b.url + path)
+    assert (r.status_code, r.headers.get("x-error-code")) == (401, "RepoNotFound")
+    assert httpx.get(b.url + path, headers={"authorization": f"Bearer {token}"}).content == b"hot"
+    api_a.delete_repo("rita/hot")
+    r = httpx.get(b.url + path, headers={"authorization": f"Bearer {token}"})
+    assert (r.status_code, r.headers.get("x-error-code")) == (404, "RepoNotFound")
