@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -111,8 +112,9 @@ class GenerationReader:
             path = make_url(self.url).database or ""
             if path in ("", ":memory:"):
                 return None  # a private in-memory database: nothing to share, nothing to cache by
-            self._sqlite = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                                           check_same_thread=False, timeout=5)
+            # as_uri percent-encodes what a URI would misread in a path ('?', '#', '%')
+            self._sqlite = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True,
+                                           isolation_level=None, check_same_thread=False, timeout=5)
         row = self._sqlite.execute(_READ).fetchone()
         return None if row is None else int(row[0])
 
