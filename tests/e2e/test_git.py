@@ -548,10 +548,21 @@ def test_annotated_tags(hubd, alice, git_home, tmp_path, repo_name):  # type: ig
         assert git(git_home, "cat-file", "-t", "v1.0", cwd=clone).stdout.strip() == "tag"
         assert "release one" in git(git_home, "cat-file", "-p", "v1.0", cwd=clone).stdout
     # include-tag: a fetch of the tagged commit brings the tag along
-    fetched = tmp_path / "fetched"
-    git(git_home, "init", "-q", str(fetched))
-    git(git_home, "fetch", "-q", url(hubd, repo_id), "refs/heads/main:refs/remotes/o/main", cwd=fetched)
-    assert git(git_home, "cat-file", "-t", tag_sha, cwd=fetched).stdout.strip() == "tag"
+    def pack_count(body: bytes, headers: dict[str, str]) -> int:
+        r = httpx.post(f"{hubd.url}/{repo_id}/git-upload-pack", headers=headers, content=body)
+        pack = b"".join(line[1:] for line in _pkt_lines(r.content) if line[:1] == b"\x01")
+        assert pack[:4] == b"PACK", r.content[:200]
+        return int.from_bytes(pack[8:12], "big")
+
+    v0 = {"Content-Type": "application/x-git-upload-pack-request"}
+    head = alice.repo_info(repo_id).sha  # v0 wants advertised tips only; the tag names its parent
+    counts = {}
+    for tag_too in (False, True):
+        extra = ["include-tag"] if tag_too else []
+        caps = " ".join(["side-band-64k", "thin-pack", "ofs-delta", *extra])
+        counts[tag_too] = {pack_count(_v2_request("fetch", f"want {head}", *extra, "done"), V2),
+                           pack_count(_pkt(f"want {head} {caps}\n") + b"0000" + _pkt("done\n"), v0)}
+    assert len(counts[False]) == 1 and counts[True] == {counts[False].pop() + 1}  # + the tag, both ways
     report = hubd.cli("fsck", check=False)
     assert report.returncode == 0, report.stdout
 

@@ -17,6 +17,7 @@ from dulwich.errors import GitProtocolError, HangupException
 from dulwich.pack import write_pack_from_container
 from dulwich.protocol import (
     CAPABILITY_FILTER,
+    CAPABILITY_INCLUDE_TAG,
     CAPABILITY_NO_DONE,
     COMMAND_DEEPEN,
     COMMAND_SHALLOW,
@@ -154,6 +155,11 @@ class HubUploadPack(UploadPackHandler):
         # asks for single blobs by id, which dulwich's want check (advertised tips only) refuses mid-checkout.
         # (Protocol v2 serves partial clones: hubd.git.v2.)
         return [c for c in super().capabilities() if c != CAPABILITY_FILTER]
+
+    def get_tagged(self, refs: Mapping[bytes, bytes] | None = None, repo: object = None) -> dict[ObjectID, ObjectID]:
+        # include-tag: the annotated tags naming commits of the pack travel with it (dulwich finds none
+        # without an on-disk repo behind the view)
+        return cast("RepoView", self.repo).tagged() if self.has_capability(CAPABILITY_INCLUDE_TAG) else {}
 
     def set_client_capabilities(self, caps: Iterable[bytes]) -> None:
         # git 2.39 still sends a bare `filter` after warning "filtering not recognized by server, ignoring":

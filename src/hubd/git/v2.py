@@ -398,7 +398,30 @@ def fetch(view: RepoView, a: FetchArgs, proto: Protocol) -> None:
     progress = b"no-progress" not in a.flags
     if progress:
         proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, f"hubd: sending {len(object_ids)} objects\n".encode())
-    write_pack_from_container(lambda data: proto.write_sideband(SIDE_BAND_CHANNEL_DATA, data),
-                              store,  # type: ignore[arg-type]  # reads objects only, as dulwich's server does
+    data = _Band(proto)
+    write_pack_from_container(data.write, store,  # type: ignore[arg-type]  # read only, as dulwich's server does
                               object_ids, object_format=view.object_format, reuse_deltas=False)
+    data.flush()
     proto.write_pkt_line(None)
+
+
+class _Band:
+    """The pack on side-band channel 1 in full pkt-lines: dulwich writes it in pieces of a few bytes (headers,
+    each object's parts), which would otherwise cost a pkt-line header each."""
+
+    SIZE = 65515  # the largest pkt-line payload after the band byte
+
+    def __init__(self, proto: Protocol) -> None:
+        self.proto = proto
+        self.buf = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.buf += data
+        while len(self.buf) >= self.SIZE:
+            self.proto.write_sideband(SIDE_BAND_CHANNEL_DATA, bytes(self.buf[:self.SIZE]))
+            del self.buf[:self.SIZE]
+
+    def flush(self) -> None:
+        if self.buf:
+            self.proto.write_sideband(SIDE_BAND_CHANNEL_DATA, bytes(self.buf))
+            self.buf.clear()
