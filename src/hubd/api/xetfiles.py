@@ -26,7 +26,7 @@ def xet_file_response(store: XetStore, f: XetFile, range_header: str | None, hea
 
 
 def ranged_response(read: Callable[[int, int], Iterator[bytes]], size: int, range_header: str | None,
-                    headers: dict[str, str], batch: int = BATCH_BYTES) -> Response:
+                    headers: dict[str, str], batch: int = BATCH_BYTES, slots: Slots | None = None) -> Response:
     """200 or 206 (one Range) with bytes [start, end) of something `size` long, as `read(start, end)` yields
     them (blocking: run in a worker thread, `batch` bytes per trip)."""
     span = parse_range(range_header, size)
@@ -35,14 +35,38 @@ def ranged_response(read: Callable[[int, int], Iterator[bytes]], size: int, rang
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
     headers.setdefault("Accept-Ranges", "bytes")
-    return StreamingResponse(batched(lambda: read(start, end), batch), status_code=206 if span else 200,
+    return StreamingResponse(batched(lambda: read(start, end), batch, slots), status_code=206 if span else 200,
                              headers=headers, media_type="application/octet-stream")
 
 
-async def batched(make: Callable[[], Iterator[bytes]], limit: int = BATCH_BYTES) -> AsyncIterator[bytes]:
+class Slots:
+    """At most `count` responses at once, each waiting at most `wait` seconds for its turn and then served
+    anyway: a bound on memory in the normal case that a few stalled readers (granian has no send timeout)
+    can slow down but never deadlock. Made on first use: a semaphore belongs to the running event loop."""
+
+    def __init__(self, count: int, wait: float) -> None:
+        self.count, self.wait = count, wait
+        self._sem: anyio.Semaphore | None = None
+
+    async def take(self) -> bool:
+        if self._sem is None:
+            self._sem = anyio.Semaphore(self.count)
+        with anyio.move_on_after(self.wait):
+            await self._sem.acquire()
+            return True
+        return False
+
+    def give(self) -> None:
+        assert self._sem is not None
+        self._sem.release()
+
+
+async def batched(make: Callable[[], Iterator[bytes]], limit: int = BATCH_BYTES,
+                  slots: Slots | None = None) -> AsyncIterator[bytes]:
     """The blocks of a blocking iterator, made `limit` bytes at a time in a worker thread and sent one by one
-    from the event loop."""
+    from the event loop; with `slots`, one is held from the first block to the end."""
     blocks: Iterator[bytes] | None = None
+    held = False
 
     def take() -> list[bytes]:
         nonlocal blocks
@@ -58,9 +82,13 @@ async def batched(make: Callable[[], Iterator[bytes]], limit: int = BATCH_BYTES)
         return out
 
     try:
+        held = slots is not None and await slots.take()
         while batch := await anyio.to_thread.run_sync(take):
             for block in batch:
                 yield block
     finally:
+        if held:
+            assert slots is not None
+            slots.give()
         if blocks is not None and hasattr(blocks, "close"):
             blocks.close()  # a client gone mid-file: the reads stop and the stream's cleanup runs now

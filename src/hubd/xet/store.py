@@ -37,12 +37,13 @@ MAX_CHUNK_REFS = 1 << 20
 # Bytes rebuilt to compute the sha256 of new files: the unpacked size of the xorbs the shard lists as new
 # (the client sent them) plus this allowance for files made by dedup from stored chunks (edited files).
 FREE_REBUILD_BYTES = 8 << 30
-# Default byte budget of the Xet caches of one worker (setting xet_cache_mib): a quarter for xorb indexes and
-# file reconstructions (~200 indexes of 64 MiB xorbs: the hot set of a dozen GiB of files), the rest for
-# decoded chunks. A file streamed end to end fills both as it goes, so the budget, not the file, is what a
-# worker grows by between a small file and a huge one.
+# Default byte budget of the Xet caches of one worker (setting xet_cache_mib): an eighth for xorb indexes and
+# file reconstructions (~100 indexes of 64 MiB xorbs, 40 KiB each: the hot set of ~6 GiB of files; a miss is
+# one small read), the rest for decoded chunks. A file streamed end to end fills both as it goes, so the
+# budget, not the file, is what a worker grows by between a small file and a huge one (a 1 GiB file's indexes
+# are 0.6 MiB, a 16 GiB file's 10 MiB: the metadata share is kept small for that reason).
 DEFAULT_CACHE_BYTES = 32 << 20
-META_SHARE = 4
+META_SHARE = 8
 # What a cached decoded chunk costs beyond its bytes (the bytes object, its key, the LRU's entry).
 CHUNK_OVERHEAD = 160
 MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux: fault a window's pages in with the mmap call
