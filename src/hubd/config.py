@@ -76,38 +76,40 @@ SETTINGS: tuple[Setting, ...] = (
 
 @dataclass(frozen=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    data_dir: str = "./hubd-data"
-    public_url: str = ""
-    database_url: str = ""
-    storage_url: str = ""
-    storage_proxy: int = 0
-    accel_redirect: str = ""
-    lfs_threshold: int = 10 * MiB
-    lfs_multipart_threshold: int = 4096 * MiB
-    lfs_chunk_size: int = 512 * MiB
-    workers: int = 1
-    log_level: str = "info"
-    max_connections: int = 1024
-    idle_timeout: float = 20.0
-    body_timeout: float = 30.0
-    json_body_timeout: float = 60.0
-    xet_cache_mib: int = 32
-    webhook_targets: str = "public"
-    webhook_timeout: float = 10.0
-    git_force_push: str = ""
-    upstream_url: str = ""
-    upstream_token: str = ""
-    upstream_token_keys: str = ""
-    mirror: str = ""
-    upstream_ttl: float = 30.0
-    mirror_cache_mib: int = 0
-    oidc_issuer: str = ""
-    oidc_client_id: str = ""
-    oidc_client_secret: str = ""
-    oidc_groups_claim: str = "groups"
-    oidc_group_roles: str = ""
+    """The settings in force; their types, defaults and help are in SETTINGS (one source)."""
+
+    host: str
+    port: int
+    data_dir: str
+    public_url: str
+    database_url: str
+    storage_url: str
+    storage_proxy: int
+    accel_redirect: str
+    lfs_threshold: int
+    lfs_multipart_threshold: int
+    lfs_chunk_size: int
+    workers: int
+    log_level: str
+    max_connections: int
+    idle_timeout: float
+    body_timeout: float
+    json_body_timeout: float
+    xet_cache_mib: int
+    webhook_targets: str
+    webhook_timeout: float
+    git_force_push: str
+    upstream_url: str
+    upstream_token: str
+    upstream_token_keys: str
+    mirror: str
+    upstream_ttl: float
+    mirror_cache_mib: int
+    oidc_issuer: str
+    oidc_client_id: str
+    oidc_client_secret: str
+    oidc_groups_claim: str
+    oidc_group_roles: str
 
     @property
     def base_url(self) -> str:
@@ -159,5 +161,5 @@ def load_settings(overrides: dict[str, object] | None = None, env: dict[str, str
             raw = overrides[s.name]
         values[s.name] = _coerce(s, raw)
     names = {f.name for f in dataclasses.fields(Settings)}
-    assert set(values) <= names
+    assert set(values) == names, set(values) ^ names
     return Settings(**values)  # type: ignore[arg-type]

@@ -25,3 +25,19 @@ def test_precedence() -> None:
 def test_bad_values_fail_loudly() -> None:
     with pytest.raises(ValueError, match="port"):
         load_settings({}, env={"HUBD_PORT": "eighty"})
+
+
+def test_settings_has_one_typed_field_per_setting() -> None:
+    """Defaults live in SETTINGS only; the Settings dataclass declares each field's type, which must agree."""
+    import dataclasses
+
+    from hubd.config import Settings
+
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    assert set(fields) == {s.name for s in SETTINGS}
+    for s in SETTINGS:
+        assert fields[s.name].type == s.type.__name__, s.name
+        assert fields[s.name].default is dataclasses.MISSING, f"{s.name}: a second default"
+        assert isinstance(s.default, s.type), s.name
+    defaults = load_settings({}, env={})
+    assert all(getattr(defaults, s.name) == s.default for s in SETTINGS)

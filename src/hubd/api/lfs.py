@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-import hmac
 import math
 import secrets
 from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from hubd.api.blobs import blob_response, can_redirect
+from hubd.api.blobs import blob_response
 from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx, json_response
 from hubd.api.xetfiles import xet_file_response
 from hubd.hub.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
+from hubd.hub.largeobjects import (
+    StreamedUpload,
+    Transfer,
+    adopt_pending,
+    assemble_parts,
+    begin_object,
+    begin_part,
+    finish_object,
+    finish_part,
+    transfer_for,
+)
 from hubd.hub.names import PREFIXES_RE
-from hubd.hub.service import Hub
-from hubd.storage.blobstore import BlobNotFound, HashingWriter, is_sha256, lfs_key, sha256_of
+from hubd.storage.blobstore import BlobNotFound, is_sha256, lfs_key
 from hubd.storage.lfspointer import MAX_OBJECT_SIZE
 
 LFS_REPO = rf"/(?:(?P<prefix>{PREFIXES_RE})/)?(?P<ns>[^/]+)/(?P<name>[^/]+?)\.git/info/lfs/objects"
 LFS_JSON = "application/vnd.git-lfs+json"
-S3_SINGLE_PUT_LIMIT = 5 * 1024**3
 MAX_BATCH = 1000
 MAX_PARTS_PER_BATCH = 20_000  # signed part URLs one batch answer may hold (one 500 GB object: ~950)
 
@@ -37,16 +45,18 @@ def _objects_url(ctx: Ctx, path: str, **params: object) -> str:
 def _upload_actions(ctx: Ctx, repo_id: int, oid: str, size: int, verify_href: str, multipart: bool = True) -> dict:
     s = ctx.hub.settings
     signer = ctx.hub.signer
-    # git-lfs has no multipart transfer: it gets one PUT at any size (streamed and hashed by hubd)
-    single_limit = s.lfs_multipart_threshold if multipart else MAX_OBJECT_SIZE
-    if can_redirect(ctx.hub) and size <= min(single_limit, S3_SINGLE_PUT_LIMIT):
+    transfer = transfer_for(ctx.hub, size, multipart)
+    pending_url = None
+    if transfer is Transfer.DIRECT:
         # straight to object storage, under a key of its own; verify hashes it before it becomes the object
         pending = f"uploads/lfs/{secrets.token_hex(16)}"
+        pending_url = ctx.hub.blobs.presigned_put(pending)
+    if pending_url is not None:
         signed = signer.sign("verify", repo_id, oid, size, pending)
-        return {"upload": {"href": ctx.hub.blobs.presigned_put(pending)},
+        return {"upload": {"href": pending_url},
                 "verify": {"href": f"{verify_href}?{urlencode({'pending': pending, **signed})}"}}
     verify = {"verify": {"href": verify_href}}
-    if size <= single_limit:
+    if transfer is not Transfer.MULTIPART:
         return {"upload": {"href": _objects_url(ctx, oid, repo=repo_id, size=size,
                                                 **signer.sign("put", repo_id, oid, size))}, **verify}
     upload_id = secrets.token_hex(16)
@@ -135,7 +145,7 @@ async def verify(ctx: Ctx) -> Response:
     pending = ctx.request.query_params.get("pending")
     if pending is not None:
         _signed(ctx, "verify", repo.id, oid, size, pending)
-        await ctx.run(_adopt_pending, hub, repo.id, oid, size, pending)
+        await ctx.run(adopt_pending, hub, repo.id, oid, size, pending)
     linked = await ctx.run(hub.object_of, repo.id, oid)
     if linked is None:
         raise NotFound("Object not found")
@@ -143,22 +153,6 @@ async def verify(ctx: Ctx) -> Response:
     if size is not None and stored != size:
         raise BadRequest(f"Object has size {stored}, not {size}")
     return _lfs_response({"oid": oid, "size": stored})
-
-
-def _adopt_pending(hub: Hub, repo_id: int, oid: str, size: int, pending: str) -> None:
-    """An object the client PUT straight into object storage: hash it there, then store it under its oid."""
-    try:
-        digest, stored = sha256_of(hub.blobs, pending)
-    except BlobNotFound:
-        raise NotFound("Nothing was uploaded for this object") from None
-    try:
-        if stored != size or not hmac.compare_digest(digest, oid):
-            raise BadRequest("The uploaded bytes are not the object: sha256 or size differ")
-        if not hub.blobs.exists(lfs_key(oid)):
-            hub.blobs.copy(pending, lfs_key(oid))
-    finally:
-        hub.blobs.delete(pending)
-    hub.link_object(repo_id, oid, size)
 
 
 def _size(ctx: Ctx, name: str = "size") -> int:
@@ -176,10 +170,10 @@ def _signed(ctx: Ctx, *parts: object) -> None:
     ctx.hub.signer.verify(q.get("exp"), q.get("sig"), *parts)
 
 
-async def _stream_into(ctx: Ctx, writer: HashingWriter) -> None:
+async def _stream_into(ctx: Ctx, upload: StreamedUpload) -> None:
     async for chunk in ctx.request.stream():
         if chunk:
-            writer.write(chunk)
+            upload.write(chunk)
 
 
 async def put_object(ctx: Ctx) -> Response:
@@ -187,65 +181,33 @@ async def put_object(ctx: Ctx) -> Response:
     An object already stored for another repo is still uploaded in full: that is the proof of possession."""
     hub, oid, size, repo_id = ctx.hub, ctx.params["oid"], _size(ctx), _size(ctx, "repo")
     _signed(ctx, "put", repo_id, oid, size)
-    staged = hub.blobs.stage(lfs_key(oid))
+    upload = await ctx.run(begin_object, hub, oid, size)
     try:
-        writer = HashingWriter(staged, size)
-        await _stream_into(ctx, writer)
-        await ctx.run(writer.publish_if_matches, hub.blobs, oid, size)
+        await _stream_into(ctx, upload)
+        await ctx.run(finish_object, hub, upload, repo_id, oid, size)
     finally:
-        staged.abort()
-    await ctx.run(hub.link_object, repo_id, oid, size)
+        upload.abort()
     return Response(status_code=200)
-
-
-def _part_key(upload_id: str, n: int) -> str:
-    if not all(c in "0123456789abcdef" for c in upload_id) or len(upload_id) != 32:
-        raise BadRequest("Invalid upload id")
-    return f"uploads/{upload_id}/{n:05d}"
 
 
 async def put_part(ctx: Ctx) -> Response:
     hub, oid, upload_id = ctx.hub, ctx.params["oid"], ctx.params["upload_id"]
     size, chunk, n = _size(ctx), _size(ctx, "chunk"), int(ctx.params["part"])
     _signed(ctx, "part", oid, upload_id, n, size, chunk)
-    expected = min(chunk, size - (n - 1) * chunk)
-    staged = hub.blobs.stage(_part_key(upload_id, n))
+    upload = await ctx.run(begin_part, hub, upload_id, n, size, chunk)
     try:
-        writer = HashingWriter(staged, expected)
-        await _stream_into(ctx, writer)
-        if writer.size != expected:
-            raise BadRequest(f"Part {n} must be {expected} bytes, got {writer.size}")
-        await ctx.run(staged.publish)
+        await _stream_into(ctx, upload)
+        etag = await ctx.run(finish_part, upload, n, size, chunk)
     finally:
-        staged.abort()
-    return Response(status_code=200, headers={"ETag": f'"{writer.sha256.hexdigest()}"'})
+        upload.abort()
+    return Response(status_code=200, headers={"ETag": f'"{etag}"'})
 
 
 async def complete_multipart(ctx: Ctx) -> Response:
     hub, oid, upload_id = ctx.hub, ctx.params["oid"], ctx.params["upload_id"]
     size, chunk, repo_id = _size(ctx), _size(ctx, "chunk"), _size(ctx, "repo")
     _signed(ctx, "complete", repo_id, oid, upload_id, size, chunk)
-    count = math.ceil(size / chunk) if chunk else 0
-    keys = [_part_key(upload_id, n) for n in range(1, count + 1)]
-
-    def assemble() -> None:
-        staged = hub.blobs.stage(lfs_key(oid))
-        try:
-            writer = HashingWriter(staged, size)
-            for key in keys:
-                try:
-                    for data in hub.blobs.iter_range(key, 0, hub.blobs.stat(key)):
-                        writer.write(data)
-                except BlobNotFound:
-                    raise BadRequest("A part of this upload is missing") from None
-            writer.publish_if_matches(hub.blobs, oid, size)
-        finally:
-            staged.abort()
-        for key in keys:
-            hub.blobs.delete(key)
-
-    await ctx.run(assemble)
-    await ctx.run(hub.link_object, repo_id, oid, size)
+    await ctx.run(assemble_parts, hub, repo_id, oid, size, chunk, upload_id)
     return _lfs_response({"oid": oid, "size": size})
 
 
