@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, quote
 
 from starlette.responses import Response
 
+from hubd.api.hotpath import commit_of, is_full_sha, read_repo
 from hubd.api.http import Ctx, json_response, loads_object
 from hubd.api.shapes import commit_json, last_commit_json, tree_entry_json
 from hubd.hub.errors import BadRequest
@@ -21,8 +22,7 @@ MAX_PATHS = 10_000  # paths-info: each path is a tree walk
 
 
 async def _repo(ctx: Ctx) -> Repo:
-    return await ctx.run(ctx.hub.repo_for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
-                         ctx.params["ns"], ctx.params["name"])
+    return await read_repo(ctx, PLURAL_TO_TYPE[ctx.params["types"]])  # from memory while access is unchanged
 
 
 def _cursor(ctx: Ctx) -> int:
@@ -39,11 +39,14 @@ def _cursor(ctx: Ctx) -> int:
 async def tree(ctx: Ctx) -> Response:
     hub = ctx.hub
     repo = await _repo(ctx)
-    sha = await ctx.run(hub.refs.resolve, repo, ctx.params["rev"])
+    sha = await commit_of(ctx, repo, ctx.params["rev"])
     path = ctx.params.get("path", "").strip("/")
     recursive, expand = ctx.query_bool("recursive"), ctx.query_bool("expand")
     page = TREE_PAGE_EXPANDED if expand else TREE_PAGE
     start = _cursor(ctx)
+    # a page at a commit named by its sha (as snapshots ask) never changes: built once, kept in memory
+    key = (repo.id, sha, path, recursive, start) if not expand and is_full_sha(ctx.params["rev"]) else None
+    cached = hub.access.tree_pages.get(key) if key else None
 
     def listing() -> tuple[list[dict], bool]:
         entries = list(islice(hub.browse.list_dir(sha, path, recursive), start, start + page + 1))
@@ -56,7 +59,12 @@ async def tree(ctx: Ctx) -> Response:
             out.append(item)
         return out, len(entries) > page
 
-    items, more = await ctx.run(listing)
+    if cached is not None:
+        items, more = cached
+    else:
+        items, more = await ctx.run(listing)
+        if key:
+            hub.access.keep_tree_page(key, (items, more))
     headers = {}
     if more:
         # Later pages name the commit, not the branch, so a walk sees one consistent tree.

@@ -5,6 +5,7 @@ commit sha known to be in the repo, and (commit, path) -> entry. Only misses hop
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from starlette.requests import Request
 
@@ -33,12 +34,21 @@ async def access_key(ctx: Ctx) -> tuple[str | None, int | None]:
 async def download_repo(ctx: Ctx, repo_type: str) -> Repo:
     """hub.repo_for_download for this request's caller, checked on every request (a cache hit is a decision
     taken under the access generation that is current now)."""
+    return await _checked(ctx, ctx.hub.repo_for_download, repo_type)
+
+
+async def read_repo(ctx: Ctx, repo_type: str) -> Repo:
+    """hub.repo_for_read, as download_repo."""
+    return await _checked(ctx, ctx.hub.repo_for_read, repo_type)
+
+
+async def _checked(ctx: Ctx, check: Callable[..., Repo], repo_type: str) -> Repo:
     hub = ctx.hub
     ns, name = ctx.params["ns"], ctx.params["name"]
     if hub.mirror is not None:  # a mirror asks its upstream: nothing to cache by here
-        return await ctx.run(hub.repo_for_download, ctx.principal, repo_type, ns, name)
+        return await ctx.run(check, ctx.principal, repo_type, ns, name)
     key, gen = await access_key(ctx)
-    return await hub.access.repo(gen, key, hub.repo_for_download, ctx.principal, repo_type, ns, name)
+    return await hub.access.repo(gen, key, check, ctx.principal, repo_type, ns, name)
 
 
 async def commit_of(ctx: Ctx, repo: Repo, rev: str) -> str:
@@ -60,6 +70,10 @@ async def entry_at(ctx: Ctx, sha: str, path: str) -> PathEntry | None:
     if found is MISSING:
         found = await ctx.run(ctx.hub.browse.lookup, sha, path)
     return found  # type: ignore[return-value]
+
+
+def is_full_sha(rev: str) -> bool:
+    return _FULL_SHA.fullmatch(rev) is not None
 
 
 def not_modified(request: Request, etag: str) -> bool:

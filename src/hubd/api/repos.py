@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from starlette.responses import Response
 
+from hubd.api.hotpath import commit_of
 from hubd.api.http import Ctx, json_response
 from hubd.api.repojson import Meta, repo_json
 from hubd.hub.derive import for_revision
@@ -129,10 +130,11 @@ def repo_info_json(ctx: Ctx, repo: Repo, sha: str, blobs: bool) -> dict:
 
 async def repo_info(ctx: Ctx) -> Response:
     hub = ctx.hub
+    # not the access cache's Repo: this answer shows the row's counters and dates, which change without it
     repo = await ctx.run(hub.repo_for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
                          ctx.params["ns"], ctx.params["name"])
     rev = ctx.params.get("rev", "main")
-    sha = await ctx.run(hub.refs.resolve, repo, rev)
+    sha = await commit_of(ctx, repo, rev)
     info = await ctx.run(repo_info_json, ctx, repo, sha, ctx.query_bool("blobs"))
     expand = ctx.query_list("expand")
     if expand:

@@ -24,6 +24,7 @@ from hubd.hub.models import Repo
 
 MAX_ENTRIES = 50_000  # per map; when full it starts over (an entry is a few hundred bytes)
 ANONYMOUS = ""
+MAX_TREE_ITEMS = 200_000
 
 
 class AccessCache:
@@ -34,6 +35,17 @@ class AccessCache:
         self.principals: dict[str, tuple[Principal, float]] = {}  # token hash -> (principal, valid until)
         self.repos: dict[tuple[str, str, str, str, str], Repo] = {}  # (check, auth key, type, ns, name) -> repo
         self.commits: set[tuple[int, str]] = set()  # (repo id, full sha) found in that repo: immutable
+        # tree listing pages at a commit named by its sha: (repo id, sha, path, recursive, cursor) -> page
+        self.tree_pages: dict[tuple[int, str, str, bool, int], Any] = {}
+        self._tree_page_items = 0
+
+    def keep_tree_page(self, key: tuple[int, str, str, bool, int], page: tuple[list[dict], bool]) -> None:
+        """Bounded by entries listed (a page holds up to 1,000): it starts over past MAX_TREE_ITEMS."""
+        if self._tree_page_items + len(page[0]) > MAX_TREE_ITEMS:
+            self.tree_pages.clear()
+            self._tree_page_items = 0
+        self.tree_pages[key] = page
+        self._tree_page_items += len(page[0])
 
     async def current(self) -> int | None:
         """Read the generation (no thread hop); a new one empties the cache."""
