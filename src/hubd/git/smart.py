@@ -19,6 +19,7 @@ from dulwich.protocol import (
     CAPABILITY_FILTER,
     CAPABILITY_INCLUDE_TAG,
     CAPABILITY_NO_DONE,
+    CAPABILITY_SIDE_BAND_64K,
     COMMAND_DEEPEN,
     COMMAND_SHALLOW,
     SIDE_BAND_CHANNEL_PROGRESS,
@@ -145,8 +146,14 @@ class HubUploadPack(UploadPackHandler):
             return
         self._start_pack_send_phase()
         self.progress(f"hubd: sending {len(object_ids)} objects\n".encode())
-        write_pack_from_container(self.write_pack_data, self.repo.object_store, object_ids,
-                                  object_format=self.repo.object_format, reuse_deltas=False)
+        if self.has_capability(CAPABILITY_SIDE_BAND_64K):  # full pkt-lines, not one per piece dulwich writes
+            band = v2.Band(self.proto)
+            write_pack_from_container(band.write, self.repo.object_store, object_ids,
+                                      object_format=self.repo.object_format, reuse_deltas=False)
+            band.flush()
+        else:
+            write_pack_from_container(self.write_pack_data, self.repo.object_store, object_ids,
+                                      object_format=self.repo.object_format, reuse_deltas=False)
         self.proto.write_pkt_line(None)
 
     def capabilities(self) -> list[bytes]:

@@ -398,14 +398,14 @@ def fetch(view: RepoView, a: FetchArgs, proto: Protocol) -> None:
     progress = b"no-progress" not in a.flags
     if progress:
         proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, f"hubd: sending {len(object_ids)} objects\n".encode())
-    data = _Band(proto)
+    data = Band(proto)
     write_pack_from_container(data.write, store,  # type: ignore[arg-type]  # read only, as dulwich's server does
                               object_ids, object_format=view.object_format, reuse_deltas=False)
     data.flush()
     proto.write_pkt_line(None)
 
 
-class _Band:
+class Band:
     """The pack on side-band channel 1 in full pkt-lines: dulwich writes it in pieces of a few bytes (headers,
     each object's parts), which would otherwise cost a pkt-line header each."""
 
