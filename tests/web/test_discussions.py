@@ -6,7 +6,7 @@ import uuid
 
 from huggingface_hub import HfApi
 
-from tests.web.conftest import Tab, signed_in_client
+from tests.web.conftest import Tab, set_password, signed_in_client
 
 
 def test_discussion_open_comment_close(tab: Tab, alice: HfApi) -> None:
@@ -20,14 +20,19 @@ def test_discussion_open_comment_close(tab: Tab, alice: HfApi) -> None:
     page.get_by_role("button", name="Open discussion").click()
     page.wait_for_url(f"**/{repo_id}/discussions/1")
     assert page.get_by_role("heading", name="#1 Question about <b>weights</b>").is_visible()
-    page.get_by_label("Comment").fill("Some **more** detail <script>window.pwned=1</script>")
+    page.get_by_label("Comment", exact=True).fill("Some **more** detail <script>window.pwned=1</script>")
     page.get_by_role("button", name="Comment", exact=True).click()
     assert page.locator("ol.list .markdown strong").inner_text() == "more"
     assert page.evaluate("window.pwned") is None
+    page.get_by_text("Edit title").click()
+    page.get_by_label("New title").fill("Where are the weights?")
+    page.get_by_role("button", name="Save title").click()
+    assert page.get_by_role("heading", name="#1 Where are the weights?").is_visible()
     page.get_by_role("button", name="Close").click()
     assert page.locator("#thread-status").inner_text() == "closed"
     details = alice.get_discussion_details(repo_id, 1)
     assert details.status == "closed" and any(e.type == "comment" for e in details.events)
+    assert details.title == "Where are the weights?"
     tab.shot("discussion")
     assert tab.errors == []
 
@@ -85,6 +90,14 @@ def test_comment_edit_and_hide(tab: Tab, web, alice: HfApi, bob: HfApi) -> None:
     theirs = next(e for e in alice.get_discussion_details(repo_id, num).events if e.id == ids["alice says hi"])
     assert theirs.content == "alice says hi" and not theirs.hidden
 
+    # someone who neither opened the discussion nor writes to the repo renames nothing
+    web.add_user("bystander")
+    set_password(web, "bystander")
+    other, other_csrf = signed_in_client(web, "bystander")
+    r = other.post(f"/{repo_id}/discussions/{num}", data={"csrf_token": other_csrf, "action": "rename", "title": "x"})
+    assert r.status_code == 403
+    other.close()
+    assert alice.get_discussion_details(repo_id, num).title == "Typos"
     # alice writes to the repo: she may hide bob's comment, but only with the form's CSRF token
     owner, _ = signed_in_client(web, "alice")
     r = owner.post(f"/{repo_id}/discussions/{num}", data={"action": "hide", "comment_id": ids["first draft"]})

@@ -64,6 +64,8 @@ async def thread(ctx: Ctx) -> Response:
                               fields.get("content", ""))
             elif action == "hide":
                 await ctx.run(hub.discussions.hide_comment, p, repo, num, fields.get("comment_id", ""))
+            elif action == "rename":
+                await ctx.run(hub.discussions.rename, p, repo, num, fields.get("title", ""))
             elif action == "merge":
                 writable = await ctx.run(hub.repo_for_write, p, repo.type, repo.namespace, repo.name, "contributor")
                 await ctx.run(hub.discussions.merge, p, writable, num, fields.get("comment", ""))
