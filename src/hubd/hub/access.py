@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
-ROLE_ORDER = {"read": 1, "contributor": 2, "write": 3, "admin": 4}
+
+class Role(StrEnum):
+    """A member's role in an org, weakest first (a StrEnum: stored and compared as the Hub's strings)."""
+
+    READ = "read"
+    CONTRIBUTOR = "contributor"  # commits to branches of repos it created, opens PRs elsewhere
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+# keyed by str: roles read back from the database are plain strings, equal to their Role
+ROLE_ORDER: dict[str, int] = {role: rank for rank, role in enumerate(Role, start=1)}
 
 # Fine-grained permissions, named as on the Hub. Repo permissions apply to one repo or to every repo of a
 # namespace; the others to a namespace (the user's own, or an org) or, for "global" ones, everywhere.
