@@ -85,6 +85,10 @@ class RepoObjects(BaseObjectStore):
         return (cast("ObjectID", sha.encode()) for sha in self.commits)
 
     # --- helpers ----------------------------------------------------------------------------------------
+    def kind(self, sha: str) -> str:
+        """commit, tag, tree or blob, for an object of this repo (KeyError for any other)."""
+        return self._kind(sha)
+
     def blob_size(self, sha: str) -> int:
         """The size of a blob of this repo (a stat, not a read: partial clone's blob:limit)."""
         if self._kind(sha) != "blob":

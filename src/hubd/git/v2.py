@@ -383,11 +383,19 @@ def fetch(view: RepoView, a: FetchArgs, proto: Protocol) -> None:
     # haves would wrongly count those parents as the client's, so the pack is then built without haves.
     haves = [] if unshallow else common
     tagged = view.tagged() if b"include-tag" in a.flags else {}
-    finder = MissingObjectFinder(store, cast("list[ObjectID]", haves), cast("list[ObjectID]", a.wants),
-                                 shallow=cast("set[ObjectID]", boundary), get_tagged=lambda: tagged)
+    # Blobs asked for by id (a partial clone's lazy fetch) go straight into the pack: the object walk would
+    # read each one whole only to learn that it is a blob, and the pack writer would read it again.
+    blobs = {w for w in a.wants if store.kind(w.decode()) == "blob"}
+    walked = [w for w in a.wants if w not in blobs]
+    finder = MissingObjectFinder(store, cast("list[ObjectID]", haves), cast("list[ObjectID]", walked),
+                                 shallow=cast("set[ObjectID]", boundary),
+                                 get_tagged=lambda: tagged) if walked else None
     explicit = set(a.wants)
-    object_ids = []
-    for sha, hint in finder:
+    object_ids: list[tuple[ObjectID, tuple[int, bytes | None] | None]] = [
+        (cast("ObjectID", w), (Blob.type_num, None)) for w in a.wants if w in blobs]
+    for sha, hint in finder if finder is not None else ():
+        if sha in blobs:
+            continue
         if spec is not None and hint is not None and hint[0] == Blob.type_num and sha not in explicit:
             if isinstance(spec, BlobNoneFilter):
                 continue
