@@ -181,3 +181,18 @@ def test_session_cookie_is_secure_behind_https(web) -> None:  # type: ignore[no-
     # and not over plain http, where a Secure cookie would never come back
     with httpx.Client(base_url=web.url) as c:
         assert "secure" not in c.get("/login").headers["set-cookie"].lower()
+
+
+def test_login_throttled_per_address() -> None:
+    """Guessing across many accounts from one address is throttled too (a hub of its own: the shared one's
+    sign-ins all come from this address)."""
+    with running_hubd("throttle-addr", "dana") as server:
+        set_password(server, "dana")
+        with httpx.Client(base_url=server.url) as c:
+            c.get("/login")
+            csrf = c.cookies["hubd_csrf"]
+            statuses = [c.post("/login", data={"username": f"guess{i}", "password": "wrong-password",
+                                               "csrf_token": csrf}).status_code for i in range(31)]
+            assert statuses[:30] == [401] * 30 and statuses[30] == 429
+            r = c.post("/login", data={"username": "dana", "password": PASSWORD, "csrf_token": csrf})
+            assert r.status_code == 429 and "hubd_session" not in r.cookies
