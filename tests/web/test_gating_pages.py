@@ -49,7 +49,9 @@ def _downloads(api: HfApi, repo_id: str) -> bool:
 def test_access_request_form_and_queue(tab: Tab, browser, web, gated: str, bob: HfApi) -> None:  # type: ignore[no-untyped-def]
     page = tab.page
     tab.login("bob")
-    tab.goto(f"/{gated}")
+    tab.goto(f"/{gated}/blob/main/w.bin")  # a file of a gated repo leads to the form
+    page.get_by_role("link", name="ask its owners for access").click()
+    page.wait_for_url(f"**/{gated}")
     gate = page.locator("section.gate")
     assert gate.get_by_role("heading", name="Ask for the weights").is_visible()
     assert gate.locator(".markdown strong").inner_text() == "our terms"

@@ -20,7 +20,9 @@ from hubd.web.base import form, page, require_user, view
 MAX_TOKEN_NAME = 100
 EXPIRY_DAYS = ("", "7", "30", "90", "365")  # "" never
 REPO_ROWS = 5  # repo rows of the form (no script needed to add one; more repos: another token or the API)
-MAX_FORM_FIELDS = 400  # checkboxes: 11 per namespace, 4 per repo row; a browser sends only the checked ones
+# checkboxes: 11 per namespace (the user's and each org's), 4 per repo row; a browser sends only the checked
+# ones, and the form's 64 KiB bound caps the parsing whatever this says
+MAX_FORM_FIELDS = 2000
 ROLES = ("read", "write", "fineGrained")
 
 LABELS = {
