@@ -414,33 +414,34 @@ def test_partial_clone_and_lazy_fetch(hubd, alice, git_home, tmp_path, repo_name
     files = alice.list_repo_tree(repo_id, recursive=True)
     blob_of = {f.path: f.blob_id for f in files if hasattr(f, "blob_id")}
 
-    # blob:none: commits and trees only; a checkout fetches the blobs it needs, by id, in one request
-    work = tmp_path / "none"
-    git(git_home, "clone", "--no-checkout", "--filter=blob:none", url(hubd, repo_id), str(work))
-    assert git(git_home, "config", "remote.origin.partialclonefilter", cwd=work).stdout.strip() == "blob:none"
-    missing = _missing(git_home, work)
-    assert set(blob_of.values()) <= missing and len(missing) == len(blob_of) + 1  # + the first old.txt
-    proc = git(git_home, "checkout", "-q", "main", cwd=work, env={"GIT_TRACE_PACKET": "1"})
-    assert f"want {blob_of['large.bin.txt']}" in proc.stderr
-    assert (work / "large.bin.txt").read_bytes() == large and (work / "a/small.txt").read_bytes() == small
-    assert _missing(git_home, work) == missing - set(blob_of.values())
-    # history reaches an old blob: fetched lazily too
-    assert git(git_home, "show", "HEAD~1:old.txt", cwd=work).stdout == "first version\n"
-    assert _missing(git_home, work) == set()
+    for version in ("2", "0"):  # git's default, and the older protocol (allow-reachable-sha1-in-want)
+        proto = ["-c", f"protocol.version={version}"]
+        # blob:none: commits and trees only; a checkout fetches the blobs it needs, by id, in one request
+        work = tmp_path / f"none-v{version}"
+        git(git_home, *proto, "clone", "--no-checkout", "--filter=blob:none", url(hubd, repo_id), str(work))
+        git(git_home, "config", "protocol.version", version, cwd=work)  # the lazy fetches too
+        assert git(git_home, "config", "remote.origin.partialclonefilter", cwd=work).stdout.strip() == "blob:none"
+        missing = _missing(git_home, work)
+        assert set(blob_of.values()) <= missing and len(missing) == len(blob_of) + 1  # + the first old.txt
+        proc = git(git_home, "checkout", "-q", "main", cwd=work, env={"GIT_TRACE_PACKET": "1"})
+        assert f"want {blob_of['large.bin.txt']}" in proc.stderr
+        assert (work / "large.bin.txt").read_bytes() == large and (work / "a/small.txt").read_bytes() == small
+        assert _missing(git_home, work) == missing - set(blob_of.values())
+        # history reaches an old blob: fetched lazily too
+        assert git(git_home, "show", "HEAD~1:old.txt", cwd=work).stdout == "first version\n"
+        assert _missing(git_home, work) == set()
 
-    # blob:limit: only the blobs above the limit stay behind
-    work = tmp_path / "limit"
-    git(git_home, "clone", "--no-checkout", "--filter=blob:limit=100k", url(hubd, repo_id), str(work))
-    assert _missing(git_home, work) == {blob_of["large.bin.txt"]}
-    git(git_home, "checkout", "-q", "main", cwd=work)
-    assert (work / "large.bin.txt").read_bytes() == large
+        # blob:limit: only the blobs above the limit stay behind
+        work = tmp_path / f"limit-v{version}"
+        git(git_home, *proto, "clone", "--no-checkout", "--filter=blob:limit=100k", url(hubd, repo_id), str(work))
+        assert _missing(git_home, work) == {blob_of["large.bin.txt"]}
+        git(git_home, *proto, "checkout", "-q", "main", cwd=work)
+        assert (work / "large.bin.txt").read_bytes() == large
 
-    # filters hubd does not serve are refused by name; protocol v0 does not advertise filtering at all
-    proc = git(git_home, "clone", "--filter=tree:0", url(hubd, repo_id), str(tmp_path / "tree0"), check=False)
-    assert proc.returncode != 0 and "filter 'tree' not supported" in proc.stderr
-    proc = git(git_home, "-c", "protocol.version=0", "clone", "--filter=blob:none", url(hubd, repo_id),
-               str(tmp_path / "v0"))
-    assert "filtering not recognized by server" in proc.stderr and _missing(git_home, tmp_path / "v0") == set()
+        # filters hubd does not serve are refused by name
+        proc = git(git_home, *proto, "clone", "--filter=tree:0", url(hubd, repo_id), str(tmp_path / f"t0-{version}"),
+                   check=False)
+        assert proc.returncode != 0 and "filter 'tree' not supported" in proc.stderr
 
 
 def test_partial_clone_wants_stay_inside_the_repo(hubd, alice, repo_name):  # type: ignore[no-untyped-def]

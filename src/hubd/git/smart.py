@@ -14,19 +14,26 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from dulwich.errors import GitProtocolError, HangupException
+from dulwich.object_filters import BlobNoneFilter
+from dulwich.objects import Blob
 from dulwich.pack import write_pack_from_container
 from dulwich.protocol import (
-    CAPABILITY_FILTER,
+    CAPABILITY_ALLOW_REACHABLE_SHA1_IN_WANT,
+    CAPABILITY_ALLOW_TIP_SHA1_IN_WANT,
     CAPABILITY_INCLUDE_TAG,
     CAPABILITY_NO_DONE,
     CAPABILITY_SIDE_BAND_64K,
     COMMAND_DEEPEN,
+    COMMAND_FILTER,
     COMMAND_SHALLOW,
+    COMMAND_WANT,
     SIDE_BAND_CHANNEL_PROGRESS,
     Protocol,
+    ack_type,
+    extract_want_line_capabilities,
     pkt_line,
 )
-from dulwich.server import Backend, ReceivePackHandler, UploadPackHandler, _ProtocolGraphWalker
+from dulwich.server import Backend, ReceivePackHandler, UploadPackHandler, _ProtocolGraphWalker, _split_proto_line
 
 from hubd.git import v2
 from hubd.git.objects import RepoView
@@ -107,6 +114,47 @@ class _Backend(Backend):
 
 
 class _Walker(_ProtocolGraphWalker):
+    def determine_wants(self, heads: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+        """dulwich's want reading, with one change: a want may be any object of this repo, not only an
+        advertised tip (allow-reachable-sha1-in-want: a partial clone's lazy fetch asks for blobs by id)."""
+        if self.advertise_refs or not self.stateless_rpc:
+            return super().determine_wants(heads, depth)
+        view = cast("RepoView", self.handler.repo)
+        tips = set(heads.values())
+        want = self.proto.read_pkt_line()
+        if not want:
+            return []
+        line, caps = extract_want_line_capabilities(want)
+        self.handler.set_client_capabilities(caps)
+        self.set_ack_type(ack_type(caps))
+        allowed = (COMMAND_WANT, COMMAND_SHALLOW, COMMAND_DEEPEN, COMMAND_FILTER, None)
+        command, sha = _split_proto_line(line, allowed)
+        wants: list[ObjectID] = []
+        while command == COMMAND_WANT:
+            assert isinstance(sha, bytes)
+            if sha not in tips and not view.objects.is_reachable(sha.decode()):
+                raise GitProtocolError(f"upload-pack: not our ref {sha.decode()}")
+            if sha not in wants:
+                wants.append(cast("ObjectID", sha))
+            if len(wants) > v2.MAX_WANTS:
+                raise GitProtocolError(f"at most {v2.MAX_WANTS} wants")
+            command, sha = self.read_proto_line(allowed)
+        self.set_wants(wants)
+        if command == COMMAND_FILTER:  # `filter SPEC` after the wants, as git sends it over v0
+            assert isinstance(sha, bytes)
+            try:
+                self.handler.filter_spec = v2.parse_filter(sha)
+            except v2.Refused as exc:
+                raise GitProtocolError(str(exc)) from None
+            command, sha = self.read_proto_line(allowed)
+        if command in (COMMAND_SHALLOW, COMMAND_DEEPEN):
+            assert sha is not None
+            self.unread_proto_line(command, sha)
+            self._handle_shallow_request(wants)
+        if self.proto.eof():
+            return []
+        return wants
+
     def _handle_shallow_request(self, wants: list) -> None:  # type: ignore[override]
         # A fetch into a shallow clone sends its `shallow` lines with no `deepen` (it keeps its depth);
         # dulwich expects a `deepen` and fails on the flush. Those commits are then boundaries of the walk,
@@ -141,7 +189,12 @@ class HubUploadPack(UploadPackHandler):
                                                  get_tagged=self.get_tagged)
         if not wants or missing is None:
             return
-        object_ids = list(missing)
+        spec = self.filter_spec
+        explicit = set(wants)
+        object_ids = [(sha, hint) for sha, hint in missing
+                      if spec is None or hint is None or hint[0] != Blob.type_num or sha in explicit
+                      or (not isinstance(spec, BlobNoneFilter)
+                          and spec.should_include_blob(cast("RepoView", self.repo).objects.blob_size(sha.decode())))]
         if not walker.handle_done(not self.has_capability(CAPABILITY_NO_DONE), self._done_received):
             return
         self._start_pack_send_phase()
@@ -157,11 +210,8 @@ class HubUploadPack(UploadPackHandler):
         self.proto.write_pkt_line(None)
 
     def capabilities(self) -> list[bytes]:
-        # Partial clone is refused by not advertising `filter`: git then warns "filtering not recognized by
-        # server, ignoring" and clones in full. dulwich would accept the filter, but a partial clone later
-        # asks for single blobs by id, which dulwich's want check (advertised tips only) refuses mid-checkout.
-        # (Protocol v2 serves partial clones: hubd.git.v2.)
-        return [c for c in super().capabilities() if c != CAPABILITY_FILTER]
+        # filter (partial clone) with the wants it needs later: any object of the repo by id (_Walker)
+        return [*super().capabilities(), CAPABILITY_ALLOW_TIP_SHA1_IN_WANT, CAPABILITY_ALLOW_REACHABLE_SHA1_IN_WANT]
 
     def get_tagged(self, refs: Mapping[bytes, bytes] | None = None, repo: object = None) -> dict[ObjectID, ObjectID]:
         # include-tag: the annotated tags naming commits of the pack travel with it (dulwich finds none
@@ -169,10 +219,12 @@ class HubUploadPack(UploadPackHandler):
         return cast("RepoView", self.repo).tagged() if self.has_capability(CAPABILITY_INCLUDE_TAG) else {}
 
     def set_client_capabilities(self, caps: Iterable[bytes]) -> None:
-        # git 2.39 still sends a bare `filter` after warning "filtering not recognized by server, ignoring":
-        # it means to clone in full, so the word is dropped rather than refused
-        super().set_client_capabilities(
-            [c for c in caps if c != CAPABILITY_FILTER and not c.startswith(CAPABILITY_FILTER + b"=")])
+        super().set_client_capabilities(caps)  # parses filter=SPEC into self.filter_spec
+        if self.filter_spec is not None:
+            try:
+                v2.parse_filter(self.filter_spec.to_spec_string().encode())
+            except v2.Refused as exc:
+                raise GitProtocolError(str(exc)) from None
 
 
 PushFn = Callable[[list[tuple[bytes, bytes, bytes]], "str | None", Callable[[str], None]],
