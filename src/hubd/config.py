@@ -46,6 +46,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a JSON or form body (read whole into memory) may take to arrive in full."),
     Setting("xet_cache_mib", int, 32,
             "Memory one worker may give to its Xet caches (xorb indexes, reconstructions, decoded chunks), in MiB."),
+    Setting("viewer_cache_mib", int, 4096,
+            "Disk the viewer may use for local copies of parquet shards read from object storage (MiB); least "
+            "recently used copies are evicted beyond it."),
     Setting("webhook_targets", str, "public",
             "Where webhooks may be delivered: 'public' (globally routable addresses) and/or CIDR networks, "
             "comma-separated (e.g. 'public,10.1.0.0/16'; '127.0.0.0/8' lets tests reach loopback)."),
@@ -96,6 +99,7 @@ class Settings:
     body_timeout: float
     json_body_timeout: float
     xet_cache_mib: int
+    viewer_cache_mib: int
     webhook_targets: str
     webhook_timeout: float
     git_force_push: str

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,6 +13,7 @@ from hubd.api.http import Ctx, json_response
 from hubd.dataviewer import query
 from hubd.dataviewer.export import export_of
 from hubd.dataviewer.features import feature_list
+from hubd.dataviewer.shardcache import ShardCache
 from hubd.dataviewer.where import compile_orderby, compile_where
 from hubd.hub.errors import BadRequest, HubError, NotFound
 from hubd.hub.models import Repo
@@ -139,22 +139,14 @@ async def api_parquet_shard(ctx: Ctx) -> Response:
 
 
 def local_shards(hub: Hub, meta: dict) -> list[str]:
-    """Paths DuckDB can read: the blob itself on disk, or a cached copy (immutable, by sha256) from S3."""
+    """Paths DuckDB can read: the blob itself on disk, or a cached copy (dataviewer/shardcache.py) from S3."""
+    cache = ShardCache(Path(hub.settings.data_dir) / "cache" / "parquet", hub.settings.viewer_cache_mib * 2**20)
     paths = []
     for shard in meta["shards"]:
         key = lfs_key(shard["oid"])
         local = hub.blobs.local_path(key)
         if local is None:
-            cache = Path(hub.settings.data_dir) / "cache" / "parquet"
-            cache.mkdir(parents=True, exist_ok=True)
-            target = cache / shard["oid"]
-            if not target.exists():
-                fd, tmp = tempfile.mkstemp(dir=cache)
-                with os.fdopen(fd, "wb") as f:
-                    for block in hub.blobs.iter_range(key, 0, shard["size"], 8 * 1024 * 1024):
-                        f.write(block)
-                os.replace(tmp, target)
-            local = str(target)
+            local = cache.path(shard["oid"], partial(hub.blobs.iter_range, key, 0, shard["size"], 8 << 20))
         paths.append(local)
     return paths
 
