@@ -13,14 +13,15 @@ log = logging.getLogger("hubd.jobs")
 Handler = Callable[[Job], None]
 
 
-class Worker:
-    def __init__(self, db, handlers: dict[str, Handler], idle_sleep: float = 0.5, name: str = "hubd-jobs") -> None:
-        self.db = db
-        self.handlers = handlers
-        self.kinds = tuple(handlers)  # claims only the kinds it can run: other workers run the others
-        self.idle_sleep = idle_sleep
+class BackgroundThread:
+    """A daemon thread running `run` until `stop` (which waits for it up to 10 s)."""
+
+    def __init__(self, name: str) -> None:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.run, name=name, daemon=True)
+
+    def run(self) -> None:
+        raise NotImplementedError
 
     def start(self) -> None:
         self.thread.start()
@@ -28,6 +29,15 @@ class Worker:
     def stop(self) -> None:
         self.stop_event.set()
         self.thread.join(timeout=10)
+
+
+class Worker(BackgroundThread):
+    def __init__(self, db, handlers: dict[str, Handler], idle_sleep: float = 0.5, name: str = "hubd-jobs") -> None:
+        super().__init__(name)
+        self.db = db
+        self.handlers = handlers
+        self.kinds = tuple(handlers)  # claims only the kinds it can run: other workers run the others
+        self.idle_sleep = idle_sleep
 
     def run_once(self) -> bool:
         job = claim(self.db, self.kinds)
@@ -58,22 +68,14 @@ class Worker:
                 self.stop_event.wait(self.idle_sleep)
 
 
-class Ticker:
+class Ticker(BackgroundThread):
     """Calls `fn` every `interval` seconds on a thread of its own: periodic work (flushing the download
     counters) keeps its pace while a worker spends minutes on one job (a parquet export)."""
 
     def __init__(self, fn: Callable[[], None], interval: float, name: str) -> None:
+        super().__init__(name)
         self.fn = fn
         self.interval = interval
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self.run, name=name, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=10)
 
     def run(self) -> None:
         while not self.stop_event.wait(self.interval):
@@ -86,7 +88,7 @@ class Ticker:
 class Workers:
     """Several workers started and stopped together (the jobs worker, the webhook deliverers, tickers)."""
 
-    def __init__(self, workers: list[Worker | Ticker]) -> None:
+    def __init__(self, workers: list[BackgroundThread]) -> None:
         self.workers = workers
 
     def start(self) -> None:
