@@ -3,12 +3,12 @@ triggers (no write path can forget it). Hot read paths cache principals and acce
 one read of the number per request tells every replica whether those are still current: a repo made
 private, a token revoked or a membership removed take effect on the very next request.
 
-The number is row 2 of `catalog_state` (row 1 is the catalogue generation of db/generation.py, bumped the
-same way). What bumps it: repos (created, deleted, renamed, moved, made private/public, gated), their
-redirects, accounts (renamed, admin, disabled, deleted), memberships, tokens (anything but `last_used_at`),
-access requests. SQLite bumps it per changed row; PostgreSQL once per transaction, at commit (a deferred
-constraint trigger), so the new number becomes visible together with the change and no writer holds the
-row's lock while it takes others.
+The number is the one row of `access_state` (a table of its own: the catalogue generation of db/generation.py
+moves with every download count). What bumps it: repos (created, deleted, renamed, moved, made private or
+public, gated), their redirects, accounts (renamed, admin, disabled, deleted), memberships, tokens (anything
+but `last_used_at`), access requests. SQLite bumps it per changed row; PostgreSQL once per transaction, at
+commit (a deferred constraint trigger), so the new number becomes visible together with the change and no
+writer holds the row's lock while it takes others.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from sqlalchemy.engine import make_url
 
 log = logging.getLogger("hubd.db")
 
-ROW = 2
 _TABLES = {
     "repos": "INSERT OR DELETE OR UPDATE OF type, namespace, name, private, gated, search_id",
     "repo_redirects": "INSERT OR DELETE OR UPDATE",
@@ -33,9 +32,9 @@ _TABLES = {
     "tokens": "DELETE OR UPDATE OF user_id, role, token_hash, scopes, expires_at",
     "access_requests": "INSERT OR DELETE OR UPDATE",
 }
-_BUMP = f"UPDATE catalog_state SET generation = generation + 1 WHERE id = {ROW}"
-_READ = f"SELECT generation FROM catalog_state WHERE id = {ROW}"
-_ENSURE = f"INSERT INTO catalog_state (id, generation) VALUES ({ROW}, 0) ON CONFLICT (id) DO NOTHING"
+_BUMP = "UPDATE access_state SET generation = generation + 1 WHERE id = 1"
+_READ = "SELECT generation FROM access_state WHERE id = 1"
+_ENSURE = "INSERT INTO access_state (id, generation) VALUES (1, 0) ON CONFLICT (id) DO NOTHING"
 
 _PG_FUNCTIONS = (
     """CREATE OR REPLACE FUNCTION hubd_access_first() RETURNS boolean LANGUAGE plpgsql AS $$
@@ -54,8 +53,8 @@ def _sqlite_triggers() -> list[str]:
     for table, events in _TABLES.items():
         for clause in events.split(" OR "):
             event = clause.split()[0].lower()
-            out.append(f"CREATE TRIGGER IF NOT EXISTS access_gen_{table}_{event} AFTER {clause} ON {table} "
-                       f"BEGIN {_BUMP}; END")
+            out.append(f"DROP TRIGGER IF EXISTS access_gen_{table}_{event}")  # replaced: always the current body
+            out.append(f"CREATE TRIGGER access_gen_{table}_{event} AFTER {clause} ON {table} BEGIN {_BUMP}; END")
     return out
 
 
@@ -66,11 +65,6 @@ def create_access_triggers(engine: Engine, is_sqlite: bool) -> None:
         if is_sqlite:
             for stmt in _sqlite_triggers():
                 conn.exec_driver_sql(stmt)
-            return
-        names = {f"hubd_access_{table}" for table in _TABLES}
-        present = {name for (name,) in conn.exec_driver_sql(
-            "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'hubd_access_%%'").all()}
-        if present >= names:
             return
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7243313)")  # replicas starting together
         present = {name for (name,) in conn.exec_driver_sql(

@@ -131,6 +131,15 @@ catalog_state = Table(
     Column("generation", BigInteger, nullable=False, default=0),
 )
 
+# One row: a number every change deciding who may read what bumps (triggers, see db/accessgen.py). Principals
+# and access decisions of hot reads are cached under it; one read of it per request keeps every replica right.
+access_state = Table(
+    "access_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", BigInteger, nullable=False, default=0),
+)
+
 # Evaluation metrics named in model cards' model-index, for /api/metrics.
 repo_metrics = Table(
     "repo_metrics",
