@@ -16,7 +16,7 @@ from hubd.hub import access, treediff
 from hubd.hub.access import Principal
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from hubd.hub.models import Repo
-from hubd.hub.refs import MAIN, RefConflict, cas_ref
+from hubd.hub.refs import MAIN, RefConflict, add_if_new, set_if_equals
 from hubd.jobs.queue import enqueue
 
 emit_discussion_event: Callable[[Connection, Repo, dict, str, dict | None], int] | None
@@ -103,7 +103,7 @@ class Discussions:
             if is_pr:
                 head = conn.execute(select(refs.c.target).where(
                     (refs.c.repo_id == repo.id) & (refs.c.name == MAIN))).scalar_one()
-                cas_ref(conn, repo.id, f"refs/pr/{num}", None, head)
+                add_if_new(conn, repo.id, f"refs/pr/{num}", head)
         return num
 
     def commit_added(self, conn: Connection, p: Principal, repo: Repo, num: int, sha: str, subject: str) -> None:
@@ -284,7 +284,7 @@ class Discussions:
             now = time.time()
             try:
                 with self.db.write() as conn:
-                    cas_ref(conn, repo.id, base_ref, base, sha)
+                    set_if_equals(conn, repo.id, base_ref, base, sha)
                     changed = conn.execute(update(discussions).where(
                         (discussions.c.repo_id == repo.id) & (discussions.c.num == num)
                         & discussions.c.status.in_(OPEN)).values(status="merged", merge_commit=sha)).rowcount

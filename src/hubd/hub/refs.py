@@ -109,8 +109,25 @@ def set_tag_object(conn: Connection, repo_id: int, tag_ref: str, tag_sha: str) -
                                      target=tag_sha))
 
 
+def add_if_new(conn: Connection, repo_id: int, name: str, new: str) -> None:
+    """Create ref `name` at `new` inside the caller's transaction, or raise RefConflict if it exists."""
+    cas_ref(conn, repo_id, name, None, new)
+
+
+def set_if_equals(conn: Connection, repo_id: int, name: str, old: str, new: str) -> None:
+    """Move ref `name` from `old` to `new`, or raise RefConflict if it is not at `old` any more."""
+    cas_ref(conn, repo_id, name, old, new)
+
+
+def remove_if_equals(conn: Connection, repo_id: int, name: str, old: str) -> None:
+    """Delete ref `name` if it is still at `old`, or raise RefConflict."""
+    cas_ref(conn, repo_id, name, old, None)
+
+
 def cas_ref(conn: Connection, repo_id: int, name: str, old: str | None, new: str | None) -> None:
-    """Move one ref from `old` to `new` inside the caller's transaction, or raise RefConflict."""
+    """Compare-and-swap of one ref inside the caller's transaction, for callers whose `old` and `new` may
+    each be absent (a pushed ref update, a mirrored ref): None for `old` means "must not exist", None for
+    `new` means "delete". Raises RefConflict when the ref is not at `old`."""
     if old is None:
         try:
             with conn.begin_nested():

@@ -47,7 +47,7 @@ from hubd.hub.gitattributes import default_gitattributes
 from hubd.hub.listing_cache import PageCache
 from hubd.hub.models import Repo, repo_from_row
 from hubd.hub.names import check_ref_name, check_repo_name, check_repo_type
-from hubd.hub.refs import MAIN, RefConflict, Refs, cas_ref
+from hubd.hub.refs import MAIN, RefConflict, Refs, add_if_new, remove_if_equals, set_if_equals
 from hubd.hub.signing import Signer, load_signing_key
 from hubd.hub.treeedit import TreeEditor
 from hubd.hub.webhooks import Webhooks, emit_repo_created, emit_repo_event, ref_update
@@ -303,7 +303,7 @@ class Hub:
                         created_by=p.user_id,
                     )
                 ).inserted_primary_key[0])
-                cas_ref(conn, repo_id, MAIN, None, head)
+                add_if_new(conn, repo_id, MAIN, head)
                 emit_repo_created(conn, repo_id)
                 rest = [c for c in commits if c != head]
                 if rest:
@@ -446,12 +446,12 @@ class Hub:
                     if pr_title is not None:
                         num = self.discussions.open_in(conn, p, repo, pr_title, plan.description, True, base_ref,
                                                        "open")
-                        cas_ref(conn, repo.id, f"refs/pr/{num}", None, sha)
+                        add_if_new(conn, repo.id, f"refs/pr/{num}", sha)
                         emit_repo_event(conn, repo, "repo.content", "update",
                                         updated_refs=[ref_update(f"refs/pr/{num}", None, sha)])
                         self.discussions.commit_added(conn, p, repo, num, sha, plan.summary or "Update files")
                         return CommitResult(sha, num)
-                    cas_ref(conn, repo.id, target_ref, head, sha)
+                    set_if_equals(conn, repo.id, target_ref, head, sha)
                     # queued with the ref move: an event is delivered only for a commit that happened
                     emit_repo_event(conn, repo, "repo.content", "update", head_sha=sha if target_ref == MAIN else None,
                                     updated_refs=[ref_update(target_ref, head, sha)])
@@ -492,7 +492,7 @@ class Hub:
     def _create_ref(self, repo: Repo, name: str, sha: str) -> None:
         try:
             with self.db.write() as conn:
-                cas_ref(conn, repo.id, name, None, sha)
+                add_if_new(conn, repo.id, name, sha)
                 emit_repo_event(conn, repo, "repo.content", "update", updated_refs=[ref_update(name, None, sha)])
         except RefConflict:
             raise Conflict(f"Reference {name} already exists") from None
@@ -506,7 +506,7 @@ class Hub:
                 raise RevisionNotFound(f"{what} not found")
             try:
                 with self.db.write() as conn:
-                    cas_ref(conn, repo.id, name, target, None)
+                    remove_if_equals(conn, repo.id, name, target)
                     emit_repo_event(conn, repo, "repo.content", "update", updated_refs=[ref_update(name, target, None)])
                 return
             except RefConflict:
