@@ -23,6 +23,7 @@ extra_gated_fields:
     type: select
     options: [France, Japan]
   I agree to the terms: checkbox
+  "<img src=x onerror=window.pwned=1>Team": text
 ---
 # Gated
 """
@@ -59,10 +60,13 @@ def test_access_request_form_and_queue(tab: Tab, browser, web, gated: str, bob: 
     gate.get_by_label("Company").fill("<b>Acme</b> & co")
     gate.get_by_label("Country").select_option("Japan")
     gate.get_by_label("I agree to the terms").check()
+    gate.get_by_label("<img src=x onerror=window.pwned=1>Team").fill("<img src=y onerror=window.pwned=2>")
+    assert gate.locator("img").count() == 0  # a hostile label is text
     tab.shot("gate-form")
     gate.get_by_role("button", name="Agree and ask").click()
     assert "awaiting a review" in page.locator("#gate-status").inner_text()
     assert not _downloads(bob, gated)
+    assert page.evaluate("window.pwned") is None
 
     owner = Tab(browser, web.url)
     try:
@@ -71,8 +75,10 @@ def test_access_request_form_and_queue(tab: Tab, browser, web, gated: str, bob: 
         owner.page.get_by_role("link", name="Review access requests").click()
         row = owner.page.locator("table.requests tr[data-user=bob]")
         answers = row.locator("dl.answers")
-        assert answers.locator("dd").all_inner_texts() == ["<b>Acme</b> & co", "Japan", "on"]
-        assert answers.locator("b").count() == 0  # the answers are text, never markup
+        assert answers.locator("dd").all_inner_texts() == ["<b>Acme</b> & co", "Japan", "on",
+                                                          "<img src=y onerror=window.pwned=2>"]
+        assert answers.locator("b, img").count() == 0  # labels and answers are text, never markup
+        assert owner.page.evaluate("window.pwned") is None
         owner.shot("access-requests")
         row.get_by_role("button", name="Accept bob").click()
         assert owner.page.get_by_role("status").inner_text() == "The request of bob is now accepted"
@@ -106,10 +112,13 @@ def test_access_requests_need_a_writer_and_the_csrf_token(web, gated: str, bob: 
     client, csrf = signed_in_client(web, "bob")
     assert client.post(f"/{gated}/request-access", data={"Company": "x", "Country": "France",
                                                          "I agree to the terms": "on"}).status_code == 403
-    assert client.post(f"/{gated}/request-access", data={"csrf_token": csrf, "Company": "x", "Country": "Mars",
-                                                         "I agree to the terms": "on"}).status_code == 400
+    r = client.post(f"/{gated}/request-access", data={"csrf_token": csrf, "Company": "x", "Country": "Mars",
+                                                      "I agree to the terms": "on",
+                                                      "<img src=x onerror=window.pwned=1>Team": "t"})
+    assert r.status_code == 400 and "one of the listed options" in r.text
     r = client.post(f"/{gated}/request-access", data={"csrf_token": csrf, "Company": "x", "Country": "France",
-                                                      "I agree to the terms": "on"})
+                                                      "I agree to the terms": "on",
+                                                      "<img src=x onerror=window.pwned=1>Team": "t"})
     assert r.status_code == 303
     # bob sees the repo but may not review its requests, not even his own
     assert client.get(url).status_code == 403
