@@ -10,7 +10,9 @@ from pathlib import Path
 import lz4.frame
 import pytest
 
+from hubd.storage.blobstore import BlobNotFound
 from hubd.storage.local import LocalBlobStore
+from hubd.xet.errors import CorruptStoredObject
 from hubd.xet.hashing import xet_hex, xorb_hash
 from hubd.xet.store import FileTerm, XetFile, XetStore, xorb_key
 from hubd.xet.xorb import HEADER, XorbFormatError, XorbParser, walk_records
@@ -98,3 +100,21 @@ def test_files_rebuilt_from_every_kind_of_chunk(tmp_path: Path, cache_mib: int) 
                 assert b"".join(blocks) == content[start:end]
                 assert all(len(b) == block for b in blocks[:-1]) and 0 < len(blocks[-1]) <= block
     assert (store.chunk_cache.used > 0) == (cache_mib > 0)
+
+
+def test_a_damaged_stored_xorb_is_hubds_fault(tmp_path: Path) -> None:
+    rng = random.Random(9)
+    chunks = chunks_of(rng, 10)
+    store, h = _store(tmp_path, chunks, 0)
+    raws = [raw for raw, _ in chunks]
+    f = XetFile("f" * 64, sum(map(len, raws)), "", (FileTerm(h, 0, 10, sum(map(len, raws))),))
+    local = store.blobs.local_path(xorb_key(h))
+    assert local is not None
+    path = Path(local)
+    data = path.read_bytes()
+    path.write_bytes(data[:-5])  # shorter than its index says: never mapped past its end (SIGBUS)
+    with pytest.raises(CorruptStoredObject):
+        store.sha256_of(f)
+    path.unlink()
+    with pytest.raises(BlobNotFound):
+        list(store.iter_bytes(f, 0, f.size))

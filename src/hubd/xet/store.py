@@ -394,7 +394,11 @@ class XetStore:
         if path is None:
             yield from self.blobs.iter_range(key, first, last, READ_BLOCK)
             return
-        with open(path, "rb") as fh:
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - closed below, after the last window is handed out
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None  # as the store's own reads say it (gc may have removed it)
+        with fh:
             fd = fh.fileno()
             if os.fstat(fd).st_size < last:  # a mapping read past the end of its file is a SIGBUS
                 raise XorbFormatError("stored xorb is shorter than its index")
