@@ -104,8 +104,12 @@ def test_sign_in_out_and_wrong_password(tab: Tab) -> None:
     assert page.get_by_role("link", name="alice", exact=True).is_visible()
     cookie = next(c for c in tab.context.cookies() if c["name"] == "hubd_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
-    page.get_by_role("button", name="Sign out").click()
+    tab.goto("/logout")  # a GET only asks: still signed in
+    assert page.get_by_role("link", name="alice", exact=True).is_visible()
+    assert page.get_by_role("button", name="Sign out of hubd").is_visible()
+    page.get_by_role("button", name="Sign out", exact=True).click()  # the header's form
     assert page.get_by_role("link", name="Sign in").is_visible()
+    assert tab.goto("/logout").url == tab.base + "/"  # nobody to sign out: home
     # a signed-out cookie is dead on the server too, not only forgotten by this browser
     r = httpx.get(tab.base + "/settings/tokens", cookies={"hubd_session": cookie["value"]})
     assert r.status_code == 303 and r.headers["location"].startswith("/login")

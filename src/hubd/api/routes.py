@@ -174,7 +174,7 @@ def add_pages(r: Router) -> None:
     r.add("/", "page", get=listing.home)
     r.add("/(?P<types>models|datasets|spaces)", "page", get=listing.listing)
     r.add("/login", {"get": "page", "post": "form"}, get=account.login, post=account.login)
-    r.add("/logout", "form", post=account.logout)
+    r.add("/logout", {"get": "page", "post": "form"}, get=account.logout, post=account.logout)
     r.add("/join", {"get": "page", "post": "form"}, get=account.join, post=account.join)
     r.add("/oauth/oidc/login", "page", get=oidc.start)
     r.add("/oauth/oidc/callback", "page", get=oidc.callback)

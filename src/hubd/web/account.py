@@ -61,6 +61,8 @@ async def login(ctx: Ctx) -> Response:
 
 @page
 async def logout(ctx: Ctx) -> Response:
+    if ctx.request.method == "GET":  # a link or a typed URL asks first: signing out is a form (CSRF)
+        return view(ctx, "logout.html") if ctx.principal else render.redirect("/")
     await form(ctx)
     secret = getattr(ctx.request.state, "session_secret", None)
     if secret:
