@@ -267,6 +267,25 @@ def test_xet_fill_follows_the_ranges_asked(pair: Pair, tmp_path: Path) -> None:
     assert cached() == 72 * 2**20
 
 
+def test_concurrent_xet_clients_fetch_each_xorb_once(pair: Pair, tmp_path: Path) -> None:
+    """Four hf_xet clients at once on an uncached mirrored Xet file: the upstream sends each xorb range once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    up = HfApi(endpoint=pair.upstream.url, token=pair.upstream.tokens["up-alice"])
+    repo_id = "up-alice/xet-crowd"
+    write_random(tmp_path / "crowd.bin", 70 * 2**20, seed=41)
+    up.create_repo(repo_id)
+    up.upload_file(repo_id=repo_id, path_or_fileobj=str(tmp_path / "crowd.bin"), path_in_repo="crowd.bin")
+    digest = sha256_file(tmp_path / "crowd.bin")
+    mark = pair.log_mark()
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda i: _download_in_fresh_client(pair, repo_id, "crowd.bin", tmp_path / f"c{i}"),
+                              range(4)))
+    assert [sha256_file(p) for p in paths] == [digest] * 4
+    fetches = [p for p in pair.upstream_requests(mark) if p.startswith("/api/cas/fetch/")]
+    assert fetches and len(fetches) == len(set(fetches)), fetches
+
+
 def test_history_of_a_mirrored_repo(pair: Pair, model: tuple[str, Path, str], tmp_path: Path) -> None:
     """The upstream's whole history: list_repo_commits, an old commit by sha, and a full (not shallow) clone."""
     import subprocess

@@ -228,9 +228,14 @@ async def reconstruction(ctx: Ctx) -> Response:
     repo_id = _cas_auth(ctx, need_write=False)
     h = parse_xet_hash(ctx.params["hash"])
     hub = ctx.hub
-    if not await ctx.run(hub.repo_has_xet_file, repo_id, h):
+    f: XetFile | None
+    if hub.mirror is not None and await ctx.run(hub.mirror.is_mirrored, repo_id):
+        # filled from the upstream's CAS as it is asked for, a Range at a time (hubd.mirror.xetfill)
+        f = await ctx.run(hub.mirror.xet.file_for_id, repo_id, h, ctx.request.headers.get("range"))
+    elif not await ctx.run(hub.repo_has_xet_file, repo_id, h):
         raise NotFound(f"File {h} not found")
-    f: XetFile | None = await ctx.run(hub.xet.file, h)
+    else:
+        f = await ctx.run(hub.xet.file, h)
     if f is None:
         raise NotFound(f"File {h} not found")
     start, end = _requested_range(ctx, f.size)

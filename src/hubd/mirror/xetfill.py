@@ -125,9 +125,9 @@ class XetMirror:
             return None
         if not (isinstance(xet, str) and len(xet) == 64 and all(c in "0123456789abcdef" for c in xet)):
             xet = NO_XET
-        self.hub.blobs.put_bytes(_hash_hint_key(oid), xet.encode())
-        if xet != NO_XET:
+        if xet != NO_XET:  # first: a client told the hash (by another request) finds what it names
             self.hub.blobs.put_bytes(_file_hint_key(xet), json.dumps({"oid": oid, "size": size}).encode())
+        self.hub.blobs.put_bytes(_hash_hint_key(oid), xet.encode())
         return xet
 
     # --- fills ------------------------------------------------------------------------------------------
