@@ -436,7 +436,7 @@ def test_full_disk_is_507_and_not_ready(small_fs: Path) -> None:
         assert r.headers["x-error-code"] == "InsufficientStorage" and r.json()["error"]
         assert api.model_info("dora/full").sha == before
         ready = httpx.get(f"{server.url}/readyz")
-        assert ready.status_code == 503 and ready.json()["storage"] == "unavailable: InsufficientStorage"
+        assert ready.status_code == 503 and ready.json()["storage"] == "unavailable: StorageFull"
 
         filler.unlink()
         assert httpx.get(f"{server.url}/readyz").status_code == 200
