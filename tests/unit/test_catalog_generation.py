@@ -69,3 +69,17 @@ def test_postgres_bumps_once_per_transaction(db: Database) -> None:
         db.generation.close()
 
     asyncio.run(scenario())
+
+
+def test_concurrent_reads_see_writes_committed_before_them(db: Database) -> None:
+    """Concurrent requests share generation reads (PostgreSQL): never one that started before they arrived."""
+    async def scenario() -> None:
+        first = await asyncio.gather(*(db.generation.read() for _ in range(50)))
+        assert len(set(first)) == 1 and first[0] is not None
+        with db.write() as conn:
+            conn.execute(insert(repos), [_row(100)])
+        after = await asyncio.gather(*(db.generation.read() for _ in range(50)))
+        assert all(g is not None and g > first[0] for g in after)
+        db.generation.close()
+
+    asyncio.run(scenario())

@@ -97,7 +97,8 @@ class GenerationReader:
         self.url, self.is_sqlite = url, is_sqlite
         self._sqlite: sqlite3.Connection | None = None
         self._pg: Any = None
-        self._lock: asyncio.Lock | None = None
+        self._next: asyncio.Future[int | None] | None = None  # the read the requests arriving now will share
+        self._runner: asyncio.Task[None] | None = None
 
     async def read(self) -> int | None:
         try:
@@ -119,22 +120,45 @@ class GenerationReader:
         return None if row is None else int(row[0])
 
     async def _read_pg(self) -> int | None:
+        """Requests that arrive while a read is on its way share the next one, which starts after they all
+        arrived: each sees every write committed before it came, and one connection serves any request rate
+        (one round trip at a time, however many requests wait)."""
+        loop = asyncio.get_running_loop()
+        if self._next is None:
+            self._next = loop.create_future()
+            if self._runner is None or self._runner.done():
+                self._runner = loop.create_task(self._run_reads())
+        # shielded: a request that goes away must not cancel the read the others wait for
+        return await asyncio.shield(self._next)
+
+    async def _run_reads(self) -> None:
+        while self._next is not None:
+            waiting, self._next = self._next, None  # who arrives from here on waits for the next read
+            try:
+                value = await self._query_pg()
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting requests
+                self._close_pg()
+                waiting.set_exception(exc)
+            else:
+                waiting.set_result(value)
+
+    async def _query_pg(self) -> int | None:
         import psycopg
 
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._pg is None or self._pg.closed:
-                conninfo = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-                self._pg = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, prepare_threshold=0)
-            cur = await self._pg.execute(_READ)
-            row = await cur.fetchone()
+        if self._pg is None or self._pg.closed:
+            conninfo = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+            self._pg = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, prepare_threshold=0)
+        cur = await self._pg.execute(_READ)
+        row = await cur.fetchone()
         return None if row is None else int(row[0])
 
     def close(self) -> None:
         if self._sqlite is not None:
             self._sqlite.close()
             self._sqlite = None
+        self._close_pg()
+
+    def _close_pg(self) -> None:
         if self._pg is not None:
             pg, self._pg = self._pg, None
             with contextlib.suppress(RuntimeError):  # outside the loop (shutdown): the process is ending
