@@ -32,7 +32,7 @@ _REPO_COLUMNS = ("type", "namespace", "name", "private", "gated", "sdk", "create
                  "library_name", "used_storage")
 _TABLES = {"repos": f"INSERT OR DELETE OR UPDATE OF {', '.join(_REPO_COLUMNS)}",
            "repo_meta": "INSERT OR DELETE OR UPDATE", "repo_tags": "INSERT OR DELETE OR UPDATE"}
-_BUMP = "UPDATE catalog_state SET generation = generation + 1"
+_BUMP = "UPDATE catalog_state SET generation = generation + 1 WHERE id = 1"
 _READ = "SELECT generation FROM catalog_state WHERE id = 1"
 
 _PG_FUNCTIONS = (
@@ -43,7 +43,7 @@ _PG_FUNCTIONS = (
       RETURN true;
     END $$""",
     f"""CREATE OR REPLACE FUNCTION hubd_catalog_bump() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN {_BUMP} WHERE id = 1; RETURN NULL; END $$""",
+    BEGIN {_BUMP}; RETURN NULL; END $$""",
 )
 
 
@@ -58,13 +58,14 @@ def _sqlite_triggers() -> list[str]:
     for table, events in _TABLES.items():
         update = events.split("UPDATE", 1)[1]  # "" or " OF col, ..."
         for event, clause in (("insert", "INSERT"), ("delete", "DELETE"), ("update", "UPDATE" + update)):
-            out.append(f"CREATE TRIGGER IF NOT EXISTS catalog_gen_{table}_{event} AFTER {clause} ON {table} "
-                       f"BEGIN {_BUMP}; END")
+            out.append(f"DROP TRIGGER IF EXISTS catalog_gen_{table}_{event}")
+            out.append(f"CREATE TRIGGER catalog_gen_{table}_{event} AFTER {clause} ON {table} BEGIN {_BUMP}; END")
     return out
 
 
 def create_generation_triggers(engine: Engine, is_sqlite: bool) -> None:
-    """Idempotent; run at every start after the migrations (a SQLite table rebuild drops its triggers)."""
+    """Idempotent; run at every start after the migrations (a SQLite table rebuild drops its triggers). SQLite's
+    are recreated each time (cheap, one transaction), so a hub always runs the current trigger bodies."""
     with engine.begin() as conn:
         if is_sqlite:
             for stmt in _sqlite_triggers():
