@@ -14,6 +14,7 @@ import argparse
 import base64
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -50,9 +51,17 @@ def snapshot(endpoint: str, repo: str, token: str, cache: Path, workers: int) ->
     shutil.rmtree(cache, ignore_errors=True)
     env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
            "HF_HOME": str(cache.parent / "hf-home")}
-    out = subprocess.run([sys.executable, "-c", CLIENT, endpoint, repo, token, str(cache), str(workers)],
-                         check=True, capture_output=True, text=True, env=env).stdout
+    proc = subprocess.Popen([sys.executable, "-c", CLIENT, endpoint, repo, token, str(cache), str(workers)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(f"snapshot_download from {endpoint} failed:\n{err[-3000:]}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CLIENT_CPU.append(usage.ru_utime + usage.ru_stime)  # cumulative over the children waited for so far
     return float(out.strip().splitlines()[-1])
+
+
+CLIENT_CPU: list[float] = [0.0]
 
 
 def mirror_to_www(hubd: Hubd, repo: str, www: Path) -> str:
@@ -101,6 +110,7 @@ def main() -> None:
              for i in range(args.files)}
     times: dict[str, list[float]] = {"hubd": [], "nginx": []}
     cpu: dict[str, list[float]] = {"hubd": [], "nginx": []}
+    client_cpu: dict[str, list[float]] = {"hubd": [], "nginx": []}
     with temp_root() as root:
         (root / "data").mkdir()
         with Hubd(root / "data", *args.serve_arg) as hubd:
@@ -119,6 +129,7 @@ def main() -> None:
                         before = cpu_seconds(pids[server])
                         times[server].append(snapshot(url, repo, hubd.token, root / "cache", args.workers))
                         cpu[server].append(cpu_seconds(pids[server]) - before)
+                        client_cpu[server].append(CLIENT_CPU[-1] - CLIENT_CPU[-2])
                 if args.py_spy:  # one more hubd run, not counted, sampling the worker's GIL holder
                     worker = max(p for p, role in hubd.pids().items() if role == "worker")
                     out = Path(args.py_spy) / "snapshot.txt"
@@ -135,7 +146,8 @@ def main() -> None:
     for server, values in times.items():
         print(f"  {server:5s}: best {min(values):.2f} s, median {statistics.median(values):.2f} s  "
               f"(runs: {', '.join(f'{v:.2f}' for v in values)}); "
-              f"server CPU median {statistics.median(cpu[server]):.2f} s")
+              f"server CPU median {statistics.median(cpu[server]):.2f} s, "
+              f"client CPU median {statistics.median(client_cpu[server]):.2f} s")
     best = min(times["nginx"]) / min(times["hubd"])
     median = statistics.median(times["nginx"]) / statistics.median(times["hubd"])
     print(f"  ratio hubd/nginx (speed): best {best:.2f}, median {median:.2f}  (goal >= 0.7)")
