@@ -150,7 +150,7 @@ class HubApp:
             if _has_nul(scope):
                 # no query parameter holds NUL; PostgreSQL refuses it in any string (a 503)
                 raise BadRequest("Query parameters cannot contain NUL characters")
-            handler, params = self.router.match(request.method, path)
+            handler, params, rule = self.router.match(request.method, path)
             route = handler.__module__.rsplit(".", 1)[-1] + "." + handler.__name__
             # CAS calls carry Xet tokens, checked by the CAS handlers themselves
             token = None if path.startswith(CAS_PREFIX + "/") else _token(request)
@@ -161,7 +161,7 @@ class HubApp:
             elif SESSION_COOKIE in request.cookies:  # a signed-in browser: pages, and the API as on the Hub
                 principal = await anyio.to_thread.run_sync(
                     cookie_principal, self.hub, request, handler.__module__.startswith("hubd.web."))
-            ctx = Ctx(self.hub, request, params, principal)
+            ctx = Ctx(self.hub, request, params, principal, rule=rule)
             response = await handler(ctx)
         except HubError as exc:
             response = error_response(exc, principal, request.method)

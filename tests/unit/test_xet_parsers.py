@@ -9,9 +9,9 @@ import struct
 import lz4.frame
 import pytest
 
-from hubd.api.xet import granted_spans
 from hubd.xet.errors import MalformedXetObject
 from hubd.xet.hashing import chunk_hash
+from hubd.xet.reconstruction import granted_spans
 from hubd.xet.shard import BOOKEND, MAX_TERMS_PER_FILE, TAG, parse_shard
 from hubd.xet.xorb import MAX_CHUNK, XorbFormatError, XorbParser, decompress, parse_header
 

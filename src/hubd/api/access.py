@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
+from hubd.api.repoctx import route_repo
 from hubd.hub.errors import BadRequest, Forbidden, Unauthorized
 from hubd.hub.models import iso
-from hubd.hub.names import PLURAL_TO_TYPE
 
 PAGE = 100
 
@@ -15,11 +15,7 @@ PAGE = 100
 async def auth_check(ctx: Ctx) -> Response:
     """GET /api/{types}/{id}/auth-check[/write]: 200 when the caller may download (or write to) the repo,
     else the error that download (or a commit) would get: RepoNotFound, GatedRepo, Forbidden."""
-    args = (ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"], ctx.params["name"])
-    if ctx.params.get("write"):
-        await ctx.run(ctx.hub.repo_for_write, *args, "contributor")
-    else:
-        await ctx.run(ctx.hub.repo_for_download, *args)
+    await route_repo(ctx)  # the two routes declare "download" and "contributor"
     return json_response({})
 
 

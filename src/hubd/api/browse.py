@@ -7,8 +7,9 @@ from urllib.parse import parse_qs, quote
 
 from starlette.responses import Response
 
-from hubd.api.hotpath import commit_of, is_full_sha, read_repo
+from hubd.api.hotpath import commit_of, is_full_sha
 from hubd.api.http import Ctx, json_response, loads_object
+from hubd.api.repoctx import route_repo
 from hubd.api.shapes import commit_json, last_commit_json, tree_entry_json
 from hubd.hub.errors import BadRequest
 from hubd.hub.models import Repo
@@ -22,7 +23,7 @@ MAX_PATHS = 10_000  # paths-info: each path is a tree walk
 
 
 async def _repo(ctx: Ctx) -> Repo:
-    return await read_repo(ctx, PLURAL_TO_TYPE[ctx.params["types"]])  # from memory while access is unchanged
+    return await route_repo(ctx)  # "read" routes: from memory while access is unchanged
 
 
 def _cursor(ctx: Ctx) -> int:

@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from hubd.api.avatars import avatar_url
 from hubd.api.http import Ctx, json_response
+from hubd.api.repoctx import route_repo
 from hubd.api.repos import require_user
 from hubd.hub import catalog, counters
 from hubd.hub.errors import NotFound
@@ -37,8 +38,7 @@ async def like(ctx: Ctx) -> Response:
 
 
 async def likers(ctx: Ctx) -> Response:
-    repo = await ctx.run(ctx.hub.repo_for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
-                         ctx.params["ns"], ctx.params["name"])
+    repo = await route_repo(ctx)
     users = await ctx.run(counters.likers, ctx.hub.db, repo.id)
     return json_response([{"user": u["name"], "fullname": u["fullname"], "type": "user",
                            "avatarUrl": avatar_url(ctx, u["name"]), "isPro": False} for u in users])

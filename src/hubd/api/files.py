@@ -12,15 +12,13 @@ from hubd.api.http import Ctx
 from hubd.api.xetfiles import xet_file_response
 from hubd.hub.counters import counts_as_download
 from hubd.hub.errors import EntryNotFound
-from hubd.hub.names import PLURAL_TO_TYPE, PREFIXES_RE
+from hubd.hub.names import PREFIX_TYPE, PREFIXES_RE
 from hubd.mirror.api import resolve_filling
 from hubd.storage.blobstore import lfs_key
 from hubd.storage.gitstore import SMALL_BLOB
 
 RESOLVE = rf"/(?:(?P<prefix>{PREFIXES_RE})/)?(?P<ns>[^/]+)/(?P<name>[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)"
 RAW = RESOLVE.replace("/resolve/", "/raw/")
-PREFIX_TYPE: dict[str | None, str] = {
-    None: "model", **{plural: t for plural, t in PLURAL_TO_TYPE.items() if plural != "models"}}
 
 
 async def raw(ctx: Ctx) -> Response:

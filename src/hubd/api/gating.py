@@ -9,10 +9,11 @@ from starlette.responses import Response
 
 from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx, json_response, loads_object
+from hubd.api.repoctx import route_repo
 from hubd.hub.errors import BadRequest, PayloadTooLarge, Unauthorized
 from hubd.hub.gating import MAX_FIELDS
 from hubd.hub.models import Repo, iso
-from hubd.hub.names import PLURAL_TO_TYPE, PREFIXES_RE
+from hubd.hub.names import PREFIXES_RE
 
 ASK_ACCESS = rf"/(?:(?P<prefix>{PREFIXES_RE})/)?(?P<ns>[^/]+)/(?P<name>[^/]+)/ask-access"
 MAX_FORM = 64 * 1024  # a gate form is a few short answers
@@ -55,8 +56,7 @@ def _form(content_type: str, raw: bytes) -> dict[str, str]:
 
 async def _owned(ctx: Ctx) -> Repo:
     """The owners' endpoints: the repo's writers (org write or admin role) with a write token."""
-    return await ctx.run(ctx.hub.repo_for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
-                         ctx.params["ns"], ctx.params["name"], "write")
+    return await route_repo(ctx)
 
 
 async def list_requests(ctx: Ctx) -> Response:

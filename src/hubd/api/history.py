@@ -5,13 +5,12 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
+from hubd.api.repoctx import route_repo
 from hubd.hub import history
-from hubd.hub.names import PLURAL_TO_TYPE
 
 
 async def _repo(ctx: Ctx):
-    return await ctx.run(ctx.hub.repo_for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
-                         ctx.params["ns"], ctx.params["name"], "write")
+    return await route_repo(ctx)  # "write" routes only
 
 
 async def super_squash(ctx: Ctx) -> Response:

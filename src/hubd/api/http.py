@@ -67,6 +67,7 @@ class Ctx:
     params: dict[str, str]
     principal: Principal | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    rule: str = "public"  # the access rule the matched route declares (api/routes.py); api/repoctx.py reads it
 
     @property
     def base_url(self) -> str:
@@ -179,14 +180,16 @@ class Router:
         table, generic = self._by_segment
         return table.get(raw_path[1:].split("/", 1)[0], generic)
 
-    def match(self, method: str, raw_path: str) -> tuple[Handler, dict[str, str]]:
+    def match(self, method: str, raw_path: str) -> tuple[Handler, dict[str, str], str]:
+        """The handler, the path's parameters, and the access rule the route declares for the method."""
         allowed = False
         for route in self._candidates(raw_path):
             regex, handlers = route.regex, route.handlers
             m = regex.match(raw_path)
             if not m:
                 continue
-            handler = handlers.get(method) or (handlers.get("GET") if method == "HEAD" else None)
+            as_method = method if method in handlers or method != "HEAD" else "GET"
+            handler = handlers.get(as_method)
             if handler is None:
                 allowed = True
                 continue
@@ -194,11 +197,11 @@ class Router:
             if any("\0" in v for v in params.values()):
                 # no repo, revision or file name holds NUL; PostgreSQL refuses it in any string (a 503)
                 raise BadRequest("Paths and revisions cannot contain NUL characters")
-            return handler, params
+            return handler, params, route.access[as_method]
         if allowed:
             raise MethodNotAllowed()
         if self.fallback is not None:
-            return self.fallback, {}
+            return self.fallback, {}, "page"
         raise NotFound(f"Not found: {unquote(raw_path)}")
 
 

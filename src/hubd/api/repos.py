@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from hubd.api.hotpath import commit_of
 from hubd.api.http import Ctx, json_response
+from hubd.api.repoctx import route_repo
 from hubd.api.repojson import Meta, repo_json
 from hubd.hub.derive import for_revision
 from hubd.hub.errors import BadRequest, Conflict, RepoNotFound, Unauthorized
@@ -109,8 +110,7 @@ async def update_settings(ctx: Ctx) -> Response:
     hub = ctx.hub
     if "ns" not in ctx.params:  # every hubd repo has a namespace (no legacy ids): as a missing repo, not a 405
         raise RepoNotFound()
-    repo = await ctx.run(hub.repo_for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
-                         ctx.params["name"], "write")
+    repo = await route_repo(ctx)
     body = await ctx.json()
     if not isinstance(body, dict):
         raise BadRequest("Expected a JSON object")

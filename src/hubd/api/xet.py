@@ -9,13 +9,14 @@ import anyio
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, RequestTimeout, json_response
+from hubd.api.repoctx import route_repo
 from hubd.api.xetfiles import Slots, ranged_response
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized
-from hubd.hub.names import PLURAL_TO_TYPE
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound
 from hubd.xet.dedup import dedup_entries, dedup_shard, index_chunks, xorbs_for_chunk
 from hubd.xet.memory import release_memory
+from hubd.xet.reconstruction import granted_spans, reconstruct
 from hubd.xet.shard import MAX_SHARD_BYTES, parse_shard
 from hubd.xet.store import XetFile, parse_xet_hash, xorb_key
 from hubd.xet.xorb import XorbParser
@@ -55,12 +56,9 @@ def cas_url(ctx: Ctx) -> str:
 async def token(ctx: Ctx) -> Response:
     """GET /api/{types}/{id}/xet-{read|write}-token/{rev}: JSON for hf_xet and X-Xet-* headers for the hub client."""
     hub, mode = ctx.hub, ctx.params["mode"]
-    args = (ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"], ctx.params["name"])
-    # a write token uploads content only; which ref it may reach is decided at commit time ("pr" level)
-    if mode == "write":
-        repo = await ctx.run(hub.repo_for_write, *args, "pr")
-    else:
-        repo = await ctx.run(hub.repo_for_download, *args)
+    # the read route declares "download"; the write route "pr": a write token uploads content only, which ref
+    # it may reach is decided at commit time
+    repo = await route_repo(ctx)
     rev = ctx.params["rev"]
     if not (mode == "write" and (ctx.query_bool("create_pr") or rev == "None")):
         await ctx.run(hub.refs.resolve, repo, rev)
@@ -239,9 +237,8 @@ async def reconstruction(ctx: Ctx) -> Response:
     if f is None:
         raise NotFound(f"File {h} not found")
     start, end = _requested_range(ctx, f.size)
-    # only the terms of the requested Range are built (hf_xet asks for a large file a segment at a time);
-    # index lookups may read storage, so all of it runs off the event loop
-    terms, fetch, offset = await ctx.run(_reconstruction_terms, hub, f, start, end)
+    plan = await ctx.run(reconstruct, hub.xet, f, start, end)
+    terms, fetch, offset = plan.terms, plan.fetch, plan.offset_into_first_range
     if ctx.params["version"] == "v2":
         xorbs = {}
         for x, r in fetch.items():
@@ -257,20 +254,6 @@ async def reconstruction(ctx: Ctx) -> Response:
     return json_response({"offset_into_first_range": offset, "terms": terms, "fetch_info": fetch_info})
 
 
-def _reconstruction_terms(hub, f: XetFile, start: int, end: int):
-    """(terms, xorb -> {(chunk start, end): (first byte, last byte)}, offset into the first term)."""
-    pieces = hub.xet.pieces(f, start, end)
-    terms: list[dict] = []
-    fetch: dict[str, dict[tuple[int, int], tuple[int, int]]] = {}
-    for p in pieces:
-        unpacked = hub.xet.xorb_index(p.xorb).unpacked(p.start, p.end)
-        terms.append({"hash": p.xorb, "unpacked_length": unpacked, "range": {"start": p.start, "end": p.end}})
-        first, last = hub.xet.byte_range(p.xorb, p.start, p.end)
-        ranges = fetch.setdefault(p.xorb, {})
-        ranges[(p.start, p.end)] = (first, last - 1)
-    return terms, fetch, (pieces[0].skip if pieces else 0)
-
-
 def _fetch_url(ctx: Ctx, xorb: str, spans: list[tuple[int, int]]) -> str:
     """A URL for exactly these byte spans (inclusive) of a xorb's stored chunk stream.
 
@@ -282,23 +265,6 @@ def _fetch_url(ctx: Ctx, xorb: str, spans: list[tuple[int, int]]) -> str:
     granted = ",".join(f"{a}-{b}" for a, b in spans)
     signed = ctx.hub.signer.sign("xorb", xorb, granted, ttl=TOKEN_TTL)
     return f"{cas_url(ctx)}/fetch/{xorb}?r={granted}&exp={signed['exp']}&sig={signed['sig']}"
-
-
-def granted_spans(text: str) -> list[tuple[int, int]]:
-    """The inclusive byte spans of a (verified) fetch URL, overlapping and adjacent ones merged: the
-    client may fetch two neighbouring granted ranges with one request."""
-    spans: list[tuple[int, int]] = []
-    for part in text.split(","):
-        first, _, last = part.partition("-")
-        spans.append((int(first), int(last)))
-    spans.sort()
-    merged: list[tuple[int, int]] = []
-    for a, b in spans:
-        if merged and a <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged
 
 
 async def fetch_xorb(ctx: Ctx) -> Response:

@@ -9,6 +9,9 @@ from hubd.hub.errors import BadRequest
 REPO_TYPES = ("model", "dataset", "space", "kernel")  # kernels: the current client's fourth repo type
 TYPE_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/", "kernel": "kernels/"}
 PLURAL_TO_TYPE = {"models": "model", "datasets": "dataset", "spaces": "space", "kernels": "kernel"}
+# the optional prefix of web and /resolve URLs: none for models
+PREFIX_TYPE: dict[str | None, str] = {
+    None: "model", **{plural: t for plural, t in PLURAL_TO_TYPE.items() if plural != "models"}}
 # regex alternations for routes: the plural in API paths, the URL prefix of non-model repos
 PLURALS_RE = "|".join(PLURAL_TO_TYPE)
 PREFIXES_RE = "|".join(p for p in PLURAL_TO_TYPE if p != "models")
