@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from hubd.db.generation import GenerationReader, create_generation_triggers
+from hubd.db.generation import ACCESS, CATALOG, GenerationReader, create_triggers
 from hubd.db.search import create_search_index
 
 
@@ -21,7 +21,9 @@ class Database:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.has_trigram_index = False
-        self.generation = GenerationReader(url, self.is_sqlite)  # read per listing request, from the event loop
+        # read per request from the event loop: listing pages (catalogue) and hot-path access decisions
+        self.generation = GenerationReader(url, self.is_sqlite, CATALOG)
+        self.access_generation = GenerationReader(url, self.is_sqlite, ACCESS)
         if self.is_sqlite:
             if parsed.database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +43,8 @@ class Database:
 
         upgrade(self)
         self.has_trigram_index = create_search_index(self.engine, self.is_sqlite)
-        create_generation_triggers(self.engine, self.is_sqlite)
+        for counter in (CATALOG, ACCESS):
+            create_triggers(self.engine, self.is_sqlite, counter)
         self.analyze()
 
     def analyze(self) -> None:

@@ -1,15 +1,18 @@
-"""The catalogue generation: a number in `catalog_state` that every committed change to the listed tables
-bumps, by triggers (so no write path can forget it), and that a listing request reads once to know
-whether a cached page is current — on every replica, since the number lives in the shared database.
+"""Generation counters: a number in a one-row table that every committed change to some tables bumps, by
+triggers (so no write path can forget it), and that a request reads once to know whether what it cached
+under the number is current — on every replica, since the number lives in the shared database. Two
+counters use it: the catalogue (listing pages, hub/listing cache) and access (principals and access
+decisions of the hot read paths, hub/accesscache.py).
 
-SQLite bumps it per changed row (one writer at a time, an in-process UPDATE costs about a microsecond).
-PostgreSQL bumps it once per transaction, at commit: a deferred constraint trigger queued only for the
-first changed row (its WHEN marks the transaction in a transaction-local setting). Taking the row's lock
-as the very last thing a transaction does means no writer waits on it while holding other row locks, so
-it cannot deadlock with them, and the new number becomes visible together with the data it stands for.
+SQLite bumps a counter per changed row (one writer at a time, an in-process UPDATE costs about a
+microsecond). PostgreSQL bumps it once per transaction, at commit: a deferred constraint trigger queued
+only for the first changed row (its WHEN marks the transaction in a transaction-local setting). Taking the
+row's lock as the very last thing a transaction does means no writer waits on it while holding other row
+locks, so it cannot deadlock with them, and the new number becomes visible together with the data it
+stands for.
 
-A reader reads the number before it reads the data: a page built then is at least as new as the number it
-is stored under (a write that commits in between makes the page newer, never staler).
+A reader reads the number before it reads the data: what it builds then is at least as new as the number
+it is stored under (a write that commits in between makes it newer, never staler).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,76 +30,111 @@ from sqlalchemy.engine import make_url
 
 log = logging.getLogger("hubd.db")
 
-# The columns a listing item shows (repos.next_discussion, created_by, derived_sha change nothing listed).
+
+@dataclass(frozen=True)
+class Counter:
+    """One counter: the row of `{name}_state`, the tables (and events) that bump it, triggers named after it."""
+
+    name: str
+    tables: dict[str, str]  # table -> its events, as PostgreSQL writes them ("INSERT OR UPDATE OF a, b")
+    lock_id: int  # advisory lock serialising replicas that create the PostgreSQL triggers together
+
+    @property
+    def bump_sql(self) -> str:
+        return f"UPDATE {self.name}_state SET generation = generation + 1 WHERE id = 1"
+
+    @property
+    def read_sql(self) -> str:
+        return f"SELECT generation FROM {self.name}_state WHERE id = 1"
+
+    def trigger_names(self, is_sqlite: bool) -> list[str]:
+        if is_sqlite:
+            return [f"{self.name}_gen_{table}_{clause.split()[0].lower()}"
+                    for table, events in self.tables.items() for clause in events.split(" OR ")]
+        return [f"hubd_{self.name}_{table}" for table in self.tables]
+
+
+# What a listing item shows (repos.next_discussion, created_by, derived_sha change nothing listed).
 _REPO_COLUMNS = ("type", "namespace", "name", "private", "gated", "sdk", "created_at", "last_modified", "head_sha",
                  "search_id", "downloads", "downloads_all_time", "likes", "trending_score", "pipeline_tag",
                  "library_name", "used_storage")
-_TABLES = {"repos": f"INSERT OR DELETE OR UPDATE OF {', '.join(_REPO_COLUMNS)}",
-           "repo_meta": "INSERT OR DELETE OR UPDATE", "repo_tags": "INSERT OR DELETE OR UPDATE"}
-_BUMP = "UPDATE catalog_state SET generation = generation + 1 WHERE id = 1"
-_READ = "SELECT generation FROM catalog_state WHERE id = 1"
-
-_PG_FUNCTIONS = (
-    """CREATE OR REPLACE FUNCTION hubd_catalog_first() RETURNS boolean LANGUAGE plpgsql AS $$
-    BEGIN
-      IF current_setting('hubd.catalog_changed', true) = '1' THEN RETURN false; END IF;
-      PERFORM set_config('hubd.catalog_changed', '1', true);
-      RETURN true;
-    END $$""",
-    f"""CREATE OR REPLACE FUNCTION hubd_catalog_bump() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN {_BUMP}; RETURN NULL; END $$""",
-)
-
-
-def trigger_names(is_sqlite: bool) -> list[str]:
-    if is_sqlite:
-        return [f"catalog_gen_{table}_{event}" for table in _TABLES for event in ("insert", "delete", "update")]
-    return [f"hubd_catalog_{table}" for table in _TABLES]
+CATALOG = Counter("catalog", {
+    "repos": f"INSERT OR DELETE OR UPDATE OF {', '.join(_REPO_COLUMNS)}",
+    "repo_meta": "INSERT OR DELETE OR UPDATE", "repo_tags": "INSERT OR DELETE OR UPDATE"}, 7243312)
+# Who may read what: repos (created, deleted, renamed, moved, made private or public, gated), their
+# redirects, accounts (renamed, admin, disabled, deleted), memberships, tokens (anything but last_used_at),
+# access requests. A table of its own: the catalogue moves with every download count.
+ACCESS = Counter("access", {
+    "repos": "INSERT OR DELETE OR UPDATE OF type, namespace, name, private, gated, search_id",
+    "repo_redirects": "INSERT OR DELETE OR UPDATE",
+    "accounts": "DELETE OR UPDATE OF name, kind, is_admin, disabled",
+    "memberships": "INSERT OR DELETE OR UPDATE",
+    "tokens": "DELETE OR UPDATE OF user_id, role, token_hash, scopes, expires_at",
+    "access_requests": "INSERT OR DELETE OR UPDATE",
+}, 7243313)
 
 
-def _sqlite_triggers() -> list[str]:
+def _sqlite_triggers(counter: Counter) -> list[str]:
     out = []
-    for table, events in _TABLES.items():
-        update = events.split("UPDATE", 1)[1]  # "" or " OF col, ..."
-        for event, clause in (("insert", "INSERT"), ("delete", "DELETE"), ("update", "UPDATE" + update)):
-            out.append(f"DROP TRIGGER IF EXISTS catalog_gen_{table}_{event}")
-            out.append(f"CREATE TRIGGER catalog_gen_{table}_{event} AFTER {clause} ON {table} BEGIN {_BUMP}; END")
+    for table, events in counter.tables.items():
+        for clause in events.split(" OR "):
+            name = f"{counter.name}_gen_{table}_{clause.split()[0].lower()}"
+            out.append(f"DROP TRIGGER IF EXISTS {name}")  # replaced: always the current body
+            out.append(f"CREATE TRIGGER {name} AFTER {clause} ON {table} BEGIN {counter.bump_sql}; END")
     return out
 
 
-def create_generation_triggers(engine: Engine, is_sqlite: bool) -> None:
+def _pg_functions(counter: Counter) -> tuple[str, str]:
+    n = counter.name
+    return (
+        f"""CREATE OR REPLACE FUNCTION hubd_{n}_first() RETURNS boolean LANGUAGE plpgsql AS $$
+    BEGIN
+      IF current_setting('hubd.{n}_changed', true) = '1' THEN RETURN false; END IF;
+      PERFORM set_config('hubd.{n}_changed', '1', true);
+      RETURN true;
+    END $$""",
+        f"""CREATE OR REPLACE FUNCTION hubd_{n}_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN {counter.bump_sql}; RETURN NULL; END $$""",
+    )
+
+
+def create_triggers(engine: Engine, is_sqlite: bool, counter: Counter) -> None:
     """Idempotent; run at every start after the migrations (a SQLite table rebuild drops its triggers). SQLite's
     are recreated each time (cheap, one transaction), so a hub always runs the current trigger bodies."""
     with engine.begin() as conn:
+        conn.exec_driver_sql(f"INSERT INTO {counter.name}_state (id, generation) VALUES (1, 0) "
+                             "ON CONFLICT (id) DO NOTHING")
         if is_sqlite:
-            for stmt in _sqlite_triggers():
+            for stmt in _sqlite_triggers(counter):
                 conn.exec_driver_sql(stmt)
             return
-        present = {name for (name,) in conn.exec_driver_sql(
-            "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'hubd_catalog_%%'").all()}
-        if present >= set(trigger_names(False)):
+        wanted = set(counter.trigger_names(False))
+
+        def present() -> set[str]:
+            return {name for (name,) in conn.exec_driver_sql(
+                f"SELECT tgname FROM pg_trigger WHERE tgname LIKE 'hubd_{counter.name}_%%'").all()}
+
+        if present() >= wanted:
             return
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7243312)")  # replicas starting together
-        present = {name for (name,) in conn.exec_driver_sql(
-            "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'hubd_catalog_%%'").all()}
-        for stmt in _PG_FUNCTIONS:
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({counter.lock_id})")  # replicas starting together
+        have = present()
+        for stmt in _pg_functions(counter):
             conn.exec_driver_sql(stmt)
-        for table, events in _TABLES.items():
-            name = f"hubd_catalog_{table}"
-            if name not in present:
+        for table, events in counter.tables.items():
+            name = f"hubd_{counter.name}_{table}"
+            if name not in have:
                 conn.exec_driver_sql(
-                    f"CREATE CONSTRAINT TRIGGER {name} AFTER {events} "
-                    f"ON {table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (hubd_catalog_first()) "
-                    "EXECUTE FUNCTION hubd_catalog_bump()")
+                    f"CREATE CONSTRAINT TRIGGER {name} AFTER {events} ON {table} DEFERRABLE INITIALLY DEFERRED "
+                    f"FOR EACH ROW WHEN (hubd_{counter.name}_first()) EXECUTE FUNCTION hubd_{counter.name}_bump()")
 
 
 class GenerationReader:
     """Reads the generation from the event loop without a thread hop: SQLite through a connection of its
     own (a WAL read never waits for the writer), PostgreSQL through one asyncio connection per process.
-    None when it cannot be read: the caller then builds the page without the cache."""
+    None when it cannot be read: the caller then bypasses what it caches under the number."""
 
-    def __init__(self, url: str, is_sqlite: bool) -> None:
-        self.url, self.is_sqlite = url, is_sqlite
+    def __init__(self, url: str, is_sqlite: bool, counter: Counter) -> None:
+        self.url, self.is_sqlite, self.counter = url, is_sqlite, counter
         self._sqlite: sqlite3.Connection | None = None
         self._pg: Any = None
         self._next: asyncio.Future[int | None] | None = None  # the read the requests arriving now will share
@@ -105,7 +144,7 @@ class GenerationReader:
         try:
             return self._read_sqlite() if self.is_sqlite else await self._read_pg()
         except Exception as exc:  # noqa: BLE001 - a broken connection: retried on the next request
-            log.warning("catalogue generation unreadable (%s): listing without the page cache", exc)
+            log.warning("%s generation unreadable (%s): its caches are bypassed", self.counter.name, exc)
             self.close()
             return None
 
@@ -117,7 +156,7 @@ class GenerationReader:
             # as_uri percent-encodes what a URI would misread in a path ('?', '#', '%')
             self._sqlite = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True,
                                            isolation_level=None, check_same_thread=False, timeout=5)
-        row = self._sqlite.execute(_READ).fetchone()
+        row = self._sqlite.execute(self.counter.read_sql).fetchone()
         return None if row is None else int(row[0])
 
     async def _read_pg(self) -> int | None:
@@ -149,7 +188,7 @@ class GenerationReader:
         if self._pg is None or self._pg.closed:
             conninfo = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
             self._pg = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, prepare_threshold=0)
-        cur = await self._pg.execute(_READ)
+        cur = await self._pg.execute(self.counter.read_sql)
         row = await cur.fetchone()
         return None if row is None else int(row[0])
 

@@ -131,7 +131,7 @@ catalog_state = Table(
     Column("generation", BigInteger, nullable=False, default=0),
 )
 
-# One row: a number every change deciding who may read what bumps (triggers, see db/accessgen.py). Principals
+# One row: a number every change deciding who may read what bumps (triggers, see db/generation.py). Principals
 # and access decisions of hot reads are cached under it; one read of it per request keeps every replica right.
 access_state = Table(
     "access_state",

@@ -1,4 +1,4 @@
-"""Principals and access decisions cached under the access generation (db/accessgen.py).
+"""Principals and access decisions cached under the access generation (db/generation.py, the ACCESS counter).
 
 A hot read (a snapshot asks for a thousand small files, each HEAD then GET) needs the caller's principal
 and the decision "may download this repo" on every request. Both are kept in memory, keyed by what names
@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from hubd.db.accessgen import AccessGeneration
+from hubd.db.generation import GenerationReader
 from hubd.hub.access import Principal
 from hubd.hub.accounts import LAST_USED_RESOLUTION, Accounts, hash_token
 from hubd.hub.models import Repo
@@ -28,7 +28,7 @@ MAX_TREE_ITEMS = 200_000
 
 
 class AccessCache:
-    def __init__(self, reader: AccessGeneration, accounts: Accounts) -> None:
+    def __init__(self, reader: GenerationReader, accounts: Accounts) -> None:
         self.reader = reader
         self.accounts = accounts
         self.generation: int | None = None

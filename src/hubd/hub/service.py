@@ -13,7 +13,6 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hubd.config import Settings
-from hubd.db.accessgen import AccessGeneration, create_access_triggers
 from hubd.db.engine import Database
 from hubd.db.inserts import insert_if_absent
 from hubd.db.schema import (
@@ -92,9 +91,8 @@ class Hub:
         self.signer = Signer(load_signing_key(db))
         self.xet = XetStore(blobs, cache_bytes=settings.xet_cache_mib * 1024 * 1024)
         self.downloads = DownloadCounter(db)
-        create_access_triggers(db.engine, db.is_sqlite)
         # principals and download decisions of hot reads, valid while the access generation stands still
-        self.access = AccessCache(AccessGeneration(db.url, db.is_sqlite), self.accounts)
+        self.access = AccessCache(db.access_generation, self.accounts)
         self.listing_pages = PageCache()  # whole listing pages by catalogue generation (api.listing)
         self.webhooks = Webhooks(self)
         self.collections = Collections(self)
