@@ -11,7 +11,7 @@ from hubd.hub.gating import MAX_REASON, STATUSES
 from hubd.hub.models import Repo
 from hubd.web import render
 from hubd.web.base import form, page, require_user, view
-from hubd.web.pages import can_download, repo_context, repo_of
+from hubd.web.pages import can_download, owned_repo, repo_context, repo_of
 
 PER_PAGE = 100
 ACTIONS = {"accept": "accepted", "reject": "rejected", "pending": "pending"}
@@ -63,9 +63,9 @@ async def request_access(ctx: Ctx) -> Response:
 @page
 async def access_requests(ctx: Ctx) -> Response:
     hub = ctx.hub
-    repo = await ctx.run(repo_of, ctx)
-    p = require_user(ctx)
-    repo = await ctx.run(hub.repo_for_write, p, repo.type, repo.namespace, repo.name, "write")
+    repo = await ctx.run(repo_of, ctx)  # a private repo is the 404 page, even for a visitor not signed in
+    require_user(ctx)
+    repo = await ctx.run(owned_repo, ctx)
     status = ctx.request.query_params.get("status", "pending")
     status = status if status in STATUSES else "pending"
     raw_after = ctx.request.query_params.get("after", "0")

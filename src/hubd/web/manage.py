@@ -10,7 +10,7 @@ from hubd.hub.errors import BadRequest, HubError
 from hubd.hub.service import SDKS
 from hubd.web import render
 from hubd.web.base import form, page, require_user, view
-from hubd.web.pages import repo_context, repo_of
+from hubd.web.pages import owned_repo, repo_context, repo_of
 
 NEW_PAGES = {"/new": "model", "/new-dataset": "dataset", "/new-space": "space"}
 
@@ -40,9 +40,9 @@ async def new_repo(ctx: Ctx) -> Response:
 @page
 async def settings(ctx: Ctx) -> Response:
     hub = ctx.hub
-    repo = await ctx.run(repo_of, ctx)
+    repo = await ctx.run(repo_of, ctx)  # a private repo is the 404 page, even for a visitor not signed in
     p = require_user(ctx)
-    repo = await ctx.run(hub.repo_for_write, p, repo.type, repo.namespace, repo.name, "write")
+    repo = await ctx.run(owned_repo, ctx)
     error = message = None
     if ctx.request.method == "POST":
         fields = await form(ctx)
@@ -68,7 +68,7 @@ async def settings(ctx: Ctx) -> Response:
                 raise BadRequest("Unknown action")
         except HubError as exc:
             error = exc.message
-        repo = await ctx.run(hub.repo_for_write, p, repo.type, repo.namespace, repo.name, "write")
+        repo = await ctx.run(owned_repo, ctx)  # as changed (visibility, gating)
     data = await ctx.run(repo_context, ctx, repo, "main", "settings")
     return view(ctx, "settings.html", 400 if error else 200, **data, error=error, message=message)
 
