@@ -93,3 +93,49 @@ def test_fill_with_wrong_bytes_publishes_nothing(tmp_path: Path) -> None:
     with pytest.raises(UpstreamUnavailable):
         fill.wait_done()
     assert published == []
+
+
+def test_upstream_json_is_read_as_a_bounded_stream() -> None:
+    """A broken or hostile upstream answering an endless JSON body: hubd stops reading past the limit (a
+    504 UpstreamUnavailable), it never buffers the whole answer; its refusals keep the Hub's errors."""
+    import http.server
+    import threading
+
+    from hubd.hub.errors import RepoNotFound
+    from hubd.mirror.errors import UpstreamUnavailable
+    from hubd.mirror.upstream import Upstream
+
+    sent: list[int] = []
+
+    class Endless(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            if self.path.startswith("/missing"):
+                self.send_response(404)
+                self.send_header("X-Error-Code", "RepoNotFound")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"[")
+            try:
+                for _ in range(10_000):  # 640 MB if all of it were read
+                    self.wfile.write(b'"' + b"x" * 65_530 + b'",')
+                    sent.append(1)
+            except OSError:
+                pass  # the reader hung up: what this test wants
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        up = Upstream(f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(UpstreamUnavailable, match="too large"):
+            up.get_json(f"{up.url}/big", {}, "a test", 1 << 20)
+        with pytest.raises(RepoNotFound):
+            up.get_json(f"{up.url}/missing", {}, "a test", 1 << 20)
+    finally:
+        server.shutdown()
+    assert len(sent) < 5_000  # the server was cut off long before the end

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,16 +52,27 @@ class Upstream:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def _get_json(self, path: str, token: str | None, what: str, params: Any = None) -> Any:
+        return self.get_json(self.url + path, self._headers(token), what, MAX_JSON, params)
+
+    def get_json(self, url: str, headers: dict[str, str], what: str, limit: int, params: Any = None) -> Any:
+        """A JSON answer of the upstream, read as a stream and refused past `limit` bytes (a hostile or broken
+        upstream cannot make hubd buffer more); its refusals become hubd's errors (`_error`)."""
+        body = bytearray()
         try:
-            resp = self.client.get(self.url + path, headers=self._headers(token), params=params)
+            with self.client.stream("GET", url, headers=headers, params=params) as resp:
+                if resp.status_code != 200:
+                    raise _error(resp, what)  # from the status and headers: the body is never read
+                for chunk in resp.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise UpstreamUnavailable(f"The upstream's answer to {what} is too large")
         except httpx.HTTPError as exc:
             log.warning("upstream unreachable on %s: %r", what, exc)
             raise UpstreamUnavailable(f"The upstream hub is unreachable ({what})") from None
-        if resp.status_code != 200:
-            raise _error(resp, what)
-        if len(resp.content) > MAX_JSON:
-            raise UpstreamUnavailable(f"The upstream's answer to {what} is too large")
-        return resp.json()
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise UpstreamUnavailable(f"The upstream's answer to {what} is not JSON") from None
 
     def repo_info(self, repo_type: str, repo_id: str, revision: str | None, token: str | None) -> dict:
         path = f"/api/{PLURAL[repo_type]}/{repo_id}"

@@ -253,19 +253,7 @@ class XetMirror:
             raise UpstreamUnavailable(f"The upstream's Xet token for {repo.repo_id} is malformed") from None
 
     def _get(self, url: str, headers: dict[str, str], what: str) -> Any:
-        try:
-            resp = self.mirror.upstream.client.get(url, headers=headers)
-        except httpx.HTTPError as exc:
-            log.warning("upstream unreachable on %s: %r", what, exc)
-            raise UpstreamUnavailable(f"The upstream hub is unreachable ({what})") from None
-        if resp.status_code != 200:
-            raise _error(resp, what)
-        if len(resp.content) > MAX_RECONSTRUCTION_JSON:
-            raise UpstreamUnavailable(f"The upstream's answer to {what} is too large")
-        try:
-            return resp.json()
-        except ValueError:
-            raise UpstreamUnavailable(f"The upstream's answer to {what} is not JSON") from None
+        return self.mirror.upstream.get_json(url, headers, what, MAX_RECONSTRUCTION_JSON)
 
     def _mapped(self, upstream_xorb: str, start: int, end: int) -> tuple[str, int] | None:
         """(local xorb, its first chunk's index upstream) of stored chunks covering [start, end) of an
