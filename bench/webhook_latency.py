@@ -77,7 +77,7 @@ def in_process_cost(data: Path, user: str, n: int = 300) -> str:
     from hubd.hub.webhooks import emit_repo_event, ref_update
 
     hub = open_hub(load_settings({"data_dir": str(data)}))
-    watched, plain = hub.find_repo("model", user, "hooked"), hub.find_repo("model", user, "plain")
+    watched, plain = hub.repos.find("model", user, "hooked"), hub.repos.find("model", user, "plain")
     assert watched is not None and plain is not None
 
     def timed(fn) -> float:  # type: ignore[no-untyped-def]

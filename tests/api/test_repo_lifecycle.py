@@ -32,7 +32,7 @@ def test_delete_leaves_no_row_naming_the_repo(tmp_path: Path) -> None:
                           headers=auth)
         assert r.status_code == 200, r.text
         assert h.client.get("/alice/doomed/resolve/main/README.md").status_code == 200  # a download
-        repo = h.hub.find_repo("model", "alice", "doomed")
+        repo = h.hub.repos.find("model", "alice", "doomed")
         assert repo is not None
         tables = [t for t in metadata.sorted_tables if "repo_id" in t.c and t.name != "jobs"]
         with h.hub.db.read() as conn:

@@ -31,7 +31,7 @@ async def repositories(ctx: Ctx) -> Response:
     cursor = ctx.request.query_params.get("cursor", "0")
     if not cursor.isdigit() or len(cursor) > 18:
         raise BadRequest("Invalid cursor")
-    found, total = await ctx.run(ctx.hub.repos_of, namespace, int(cursor), PAGE + 1)
+    found, total = await ctx.run(ctx.hub.repos.of_namespace, namespace, int(cursor), PAGE + 1)
     page = found[:PAGE]
     total = total or 1
     items = [{"id": r.repo_id, "type": r.type, "updatedAt": iso(r.last_modified),

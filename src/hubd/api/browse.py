@@ -51,7 +51,7 @@ async def tree(ctx: Ctx) -> Response:
 
     def listing() -> tuple[list[dict], bool]:
         entries = list(islice(hub.browse.list_dir(sha, path, recursive), start, start + page + 1))
-        xet = hub.xet_hashes(repo.id, [e.lfs.oid for e in entries[:page] if e.lfs is not None])
+        xet = hub.objects.xet_hashes(repo.id, [e.lfs.oid for e in entries[:page] if e.lfs is not None])
         out = []
         for e in entries[:page]:
             item = tree_entry_json(e, xet)
@@ -102,7 +102,7 @@ async def paths_info(ctx: Ctx) -> Response:
         out = []
         found = [hub.browse.lookup(sha, path) if path else None for path in dict.fromkeys(p.strip("/") for p in paths)]
         entries = [e for e in found if e is not None]
-        xet = hub.xet_hashes(repo.id, [e.lfs.oid for e in entries if e.lfs is not None])
+        xet = hub.objects.xet_hashes(repo.id, [e.lfs.oid for e in entries if e.lfs is not None])
         for entry in entries:
             item = tree_entry_json(entry, xet)
             if expand:
@@ -154,7 +154,7 @@ async def list_commits(ctx: Ctx) -> Response:
 
 
 async def _repo_for_refs(ctx: Ctx, minimum: str) -> Repo:
-    return await ctx.run(ctx.hub.repo_for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+    return await ctx.run(ctx.hub.repos.for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
                          ctx.params["name"], minimum)
 
 
@@ -166,13 +166,13 @@ async def create_branch(ctx: Ctx) -> Response:
         raise BadRequest("startingPoint must be a revision (a branch, tag or commit id)")
     if not isinstance(empty, bool):
         raise BadRequest("emptyBranch must be a boolean")
-    await ctx.run(ctx.hub.create_branch, ctx.principal, repo, ctx.params["ref"], start, empty)
+    await ctx.run(ctx.hub.branches.create, ctx.principal, repo, ctx.params["ref"], start, empty)
     return json_response({})
 
 
 async def delete_branch(ctx: Ctx) -> Response:
     repo = await _repo_for_refs(ctx, "write")
-    await ctx.run(ctx.hub.delete_ref, repo, f"refs/heads/{ctx.params['ref']}", f"Branch {ctx.params['ref']}")
+    await ctx.run(ctx.hub.branches.delete, repo, f"refs/heads/{ctx.params['ref']}", f"Branch {ctx.params['ref']}")
     return json_response({})
 
 
@@ -182,11 +182,11 @@ async def create_tag(ctx: Ctx) -> Response:
     tag = body.get("tag")
     if not isinstance(tag, str) or not tag or "\0" in tag:
         raise BadRequest("tag is required (a string)")
-    await ctx.run(ctx.hub.create_tag, repo, tag, ctx.params["ref"])
+    await ctx.run(ctx.hub.branches.create_tag, repo, tag, ctx.params["ref"])
     return json_response({})
 
 
 async def delete_tag(ctx: Ctx) -> Response:
     repo = await _repo_for_refs(ctx, "write")
-    await ctx.run(ctx.hub.delete_ref, repo, f"refs/tags/{ctx.params['ref']}", f"Tag {ctx.params['ref']}")
+    await ctx.run(ctx.hub.branches.delete, repo, f"refs/tags/{ctx.params['ref']}", f"Tag {ctx.params['ref']}")
     return json_response({})

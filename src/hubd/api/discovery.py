@@ -28,7 +28,7 @@ async def metrics(ctx: Ctx) -> Response:
 
 async def like(ctx: Ctx) -> Response:
     p = require_user(ctx)
-    repo = await ctx.run(ctx.hub.repo_for_read, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+    repo = await ctx.run(ctx.hub.repos.for_read, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
                          ctx.params["name"])
     if ctx.request.method == "DELETE":
         await ctx.run(counters.unlike, ctx.hub.db, p.user_id, repo.id)
@@ -51,7 +51,7 @@ async def user_likes(ctx: Ctx) -> Response:
     liked = await ctx.run(counters.liked_by, ctx.hub.db, account["id"])
     visible = []
     for row in liked:
-        repo = await ctx.run(ctx.hub.find_repo, row["type"], row["namespace"], row["name"])
+        repo = await ctx.run(ctx.hub.repos.find, row["type"], row["namespace"], row["name"])
         if repo is not None and (not repo.private or (ctx.principal and ctx.principal.namespace_role(
                 repo.namespace))):
             visible.append({"createdAt": iso(row["created_at"]),

@@ -65,7 +65,7 @@ def event_json(e: dict) -> dict:
 
 
 async def _repo(ctx: Ctx) -> Repo:
-    return await ctx.run(ctx.hub.repo_for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
+    return await ctx.run(ctx.hub.repos.for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
                          ctx.params["ns"], ctx.params["name"])
 
 
@@ -204,7 +204,7 @@ async def status(ctx: Ctx) -> Response:
 
 
 async def merge(ctx: Ctx) -> Response:
-    repo = await ctx.run(ctx.hub.repo_for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
+    repo = await ctx.run(ctx.hub.repos.for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
                          ctx.params["ns"], ctx.params["name"], "contributor")
     num = _num(ctx)
     body = await ctx.json_object()

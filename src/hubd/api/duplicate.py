@@ -24,7 +24,7 @@ async def duplicate_repo(ctx: Ctx) -> Response:
     """POST /api/{types}/{id}/duplicate {"repository": "ns/name", "visibility": "public"|"private"}."""
     if ctx.principal is None:
         raise Unauthorized("You must be authenticated to duplicate a repo")
-    source = await ctx.run(ctx.hub.repo_for_download, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
+    source = await ctx.run(ctx.hub.repos.for_download, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
                            ctx.params["ns"], ctx.params["name"])
     body = await ctx.json()
     if not isinstance(body, dict):
@@ -34,7 +34,7 @@ async def duplicate_repo(ctx: Ctx) -> Response:
     if visibility not in (None, "public", "private"):
         raise BadRequest("visibility must be public or private")
     private = None if visibility is None else visibility == "private"
-    repo = await ctx.run(ctx.hub.duplicate_repo, ctx.principal, source, ns, name, private)
+    repo = await ctx.run(ctx.hub.repos.duplicate, ctx.principal, source, ns, name, private)
     return json_response({"url": f"{ctx.base_url}/{repo.url_path}", "filesCopyPending": False})
 
 
@@ -43,7 +43,7 @@ async def duplicate_lfs_files(ctx: Ctx) -> Response:
     hub = ctx.hub
     if ctx.principal is None:
         raise Unauthorized("You must be authenticated to copy files")
-    source = await ctx.run(hub.repo_for_download, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
+    source = await ctx.run(hub.repos.for_download, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
                            ctx.params["ns"], ctx.params["name"])
     body = await ctx.json()
     target = body.get("target") if isinstance(body, dict) else None
@@ -55,7 +55,7 @@ async def duplicate_lfs_files(ctx: Ctx) -> Response:
         raise BadRequest("Each file needs a sha256")
     repo_type = check_repo_type(target.get("type") or "model")
     ns, name = _repo_id(target.get("name"))
-    dest = await ctx.run(hub.repo_for_write, ctx.principal, repo_type, ns, name, "pr")
-    missing = await ctx.run(hub.copy_links, source, dest, [str(o) for o in oids])
+    dest = await ctx.run(hub.repos.for_write, ctx.principal, repo_type, ns, name, "pr")
+    missing = await ctx.run(hub.objects.copy, source, dest, [str(o) for o in oids])
     return json_response({"failed": [{"sha256": oid, "error": "Not found in the source repository"}
                                      for oid in missing]})

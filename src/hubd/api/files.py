@@ -67,7 +67,7 @@ async def resolve(ctx: Ctx) -> Response:
         headers["X-Linked-Size"] = str(entry.lfs.size)
         if hub.mirror is not None and (filling := await resolve_filling(ctx, repo, entry, headers)) is not None:
             return filling  # a mirrored file not cached yet: streamed while the cache fills
-        linked = await ctx.run(hub.linked_object, repo.id, entry)  # read only what this repo links
+        linked = await ctx.run(hub.content.linked_object, repo.id, entry)  # read only what this repo links
         if linked.xet_hash is not None:
             xet_file = await ctx.run(hub.xet.file, linked.xet_hash)
             headers["X-Xet-Hash"] = linked.xet_hash

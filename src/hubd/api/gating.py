@@ -23,7 +23,7 @@ PAGE = 100
 async def ask_access(ctx: Ctx) -> Response:
     """The gate form, form-encoded (as the Hub's page posts it) or JSON; auto-gated repos grant at once."""
     p = ctx.principal
-    repo = await ctx.run(ctx.hub.repo_for_read, p, PREFIX_TYPE[ctx.params.get("prefix")], ctx.params["ns"],
+    repo = await ctx.run(ctx.hub.repos.for_read, p, PREFIX_TYPE[ctx.params.get("prefix")], ctx.params["ns"],
                          ctx.params["name"])
     if p is None:
         raise Unauthorized("You must be authenticated to ask for access")

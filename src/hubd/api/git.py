@@ -40,13 +40,13 @@ async def _repo(ctx: Ctx, service: str) -> Repo:
     repo_type = PREFIX_TYPE[ctx.params.get("prefix")]
     try:
         if service == "git-upload-pack":
-            return await ctx.run(hub.repo_for_download, p, repo_type, ctx.params["ns"], ctx.params["name"])
+            return await ctx.run(hub.repos.for_download, p, repo_type, ctx.params["ns"], ctx.params["name"])
         if p is None:
             # a push always needs credentials: git asks for them on this 401, then retries
-            await ctx.run(hub.repo_for_read, p, repo_type, ctx.params["ns"], ctx.params["name"])
+            await ctx.run(hub.repos.for_read, p, repo_type, ctx.params["ns"], ctx.params["name"])
             raise Unauthorized("Authentication is required to push: use a write token as the password")
         # the least right that can push anything (refs/pr/N); each ref is then checked on its own
-        return await ctx.run(hub.repo_for_write, p, repo_type, ctx.params["ns"], ctx.params["name"], "pr")
+        return await ctx.run(hub.repos.for_write, p, repo_type, ctx.params["ns"], ctx.params["name"], "pr")
     except HubError as exc:
         if p is None and (exc.status == 401 or exc.code in ("RepoNotFound", "GatedRepo")):
             exc.headers.update(ASK_CREDENTIALS)  # rendered as 401 for anonymous callers (api.http)

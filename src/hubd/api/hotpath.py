@@ -32,14 +32,14 @@ async def access_key(ctx: Ctx) -> tuple[str | None, int | None]:
 
 
 async def download_repo(ctx: Ctx, repo_type: str) -> Repo:
-    """hub.repo_for_download for this request's caller, checked on every request (a cache hit is a decision
+    """hub.repos.for_download for this request's caller, checked on every request (a cache hit is a decision
     taken under the access generation that is current now)."""
-    return await _checked(ctx, ctx.hub.repo_for_download, repo_type)
+    return await _checked(ctx, ctx.hub.repos.for_download, repo_type)
 
 
 async def read_repo(ctx: Ctx, repo_type: str) -> Repo:
-    """hub.repo_for_read, as download_repo."""
-    return await _checked(ctx, ctx.hub.repo_for_read, repo_type)
+    """hub.repos.for_read, as download_repo."""
+    return await _checked(ctx, ctx.hub.repos.for_read, repo_type)
 
 
 async def _checked(ctx: Ctx, check: Callable[..., Repo], repo_type: str) -> Repo:

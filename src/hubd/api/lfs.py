@@ -87,10 +87,10 @@ async def batch(ctx: Ctx) -> Response:
     if upload:
         if ctx.principal is None:
             raise Unauthorized("Authentication is required to upload")
-        repo = await ctx.run(hub.repo_for_write, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"],
+        repo = await ctx.run(hub.repos.for_write, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"],
                              "pr")  # content only: the commit decides which ref it may reach
     else:
-        repo = await ctx.run(hub.repo_for_download, ctx.principal, repo_type, ctx.params["ns"],
+        repo = await ctx.run(hub.repos.for_download, ctx.principal, repo_type, ctx.params["ns"],
                              ctx.params["name"])
     verify_href = f"{ctx.base_url}/{repo.url_path}.git/info/lfs/objects/verify"
 
@@ -106,7 +106,7 @@ async def batch(ctx: Ctx) -> Response:
                 parts += math.ceil(size / hub.settings.lfs_chunk_size)
         if parts > MAX_PARTS_PER_BATCH:  # bounded before any URL is signed
             raise BadRequest(f"This batch would need {parts} upload parts: send fewer objects per batch")
-        known = hub.objects_of(repo.id, [obj["oid"] for obj in objects])
+        known = hub.objects.linked(repo.id, [obj["oid"] for obj in objects])
         out = []
         for obj in objects:
             oid, size = obj["oid"], obj["size"]
@@ -133,7 +133,7 @@ async def batch(ctx: Ctx) -> Response:
 async def verify(ctx: Ctx) -> Response:
     hub = ctx.hub
     repo_type = PREFIX_TYPE[ctx.params.get("prefix")]
-    repo = await ctx.run(hub.repo_for_read, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"])
+    repo = await ctx.run(hub.repos.for_read, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"])
     body = await ctx.json()
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object with oid and size")
@@ -146,7 +146,7 @@ async def verify(ctx: Ctx) -> Response:
     if pending is not None:
         _signed(ctx, "verify", repo.id, oid, size, pending)
         await ctx.run(adopt_pending, hub, repo.id, oid, size, pending)
-    linked = await ctx.run(hub.object_of, repo.id, oid)
+    linked = await ctx.run(hub.objects.get, repo.id, oid)
     if linked is None:
         raise NotFound("Object not found")
     stored = linked[0]
@@ -216,7 +216,7 @@ async def get_object(ctx: Ctx) -> Response:
     (repo ids are never reused, so a deleted repo's grants die with it)."""
     hub, oid, repo_id = ctx.hub, ctx.params["oid"], _size(ctx, "repo")
     _signed(ctx, "get", repo_id, oid)
-    linked = await ctx.run(hub.object_of, repo_id, oid)
+    linked = await ctx.run(hub.objects.get, repo_id, oid)
     if linked is None:
         raise NotFound("Object not found")
     if linked.xet_hash is not None:

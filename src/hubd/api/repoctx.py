@@ -30,7 +30,7 @@ async def route_repo(ctx: Ctx) -> Repo:
     if ctx.rule == "download":
         return await download_repo(ctx, repo_type)
     if ctx.rule in _WRITE_RULES:
-        repo: Repo = await ctx.run(ctx.hub.repo_for_write, ctx.principal, repo_type, ctx.params["ns"],
+        repo: Repo = await ctx.run(ctx.hub.repos.for_write, ctx.principal, repo_type, ctx.params["ns"],
                                    ctx.params["name"], ctx.rule)
         return repo
     raise AssertionError(f"the route's rule {ctx.rule!r} names no repo to resolve")

@@ -10,11 +10,11 @@ from hubd.api.hotpath import commit_of
 from hubd.api.http import Ctx, json_response
 from hubd.api.repoctx import route_repo
 from hubd.api.repojson import Meta, repo_json
+from hubd.hub.cardcheck import SDKS
 from hubd.hub.derive import for_revision
 from hubd.hub.errors import BadRequest, Conflict, RepoNotFound, Unauthorized
 from hubd.hub.models import Repo
 from hubd.hub.names import PLURAL_TO_TYPE, PLURALS_RE, TYPE_PREFIX, check_account_name, check_repo_type
-from hubd.hub.service import SDKS
 
 TYPES = f"(?P<types>{PLURALS_RE})"
 REPO = TYPES + "/(?P<ns>[^/]+)/(?P<name>[^/]+)"
@@ -60,7 +60,7 @@ async def create_repo(ctx: Ctx) -> Response:
         raise BadRequest(f"sdk is required for a Space: one of {', '.join(SDKS)}")
     private = _visibility(body)  # None: the namespace's default
     try:
-        repo = await ctx.run(ctx.hub.create_repo, p, repo_type, namespace, name, private, sdk)
+        repo = await ctx.run(ctx.hub.repos.create, p, repo_type, namespace, name, private, sdk)
     except Conflict as exc:
         prefix = TYPE_PREFIX.get(repo_type, "")
         url = f"{ctx.base_url}/{prefix}{namespace or p.name}/{name}"
@@ -90,7 +90,7 @@ async def delete_repo(ctx: Ctx) -> Response:
     if body.get("organization") is None and isinstance(body.get("name"), str) and "/" not in body["name"]:
         body["organization"] = p.name
     ns, name = _split_body_repo(body)
-    await ctx.run(ctx.hub.delete_repo, p, body.get("type") or "model", ns, name)
+    await ctx.run(ctx.hub.repos.delete, p, body.get("type") or "model", ns, name)
     return json_response({})
 
 
@@ -102,7 +102,7 @@ async def move_repo(ctx: Ctx) -> Response:
     src, dst = body.get("fromRepo"), body.get("toRepo")
     if not isinstance(src, str) or not isinstance(dst, str) or "/" not in src or "/" not in dst:
         raise BadRequest("fromRepo and toRepo must be repo ids like namespace/name")
-    repo = await ctx.run(ctx.hub.move_repo, p, body.get("type") or "model", src, dst)
+    repo = await ctx.run(ctx.hub.repos.move, p, body.get("type") or "model", src, dst)
     return json_response({"url": f"{ctx.base_url}/{repo.url_path}"})
 
 
@@ -114,7 +114,7 @@ async def update_settings(ctx: Ctx) -> Response:
     body = await ctx.json()
     if not isinstance(body, dict):
         raise BadRequest("Expected a JSON object")
-    await ctx.run(hub.update_settings, repo, _visibility(body), body.get("gated"))
+    await ctx.run(hub.repos.update_settings, repo, _visibility(body), body.get("gated"))
     return json_response({})
 
 
@@ -131,7 +131,7 @@ def repo_info_json(ctx: Ctx, repo: Repo, sha: str, blobs: bool) -> dict:
 async def repo_info(ctx: Ctx) -> Response:
     hub = ctx.hub
     # not the access cache's Repo: this answer shows the row's counters and dates, which change without it
-    repo = await ctx.run(hub.repo_for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
+    repo = await ctx.run(hub.repos.for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
                          ctx.params["ns"], ctx.params["name"])
     rev = ctx.params.get("rev", "main")
     sha = await commit_of(ctx, repo, rev)

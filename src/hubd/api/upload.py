@@ -31,7 +31,7 @@ LARGE_COMMIT_OPS = 10_000
 async def preupload(ctx: Ctx) -> Response:
     hub = ctx.hub
     p = ctx.principal
-    repo = await ctx.run(hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+    repo = await ctx.run(hub.repos.for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
                          ctx.params["name"], "pr")
     body = await ctx.json()
     files = body.get("files") if isinstance(body, dict) else None
@@ -112,7 +112,7 @@ async def _bounded(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
 
 
 def _linked_size(hub: Hub, repo: Repo, oid: str) -> int | None:
-    linked = hub.object_of(repo.id, oid)
+    linked = hub.objects.get(repo.id, oid)
     return linked.size if linked is not None else None
 
 
@@ -160,7 +160,7 @@ async def commit(ctx: Ctx) -> Response:
     rev = ctx.params["rev"]
     create_pr = ctx.query_bool("create_pr")
     minimum = "pr" if create_pr or rev.startswith("refs/pr/") else "contributor"
-    repo = await ctx.run(hub.repo_for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
+    repo = await ctx.run(hub.repos.for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
                          ctx.params["name"], minimum)
     if create_pr:
         base_ref = MAIN if rev in ("None", "") else await ctx.run(hub.refs.branch_ref, repo, rev)
@@ -179,7 +179,7 @@ async def commit(ctx: Ctx) -> Response:
         if not seen_header:
             raise BadRequest("The commit has no header line")
         pr_title = (plan.summary or "Pull request") if create_pr else None
-        result = await ctx.run(hub.commit, p, repo, ref, plan, pr_title, base_ref)
+        result = await ctx.run(hub.committer.commit, p, repo, ref, plan, pr_title, base_ref)
     finally:
         if len(plan.ops) > LARGE_COMMIT_OPS:
             plan.ops.clear()

@@ -70,7 +70,7 @@ def _limits(ctx: Ctx) -> query.Limits:
 
 async def _export(ctx: Ctx, dataset: str, listing: bool = False) -> tuple[Repo, dict]:
     ns, _, name = dataset.partition("/")
-    repo = await ctx.run(ctx.hub.repo_for_download, ctx.principal, "dataset", ns, name)
+    repo = await ctx.run(ctx.hub.repos.for_download, ctx.principal, "dataset", ns, name)
     if ctx.hub.mirror is not None and await ctx.run(ctx.hub.mirror.is_mirrored, repo.id):
         if not listing:  # rows, search, statistics: run here over the upstream's parquet files, cached
             return repo, await ctx.run(viewer_export, ctx.hub, repo)

@@ -162,7 +162,7 @@ def _ingest_slots(hub: Hub) -> anyio.Semaphore:
 
 async def upload_shard(ctx: Ctx) -> Response:
     repo_id = _cas_auth(ctx, need_write=True)
-    if await ctx.run(ctx.hub.repo_by_id, repo_id) is None:  # a grant dies with its repo (ids are never reused)
+    if await ctx.run(ctx.hub.repos.by_id, repo_id) is None:  # a grant dies with its repo (ids are never reused)
         raise Unauthorized("Invalid or expired Xet access token")
     hub = ctx.hub
     # The shard is spooled to a temporary file and parsed from there: its chunk lists grow with the upload
@@ -180,7 +180,7 @@ async def upload_shard(ctx: Ctx) -> Response:
                 files, xorbs = parse_shard(body)  # type: ignore[arg-type]
                 stored = hub.xet.add_files(files, xorbs)
                 for f in stored:
-                    hub.link_object(repo_id, f.sha256, f.size, f.hash)
+                    hub.objects.link(repo_id, f.sha256, f.size, f.hash)
                 index_chunks(hub.db, dedup_entries(hub.xet, stored, xorbs))
             finally:
                 release_memory()  # the rebuild streamed the whole file through this worker
@@ -230,7 +230,7 @@ async def reconstruction(ctx: Ctx) -> Response:
     if hub.mirror is not None and await ctx.run(hub.mirror.is_mirrored, repo_id):
         # filled from the upstream's CAS as it is asked for, a Range at a time (hubd.mirror.xetfill)
         f = await ctx.run(hub.mirror.xet.file_for_id, repo_id, h, ctx.request.headers.get("range"))
-    elif not await ctx.run(hub.repo_has_xet_file, repo_id, h):
+    elif not await ctx.run(hub.objects.has_xet_file, repo_id, h):
         raise NotFound(f"File {h} not found")
     else:
         f = await ctx.run(hub.xet.file, h)

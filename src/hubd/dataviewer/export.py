@@ -35,11 +35,11 @@ def _download(hub: Hub, repo: Repo, path: str, dest: Path) -> Path:
     """A local path holding the file: the stored blob itself when storage is a local disk, else a copy."""
     entry = hub.browse.lookup(repo.head_sha or "", path)
     assert entry is not None
-    local = hub.local_file(repo.id, entry)
+    local = hub.content.local_file(repo.id, entry)
     if local is not None:
         return Path(local)
     with open(dest, "wb") as f:
-        for block in hub.iter_content(repo.id, entry):
+        for block in hub.content.iter_content(repo.id, entry):
             f.write(block)
     return dest
 
@@ -60,7 +60,7 @@ def _store(hub: Hub, repo_id: int, path: Path) -> tuple[str, int]:
             staged.publish()
         finally:
             staged.abort()
-    hub.link_object(repo_id, oid, size)
+    hub.objects.link(repo_id, oid, size)
     return oid, size
 
 
@@ -70,7 +70,7 @@ def build(hub: Hub, repo: Repo, work: Path) -> tuple[dict, dict[str, tuple[str, 
     files = {f.path: f for f in hub.browse.files(sha)}
     info: dict = {}
     pointers: dict[str, tuple[str, int]] = {}
-    for config in resolve(hub.card(sha), list(files)):
+    for config in resolve(hub.content.card(sha), list(files)):
         for split in config.splits:
             sources = []
             for i, name in enumerate(split.files):
@@ -105,7 +105,7 @@ def build(hub: Hub, repo: Repo, work: Path) -> tuple[dict, dict[str, tuple[str, 
 
 
 def run_export(hub: Hub, repo_id: int) -> None:
-    repo = hub.repo_by_id(repo_id)
+    repo = hub.repos.by_id(repo_id)
     if repo is None or repo.type != "dataset" or repo.head_sha is None:
         return
     state, error = "ok", None

@@ -255,7 +255,7 @@ class Collections:
                 ns, _, name = ident.partition("/")
                 if not name:
                     raise RepoNotFound()
-                repo = self.hub.repo_for_read(p, kind, ns, name)  # a repo you cannot see is not found
+                repo = self.hub.repos.for_read(p, kind, ns, name)  # a repo you cannot see is not found
                 repo_id, key = repo.id, f"repo:{repo.id}"
             elif kind == "paper":
                 if not _PAPER.match(ident):

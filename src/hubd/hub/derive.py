@@ -44,7 +44,7 @@ def _json_file(hub: Hub, repo: Repo, entry: PathEntry | None) -> dict | None:
     if entry is None or entry.size > MAX_JSON_FILE:
         return None
     try:
-        data = json.loads(hub.read_range(repo.id, entry, 0, entry.size), parse_constant=_no_constant)
+        data = json.loads(hub.content.read_range(repo.id, entry, 0, entry.size), parse_constant=_no_constant)
     except (ValueError, RecursionError):  # broken, nested too deeply, NaN/Infinity: the file counts as absent
         return None
     return data if isinstance(data, dict) else None
@@ -73,8 +73,9 @@ def _safetensors(hub: Hub, repo: Repo, by_path: dict[str, PathEntry]) -> dict | 
         if entry is None or entry.is_dir:
             raise modelmeta.SafetensorsError(f"safetensors shard {name[:200]} is missing")
         try:
-            n = modelmeta.safetensors_header_size(hub.read_range(repo.id, entry, 0, min(8, entry.size)), entry.size)
-            shard = modelmeta.count_parameters(hub.read_range(repo.id, entry, 8, 8 + n), entry.size - 8 - n)
+            read = hub.content.read_range
+            n = modelmeta.safetensors_header_size(read(repo.id, entry, 0, min(8, entry.size)), entry.size)
+            shard = modelmeta.count_parameters(read(repo.id, entry, 8, 8 + n), entry.size - 8 - n)
         except modelmeta.SafetensorsError as exc:
             raise modelmeta.SafetensorsError(f"{name[:200]}: {exc}") from None
         for dtype, count in shard.items():
@@ -89,12 +90,12 @@ def derive(hub: Hub, repo: Repo, sha: str) -> Derived:
     files = hub.browse.files(sha)
     by_path = {f.path: f for f in files}
     paths = list(by_path)
-    card = hub.card(sha)
+    card = hub.content.card(sha)
     card_dict = card or {}
     readme_entry = by_path.get("README.md")
     readme = ""
     if readme_entry is not None and readme_entry.size <= MAX_JSON_FILE:
-        readme = hub.read_range(repo.id, readme_entry, 0, readme_entry.size).decode("utf-8", errors="replace")
+        readme = hub.content.read_range(repo.id, readme_entry, 0, readme_entry.size).decode("utf-8", errors="replace")
     out = Derived(sha=sha, card_data=card, used_storage=sum(f.size for f in files))
     if repo.type == "model":
         config = _json_file(hub, repo, by_path.get("config.json"))
@@ -187,7 +188,7 @@ def for_revision(hub: Hub, repo: Repo, sha: str) -> Derived:
 
 
 def run_derive_job(hub: Hub, repo_id: int) -> None:
-    repo = hub.repo_by_id(repo_id)
+    repo = hub.repos.by_id(repo_id)
     if repo is None or repo.head_sha is None:
         return  # deleted since
     store(hub, repo.id, repo.type, derive(hub, repo, repo.head_sha))

@@ -58,7 +58,7 @@ class Gating:
     # --- requests -------------------------------------------------------------------------------------------
     def form_fields(self, repo: Repo) -> dict[str, Any]:
         """label -> kind of the fields the card asks for (`extra_gated_fields`), at most MAX_FIELDS."""
-        card = self.hub.card(repo.head_sha) if repo.head_sha else None
+        card = self.hub.content.card(repo.head_sha) if repo.head_sha else None
         fields = (card or {}).get("extra_gated_fields")
         if not isinstance(fields, dict):
             return {}

@@ -55,7 +55,7 @@ def finish_object(hub: Hub, upload: StreamedUpload, repo_id: int, oid: str, size
     """Keep the bytes only if they are the claimed object, then link it. An object already stored for
     another repo was still uploaded in full: that is the proof of possession."""
     upload.writer.publish_if_matches(hub.blobs, oid, size)
-    hub.link_object(repo_id, oid, size)
+    hub.objects.link(repo_id, oid, size)
 
 
 def part_key(upload_id: str, n: int) -> str:
@@ -98,7 +98,7 @@ def assemble_parts(hub: Hub, repo_id: int, oid: str, size: int, chunk: int, uplo
         upload.abort()
     for key in keys:
         hub.blobs.delete(key)
-    hub.link_object(repo_id, oid, size)
+    hub.objects.link(repo_id, oid, size)
 
 
 def adopt_pending(hub: Hub, repo_id: int, oid: str, size: int, pending: str) -> None:
@@ -114,4 +114,4 @@ def adopt_pending(hub: Hub, repo_id: int, oid: str, size: int, pending: str) -> 
             hub.blobs.copy(pending, lfs_key(oid))
     finally:
         hub.blobs.delete(pending)
-    hub.link_object(repo_id, oid, size)
+    hub.objects.link(repo_id, oid, size)

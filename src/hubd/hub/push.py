@@ -203,7 +203,7 @@ class Push:
             if kind is not Commit or not self._kind_known(target.decode(), "commit"):
                 raise PushError(f"tag {sha} must name a commit of the pack or of this repo (tags of tags, trees "
                                 "or blobs are not accepted)")
-        linked = self.hub.objects_of(self.repo.id, [
+        linked = self.hub.objects.linked(self.repo.id, [
             p.oid for _s, (_n, raw) in self.pack.blobs.items() if raw and (p := parse_pointer(raw))])
         for sha, (size, raw) in self.pack.blobs.items():
             path = self.paths.get(sha, sha)
@@ -292,7 +292,7 @@ class Push:
             return f"invalid pull request ref {u.name}"
         if u.old is None or u.new is None:
             return "pull request refs are made by opening a pull request, and cannot be deleted"
-        disc = self.hub.discussion(self.repo, int(num))
+        disc = self.hub.discussions.get(self.repo, int(num))
         if disc is None or not disc["is_pull_request"] or disc["status"] not in ("open", "draft"):
             return f"{u.name} is not an open pull request"
         if not self._can("pr"):

@@ -150,7 +150,7 @@ class Webhooks:
                 ns, _, short = name.partition("/")
                 if not short:
                     raise RepoNotFound()
-                name = self.hub.repo_for_read(p, kind, ns, short).repo_id  # a private repo you cannot see is absent
+                name = self.hub.repos.for_read(p, kind, ns, short).repo_id  # a private repo you cannot see is absent
             out.append((kind, name.lower(), {"type": kind, "name": name}))
         return out
 

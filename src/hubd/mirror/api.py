@@ -23,7 +23,7 @@ async def resolve_filling(ctx: Ctx, repo: Repo, entry: PathEntry, headers: dict[
     mirror = ctx.hub.mirror
     if mirror is None or entry.lfs is None or not await ctx.run(mirror.is_mirrored, repo.id):
         return None
-    linked = await ctx.run(ctx.hub.object_of, repo.id, entry.lfs.oid)
+    linked = await ctx.run(ctx.hub.objects.get, repo.id, entry.lfs.oid)
     if linked is None:
         # kept in Xet upstream: Xet clients are sent to hubd's own CAS, which fills from the upstream's (an
         # object already cached as plain LFS stays plain: it must keep working offline)

@@ -171,12 +171,12 @@ class _RangeFile(io.RawIOBase):
 def _local_lfs_copy(hub: Any, repo: Repo, entry: Any) -> str:
     """The shard's bytes under its LFS key (where the viewer's DuckDB reads them): filled through the mirror
     (linked to this repo, sha256 verified); a file the mirror keeps in Xet is written out once."""
-    linked = hub.linked_object(repo.id, entry)  # authorizes and fills
+    linked = hub.content.linked_object(repo.id, entry)  # authorizes and fills
     oid: str = entry.lfs.oid
     if linked.xet_hash is not None and not hub.blobs.exists(lfs_key(oid)):
         staged = hub.blobs.stage(lfs_key(oid))
         try:
-            for block in hub.iter_content(repo.id, entry):
+            for block in hub.content.iter_content(repo.id, entry):
                 staged.write(block)
             staged.publish()
         finally:

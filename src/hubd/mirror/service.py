@@ -86,7 +86,7 @@ class Mirror:
     def check_create(self, repo_type: str, namespace: str, name: str) -> None:
         """A local repo may not be created where the mirror serves the upstream's: in a namespace an explicit
         `--mirror` rule covers, or over a mirrored copy of the same id."""
-        existing = self.hub.find_repo(repo_type, namespace, name)
+        existing = self.hub.repos.find(repo_type, namespace, name)
         if (self.rules.explicit and self.rules.covers(repo_type, namespace, name)) or (
                 existing is not None and self.is_mirrored(existing.id)):
             raise Forbidden(f"{PREFIX[repo_type]}{namespace}/{name} is mirrored from {self.upstream.url}: "
@@ -97,7 +97,7 @@ class Mirror:
         wins) or outside the mirror's rules."""
         if repo_type not in PLURAL:
             return None  # kernels and any type the Hub's API does not list: not mirrored
-        repo = self.hub.find_repo(repo_type, namespace, name)
+        repo = self.hub.repos.find(repo_type, namespace, name)
         if repo is not None and not self.is_mirrored(repo.id):
             return None
         if repo is None:
@@ -158,7 +158,7 @@ class Mirror:
     # --- first copy and authorization ---------------------------------------------------------------------
     def system_repo(self, repo_type: str, namespace: str, name: str) -> Repo:
         """The mirrored repo as the operator's commands see it (pin): read with the service token."""
-        repo = self.hub.find_repo(repo_type, namespace, name)
+        repo = self.hub.repos.find(repo_type, namespace, name)
         if repo is not None and not self.is_mirrored(repo.id):
             raise Forbidden(f"{namespace}/{name} is a local repo, not a mirrored one")
         if repo is None:
@@ -172,7 +172,7 @@ class Mirror:
         ns, _, nm = upstream_id.partition("/")
         if not nm or "/" in nm:
             raise UpstreamUnavailable(f"The upstream answered an odd repo id {upstream_id!r}")
-        existing = self.hub.find_repo(repo_type, ns, nm)
+        existing = self.hub.repos.find(repo_type, ns, nm)
         if existing is not None:
             if not self.is_mirrored(existing.id):
                 raise RepoNotFound()  # a local repo took the upstream's canonical spelling
@@ -193,14 +193,14 @@ class Mirror:
                                                          synced_at=now, last_used=now))
         except IntegrityError:
             # another request (or replica) copied it first: theirs is as good
-            raced = self.hub.find_repo(repo_type, ns, nm)
+            raced = self.hub.repos.find(repo_type, ns, nm)
             if raced is None or not self.is_mirrored(raced.id):
                 raise RepoNotFound() from None
             return raced
         self._mirrored[repo_id] = True
         self._revs[(repo_id, "main")] = (now, sha)
         self._tokens[repo_id] = token
-        repo = self.hub.repo_by_id(repo_id)
+        repo = self.hub.repos.by_id(repo_id)
         assert repo is not None
         log.info("mirrored %s %s at %s", repo_type, upstream_id, sha)
         return repo
@@ -310,7 +310,7 @@ class Mirror:
     def cached(self, repo_id: int, entry: PathEntry) -> bool:
         """Is this mirrored repo's large object filled (and linked to it)? A hit counts as a use (LRU)."""
         assert entry.lfs is not None
-        if self.hub.object_of(repo_id, entry.lfs.oid) is None:
+        if self.hub.objects.get(repo_id, entry.lfs.oid) is None:
             return False
         self.touch_object(entry.lfs.oid)
         return True
@@ -318,10 +318,10 @@ class Mirror:
     def fill_now(self, repo_id: int, entry: PathEntry) -> Any:
         """Fill and wait until the object is verified and linked (for readers that need it whole)."""
         assert entry.lfs is not None
-        repo = self.hub.repo_by_id(repo_id)
+        repo = self.hub.repos.by_id(repo_id)
         assert repo is not None
         self.fill(repo, entry).wait_done()
-        return self.hub.object_of(repo_id, entry.lfs.oid)
+        return self.hub.objects.get(repo_id, entry.lfs.oid)
 
     def fill(self, repo: Repo, entry: PathEntry) -> Fill:
         """The (shared) fill of this repo's large object: started now, or the one already running."""
@@ -341,7 +341,7 @@ class Mirror:
                 except BaseException:
                     staged.abort()
                     raise
-            self.hub.link_object(repo.id, oid, size)
+            self.hub.objects.link(repo.id, oid, size)
             now = time.time()
             with self.hub.db.write() as conn:
                 if conn.execute(select(mirror_objects.c.oid).where(mirror_objects.c.oid == oid)).first() is None:
@@ -400,7 +400,7 @@ class Mirror:
         """Bytes of an uncached object for hubd's own readers (metadata, viewer): a small range is read
         upstream without filling (a safetensors header should not pull a 10 GB file); more fills the cache."""
         assert entry.lfs is not None
-        repo = self.hub.repo_by_id(repo_id)
+        repo = self.hub.repos.by_id(repo_id)
         assert repo is not None
         if end - start <= SMALL_RANGE:
             with self._open_object(repo, entry.lfs.oid, entry.lfs.size, self._tokens.get(repo.id),

@@ -67,7 +67,7 @@ async def thread(ctx: Ctx) -> Response:
             elif action == "rename":
                 await ctx.run(hub.discussions.rename, p, repo, num, fields.get("title", ""))
             elif action == "merge":
-                writable = await ctx.run(hub.repo_for_write, p, repo.type, repo.namespace, repo.name, "contributor")
+                writable = await ctx.run(hub.repos.for_write, p, repo.type, repo.namespace, repo.name, "contributor")
                 await ctx.run(hub.discussions.merge, p, writable, num, fields.get("comment", ""))
             else:
                 raise BadRequest("Unknown action")

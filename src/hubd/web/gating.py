@@ -35,7 +35,7 @@ def gate_context(ctx: Ctx, repo: Repo) -> dict | None:
     p = ctx.principal
     status = ctx.hub.gating.status_of(repo, p.user_id) if p is not None else None
     fields = [(label, *field_kind(kind)) for label, kind in ctx.hub.gating.form_fields(repo).items()]
-    card = (ctx.hub.card(repo.head_sha) if repo.head_sha else None) or {}
+    card = (ctx.hub.content.card(repo.head_sha) if repo.head_sha else None) or {}
     prompt = _card_text(card, "extra_gated_prompt", 20_000)
     return {"status": status, "fields": fields, "heading": _card_text(card, "extra_gated_heading", 200),
             "description": _card_text(card, "extra_gated_description", 2000),

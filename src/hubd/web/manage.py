@@ -6,8 +6,8 @@ from starlette.responses import Response
 
 from hubd.api.http import Ctx
 from hubd.hub import counters
+from hubd.hub.cardcheck import SDKS
 from hubd.hub.errors import BadRequest, HubError
-from hubd.hub.service import SDKS
 from hubd.web import render
 from hubd.web.base import form, page, require_user, view
 from hubd.web.pages import owned_repo, repo_context, repo_of
@@ -28,7 +28,7 @@ async def new_repo(ctx: Ctx) -> Response:
         try:
             if values["visibility"] not in ("public", "private"):
                 raise BadRequest("Choose public or private")
-            repo = await ctx.run(ctx.hub.create_repo, p, repo_type, values["owner"], values["name"],
+            repo = await ctx.run(ctx.hub.repos.create, p, repo_type, values["owner"], values["name"],
                                  values["visibility"] == "private", values["sdk"] if repo_type == "space" else None)
             return render.redirect("/" + repo.url_path)
         except HubError as exc:
@@ -51,18 +51,18 @@ async def settings(ctx: Ctx) -> Response:
             if action == "visibility":
                 if fields.get("visibility") not in ("public", "private"):
                     raise BadRequest("Choose public or private")
-                await ctx.run(hub.update_settings, repo, fields["visibility"] == "private", None)
+                await ctx.run(hub.repos.update_settings, repo, fields["visibility"] == "private", None)
                 message = "Visibility saved"
             elif action == "gating":
-                await ctx.run(hub.update_settings, repo, None, fields.get("gated", "false"))
+                await ctx.run(hub.repos.update_settings, repo, None, fields.get("gated", "false"))
                 message = "Access settings saved"
             elif action == "move":
-                moved = await ctx.run(hub.move_repo, p, repo.type, repo.repo_id, fields.get("to", "").strip())
+                moved = await ctx.run(hub.repos.move, p, repo.type, repo.repo_id, fields.get("to", "").strip())
                 return render.redirect("/" + moved.url_path)
             elif action == "delete":
                 if fields.get("confirm", "") != repo.repo_id:
                     raise BadRequest(f"Type {repo.repo_id} to confirm the deletion")
-                await ctx.run(hub.delete_repo, p, repo.type, repo.namespace, repo.name)
+                await ctx.run(hub.repos.delete, p, repo.type, repo.namespace, repo.name)
                 return render.redirect(f"/{p.name}")
             else:
                 raise BadRequest("Unknown action")

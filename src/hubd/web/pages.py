@@ -25,19 +25,19 @@ COMMITS_PER_PAGE = 50
 def repo_of(ctx: Ctx) -> Repo:
     """The repo a page is about; a private one is missing to whoever may not see it (RepoNotFound)."""
     p = ctx.params
-    return ctx.hub.repo_for_read(ctx.principal, PREFIX_TYPE[p.get("prefix")], p["ns"], p["name"])
+    return ctx.hub.repos.for_read(ctx.principal, PREFIX_TYPE[p.get("prefix")], p["ns"], p["name"])
 
 
 def owned_repo(ctx: Ctx) -> Repo:
     """The repo of a page only its writers use (settings, access requests): missing to whoever may not see
     it, as any page; then the write check (403 for readers). Call after require_user."""
     repo = repo_of(ctx)
-    return ctx.hub.repo_for_write(ctx.principal, repo.type, repo.namespace, repo.name, "write")
+    return ctx.hub.repos.for_write(ctx.principal, repo.type, repo.namespace, repo.name, "write")
 
 
 def can_download(ctx: Ctx, repo: Repo) -> bool:
     try:
-        ctx.hub.repo_for_download(ctx.principal, repo.type, repo.namespace, repo.name)
+        ctx.hub.repos.for_download(ctx.principal, repo.type, repo.namespace, repo.name)
     except GatedRepo:
         return False
     return True

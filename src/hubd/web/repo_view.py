@@ -67,7 +67,7 @@ def folder_rows(hub: Hub, repo: Repo, sha: str, path: str) -> list[FileRow]:
     entries.sort(key=lambda e: (not e.is_dir, e.path.lower()))
     rows = [FileRow(e, e.path.rsplit("/", 1)[-1]) for e in entries]
     oids = [e.lfs.oid for e in entries if e.lfs is not None]
-    xet = hub.xet_hashes(repo.id, oids) if oids else {}
+    xet = hub.objects.xet_hashes(repo.id, oids) if oids else {}
     for row in rows:
         row.xet = row.entry.lfs is not None and row.entry.lfs.oid in xet
     pending = {r.name: r for r in rows}
@@ -153,7 +153,7 @@ def file_kind(entry: PathEntry) -> str:
 
 def read_text(hub: Hub, repo: Repo, entry: PathEntry) -> str | None:
     """A small file's text (bytes through the repo that links them), None when it is not UTF-8 text."""
-    data = hub.read_range(repo.id, entry, 0, min(entry.size, MAX_TEXT_VIEW))
+    data = hub.content.read_range(repo.id, entry, 0, min(entry.size, MAX_TEXT_VIEW))
     if b"\0" in data[:8192]:
         return None
     try:

@@ -38,7 +38,7 @@ async def viewer_page(ctx: Ctx) -> Response:
     def build() -> dict:
         repo = repo_of(ctx)
         data = repo_context(ctx, repo, "main", "viewer")
-        repo = hub.repo_for_download(ctx.principal, repo.type, repo.namespace, repo.name)
+        repo = hub.repos.for_download(ctx.principal, repo.type, repo.namespace, repo.name)
         export = export_of(hub, repo)
         ready = export is not None and export["source_sha"] == repo.head_sha and export["state"] == "ok"
         base = {**data, "ready": ready, "configs": {}, "columns": [], "rows": [], "total": 0, "q": q,
