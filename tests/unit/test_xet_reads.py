@@ -13,8 +13,9 @@ import pytest
 from hubd.storage.blobstore import BlobNotFound
 from hubd.storage.local import LocalBlobStore
 from hubd.xet.errors import CorruptStoredObject
+from hubd.xet.fileterms import FileTerm, PackedTerms
 from hubd.xet.hashing import xet_hex, xorb_hash
-from hubd.xet.store import FileTerm, XetFile, XetStore, xorb_key
+from hubd.xet.store import XetFile, XetStore, xorb_key
 from hubd.xet.xorb import HEADER, XorbFormatError, XorbParser, walk_records
 
 
@@ -90,7 +91,7 @@ def test_files_rebuilt_from_every_kind_of_chunk(tmp_path: Path, cache_mib: int) 
     # a file made of two terms of the xorb, the second repeating part of the first
     terms = (FileTerm(h, 0, 60, sum(map(len, raws))), FileTerm(h, 10, 25, sum(map(len, raws[10:25]))))
     content = b"".join(raws) + b"".join(raws[10:25])
-    f = XetFile("f" * 64, len(content), "", terms)
+    f = XetFile("f" * 64, len(content), "", PackedTerms.of(terms))
     assert store.sha256_of(f) == hashlib.sha256(content).hexdigest()
     for _ in range(2):  # the second pass meets decoded chunks in the cache when there is one
         for start, end in [(0, len(content)), (1, 2), (5, 70000), (len(content) - 3, len(content)),
@@ -107,7 +108,7 @@ def test_a_damaged_stored_xorb_is_hubds_fault(tmp_path: Path) -> None:
     chunks = chunks_of(rng, 10)
     store, h = _store(tmp_path, chunks, 0)
     raws = [raw for raw, _ in chunks]
-    f = XetFile("f" * 64, sum(map(len, raws)), "", (FileTerm(h, 0, 10, sum(map(len, raws))),))
+    f = XetFile("f" * 64, sum(map(len, raws)), "", PackedTerms.of([FileTerm(h, 0, 10, sum(map(len, raws)))]))
     local = store.blobs.local_path(xorb_key(h))
     assert local is not None
     path = Path(local)

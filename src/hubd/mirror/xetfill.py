@@ -38,8 +38,9 @@ from hubd.hub.models import Repo
 from hubd.mirror.errors import UpstreamUnavailable
 from hubd.mirror.upstream import PLURAL, _error
 from hubd.storage.blobstore import BlobNotFound
-from hubd.xet.hashing import MerkleBuilder, file_hash_of, xet_hex, xorb_hash
-from hubd.xet.store import FileTerm, XetFile, xorb_key
+from hubd.xet.fileterms import TermsBuilder
+from hubd.xet.hashing import MerkleBuilder, file_hash_of, xet_hex, xet_unhex, xorb_hash
+from hubd.xet.store import XetFile, xorb_key
 from hubd.xet.xorb import XorbParser
 
 log = logging.getLogger("hubd.mirror")
@@ -184,6 +185,9 @@ class XetMirror:
         try:
             terms = [(str(t["hash"]), int(t["range"]["start"]), int(t["range"]["end"]), int(t["unpacked_length"]))
                      for t in recon["terms"]]
+            for name, start, end, length in terms:  # packed as records: a xorb's 32 bytes, u32 ranges and sizes
+                if len(xet_unhex(name)) != 32 or not (0 <= start < end < 1 << 32 and 0 <= length < 1 << 32):
+                    raise ValueError(name)
             fetch = {str(x): [(int(f["range"]["start"]), int(f["range"]["end"]), str(f["url"]),
                                int(f["url_range"]["start"]), int(f["url_range"]["end"])) for f in items]
                      for x, items in recon["fetch_info"].items()}
@@ -200,7 +204,7 @@ class XetMirror:
 
     def _fill(self, repo: Repo, xet_hash: str, oid: str, size: int, first: int, end: int) -> XetFile:
         plan = self._plan(repo, xet_hash)
-        local: list[FileTerm] = []
+        local = TermsBuilder()
         fetched = pos = 0
         whole = True
         for upstream_xorb, start, stop, length in plan.terms:
@@ -216,16 +220,16 @@ class XetMirror:
             pos += length
             if mapped is None:
                 whole = False
-                local.append(FileTerm(upstream_xorb, start, stop, length))  # outside the range: not read
+                local.add(upstream_xorb, start, stop, length)  # outside the range: not read
                 continue
             xorb, base = mapped
             s, e = start - base, stop - base
             if self.hub.xet.xorb_index(xorb).unpacked(s, e) != length:
                 raise UpstreamUnavailable(f"The upstream's term of xorb {upstream_xorb} is not {length} bytes")
-            local.append(FileTerm(xorb, s, e, length))
+            local.add(xorb, s, e, length)
         if pos != size:
             raise UpstreamUnavailable(f"The upstream's Xet file {xet_hash} is {pos} bytes, not {size}")
-        draft = XetFile(xet_hash, size, oid, tuple(local))
+        draft = XetFile(xet_hash, size, oid, local.done())
         if fetched:
             log.info("filled %d bytes of Xet file %s of %s from the upstream's xorbs", fetched, xet_hash,
                      repo.repo_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import mmap
 import os
@@ -15,6 +14,7 @@ from typing import Any
 from hubd.storage.blobstore import BlobNotFound, BlobStore
 from hubd.xet.cache import ByteLRU
 from hubd.xet.errors import CorruptStoredObject, MalformedXetObject
+from hubd.xet.fileterms import Terms, TermsBuilder, read_stored, write_stored
 from hubd.xet.hashing import MerkleBuilder, file_hash_of, range_hash, xet_hex, xet_unhex, xorb_hash
 from hubd.xet.memory import release_memory, tune_malloc
 from hubd.xet.shard import ShardFile, ShardXorb
@@ -71,20 +71,15 @@ def file_key(h: str) -> str:
     return f"xet/files/{h[:2]}/{h}"
 
 
-@dataclass(frozen=True, slots=True)
-class FileTerm:
-    xorb: str
-    start: int
-    end: int
-    size: int
-
-
 @dataclass(frozen=True)
 class XetFile:
+    """A file's size, sha256 and terms: held packed, or (a large stored file) read from storage by range as
+    they are walked (xet/fileterms.py)."""
+
     hash: str
     size: int
     sha256: str
-    terms: tuple[FileTerm, ...]
+    terms: Terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +98,7 @@ def _index_cost(index: XorbIndex) -> int:
 
 
 def _file_cost(f: XetFile) -> int:
-    return 300 + 180 * len(f.terms)  # a FileTerm with its strings and ints, measured with tracemalloc
+    return 300 + f.terms.nbytes  # the records of a small file; the header and sparse index of a large one
 
 
 class XetStore:
@@ -165,8 +160,8 @@ class XetStore:
 
     # --- files -----------------------------------------------------------------------------------------
     def _load_file(self, h: str) -> XetFile:
-        d = json.loads(self.blobs.read(file_key(h)))
-        return XetFile(h, d["size"], d["sha256"], tuple(FileTerm(*t) for t in d["terms"]))
+        size, sha256, terms = read_stored(self.blobs, file_key(h))
+        return XetFile(h, size, sha256, terms)
 
     def add_files(self, files: list[ShardFile], xorbs: list[ShardXorb]) -> list[XetFile]:
         """Validate a shard against stored xorbs, then store each file's reconstruction.
@@ -241,7 +236,7 @@ class XetStore:
         is built as the chunks stream past (MerkleBuilder), not from a list of every chunk of the file."""
         assert f.range_hashes is not None
         tree = MerkleBuilder()
-        terms = []
+        terms = TermsBuilder()  # 52 bytes a term, where FileTerm objects were ~185
         for term, verification in zip(f.terms, f.range_hashes, strict=True):
             xh = xet_hex(term.xorb)
             index = self.xorb_index(xh)
@@ -255,11 +250,11 @@ class XetStore:
                 raise MalformedXetObject("Shard term verification hash does not match")
             for c, _end, size in index.entries(term.start, term.end):
                 tree.add(c, size)
-            terms.append(FileTerm(xh, term.start, term.end, term.size))
+            terms.add_raw(term.xorb, term.start, term.end, term.size)
         h = xet_hex(f.file_hash)
         if file_hash_of(tree) != f.file_hash:
             raise MalformedXetObject(f"Shard file {h} does not hash to its chunks")
-        return XetFile(h, sum(t.size for t in terms), "", tuple(terms))
+        return XetFile(h, terms.size, "", terms.done())
 
     def _hash_files(self, drafts: list[XetFile]) -> dict[str, XetFile]:
         """The sha256 in a shard is only a claim; the one hubd maps is the one it computes itself. One
@@ -276,9 +271,12 @@ class XetStore:
     def _store_file(self, f: XetFile) -> None:
         if self.file(f.hash) is not None:
             return
-        body = json.dumps({"size": f.size, "sha256": f.sha256,
-                           "terms": [[t.xorb, t.start, t.end, t.size] for t in f.terms]})
-        self.blobs.put_bytes(file_key(f.hash), body.encode())
+        staged = self.blobs.stage(file_key(f.hash))
+        try:
+            write_stored(staged, f.size, f.sha256, f.terms)
+            staged.publish()
+        finally:
+            staged.abort()
 
     # --- reading ---------------------------------------------------------------------------------------
     def pieces(self, f: XetFile, start: int, end: int) -> list[Piece]:
@@ -286,11 +284,12 @@ class XetStore:
         return list(self.iter_pieces(f, start, end))
 
     def iter_pieces(self, f: XetFile, start: int, end: int) -> Iterator[Piece]:
-        """`pieces` one at a time: a stream of a file with many terms never lists them all."""
-        pos = 0
-        for t in f.terms:
+        """`pieces` one at a time: a stream of a file with many terms never lists them all. The first term is
+        found by binary search; the terms are then read a block at a time (xet/fileterms.py)."""
+        if start >= end:
+            return
+        for t, pos in f.terms.seek(start):
             if pos + t.size <= start:
-                pos += t.size
                 continue
             if pos >= end:
                 break
@@ -305,7 +304,6 @@ class XetStore:
                 ce += 1
             skip = max(0, start - cpos)
             yield Piece(t.xorb, cs, ce, skip, min(epos, end) - cpos - skip)
-            pos += t.size
 
     def byte_range(self, xorb: str, start: int, end: int) -> tuple[int, int]:
         """Offsets [first, last) in the stored chunk stream of chunks [start, end)."""
