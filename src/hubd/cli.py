@@ -123,9 +123,7 @@ def users_add(name: str, fullname: str, email: str | None, admin: bool, with_pas
             check_password_strength(password)
         hub.accounts.add_user(name, fullname, email, admin)
         if password is not None:
-            from hubd.web.session import signin
-
-            signin(hub).set_password(name, password)
+            hub.signin.set_password(name, password)
     except HubError as exc:
         _fail(exc)
     click.echo(f"user {name} created", err=True)
@@ -142,10 +140,8 @@ def _read_password() -> str:
 @_setting_options(_STORE_OPTIONS)
 def users_passwd(name: str, **opts: Any) -> None:
     """Set a user's web sign-in password (stdin's first line, or asked for on a terminal)."""
-    from hubd.web.session import signin
-
     try:
-        signin(_hub(opts)).set_password(name, _read_password())
+        _hub(opts).signin.set_password(name, _read_password())
     except HubError as exc:
         _fail(exc)
     click.echo(f"password of {name} set", err=True)
@@ -155,9 +151,7 @@ def users_passwd(name: str, **opts: Any) -> None:
 @_setting_options((*_STORE_OPTIONS, "public_url", "host", "port"))
 def users_invite(**opts: Any) -> None:
     """Print a one-time sign-up link (valid 7 days): sign-up is otherwise closed unless an admin opens it."""
-    from hubd.web.session import signin
-
-    code = signin(_hub(opts)).invite(None)
+    code = _hub(opts).signin.invite(None)
     settings = load_settings({k: opts.get(k) for k in ("public_url", "host", "port")})
     click.echo(f"{settings.base_url}/join?invite={code}")
 

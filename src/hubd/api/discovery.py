@@ -8,22 +8,21 @@ from hubd.api.avatars import avatar_url
 from hubd.api.http import Ctx, json_response
 from hubd.api.repoctx import route_repo
 from hubd.api.repos import require_user
-from hubd.hub import catalog, counters
 from hubd.hub.errors import NotFound
 from hubd.hub.models import iso
 from hubd.hub.names import PLURAL_TO_TYPE
 
 
 async def models_tags_by_type(ctx: Ctx) -> Response:
-    return json_response(await ctx.run(catalog.model_tags_by_type, ctx.hub.db))
+    return json_response(await ctx.run(ctx.hub.catalog.model_tags_by_type))
 
 
 async def datasets_tags_by_type(ctx: Ctx) -> Response:
-    return json_response(await ctx.run(catalog.dataset_tags_by_type, ctx.hub.db))
+    return json_response(await ctx.run(ctx.hub.catalog.dataset_tags_by_type))
 
 
 async def metrics(ctx: Ctx) -> Response:
-    return json_response(await ctx.run(catalog.metrics, ctx.hub.db))
+    return json_response(await ctx.run(ctx.hub.catalog.metrics))
 
 
 async def like(ctx: Ctx) -> Response:
@@ -31,15 +30,15 @@ async def like(ctx: Ctx) -> Response:
     repo = await ctx.run(ctx.hub.repos.for_read, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
                          ctx.params["name"])
     if ctx.request.method == "DELETE":
-        await ctx.run(counters.unlike, ctx.hub.db, p.user_id, repo.id)
+        await ctx.run(ctx.hub.likes.unlike, p.user_id, repo.id)
     else:
-        await ctx.run(counters.like, ctx.hub.db, p.user_id, repo.id)
+        await ctx.run(ctx.hub.likes.like, p.user_id, repo.id)
     return json_response({})
 
 
 async def likers(ctx: Ctx) -> Response:
     repo = await route_repo(ctx)
-    users = await ctx.run(counters.likers, ctx.hub.db, repo.id)
+    users = await ctx.run(ctx.hub.likes.likers, repo.id)
     return json_response([{"user": u["name"], "fullname": u["fullname"], "type": "user",
                            "avatarUrl": avatar_url(ctx, u["name"]), "isPro": False} for u in users])
 
@@ -48,7 +47,7 @@ async def user_likes(ctx: Ctx) -> Response:
     account = await ctx.run(ctx.hub.accounts.account, ctx.params["user"])
     if account is None:
         raise NotFound("User not found")
-    liked = await ctx.run(counters.liked_by, ctx.hub.db, account["id"])
+    liked = await ctx.run(ctx.hub.likes.liked_by, account["id"])
     visible = []
     for row in liked:
         repo = await ctx.run(ctx.hub.repos.find, row["type"], row["namespace"], row["name"])

@@ -20,6 +20,7 @@ from hubd.hub.largeobjects import (
     assemble_parts,
     begin_object,
     begin_part,
+    direct_upload,
     finish_object,
     finish_part,
     transfer_for,
@@ -49,8 +50,7 @@ def _upload_actions(ctx: Ctx, repo_id: int, oid: str, size: int, verify_href: st
     pending_url = None
     if transfer is Transfer.DIRECT:
         # straight to object storage, under a key of its own; verify hashes it before it becomes the object
-        pending = f"uploads/lfs/{secrets.token_hex(16)}"
-        pending_url = ctx.hub.blobs.presigned_put(pending)
+        pending, pending_url = direct_upload(ctx.hub)
     if pending_url is not None:
         signed = signer.sign("verify", repo_id, oid, size, pending)
         return {"upload": {"href": pending_url},
@@ -226,7 +226,7 @@ async def get_object(ctx: Ctx) -> Response:
             raise NotFound("Object not found")
         return xet_file_response(hub.xet, xet_file, ctx.request.headers.get("range"), {})
     try:
-        size = await ctx.run(hub.blobs.stat, lfs_key(oid))
+        size = await ctx.run(hub.content.size, lfs_key(oid))
     except BlobNotFound:
         raise NotFound("Object not found") from None
     return blob_response(hub, lfs_key(oid), size, ctx.request.headers.get("range"), {}, redirect=True)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import text
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
-from hubd.jobs.queue import depth
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter("hubd_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY)
@@ -22,31 +20,14 @@ async def healthz(ctx: Ctx) -> Response:
     return json_response({"status": "ok"})
 
 
-def _check(ctx: Ctx) -> dict[str, str]:
-    status = {}
-    try:
-        with ctx.hub.db.read() as conn:
-            conn.execute(text("SELECT 1"))
-        status["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - reported, not raised: this is the readiness probe
-        status["database"] = f"unavailable: {type(exc).__name__}"
-    try:
-        # ready means writable: a full disk answers every upload 507, so the replica is not ready
-        ctx.hub.blobs.check_writable()
-        status["storage"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        status["storage"] = f"unavailable: {type(exc).__name__}"
-    return status
-
-
 async def readyz(ctx: Ctx) -> Response:
-    status = await ctx.run(_check, ctx)
+    status = await ctx.run(ctx.hub.health.readiness)
     ok = all(v == "ok" for v in status.values())
     return json_response({"status": "ok" if ok else "unavailable", **status}, 200 if ok else 503)
 
 
 def _queue_depth(ctx: Ctx) -> None:
-    rows = depth(ctx.hub.db)
+    rows = ctx.hub.health.queue_depth()
     QUEUE.clear()
     for kind, state, n in rows:
         QUEUE.labels(kind, state).set(n)

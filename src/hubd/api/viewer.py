@@ -144,9 +144,9 @@ def local_shards(hub: Hub, meta: dict) -> list[str]:
     paths = []
     for shard in meta["shards"]:
         key = lfs_key(shard["oid"])
-        local = hub.blobs.local_path(key)
+        local = hub.content.local_path(key)
         if local is None:
-            local = cache.path(shard["oid"], partial(hub.blobs.iter_range, key, 0, shard["size"], 8 << 20))
+            local = cache.path(shard["oid"], partial(hub.content.iter_range, key, 0, shard["size"], 8 << 20))
         paths.append(local)
     return paths
 

@@ -14,11 +14,11 @@ from hubd.api.xetfiles import Slots, ranged_response
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound
-from hubd.xet.dedup import dedup_entries, dedup_shard, index_chunks, xorbs_for_chunk
+from hubd.xet.dedup import dedup_shard
 from hubd.xet.memory import release_memory
 from hubd.xet.reconstruction import granted_spans, reconstruct
-from hubd.xet.shard import MAX_SHARD_BYTES, parse_shard
-from hubd.xet.store import XetFile, parse_xet_hash, xorb_key
+from hubd.xet.shard import MAX_SHARD_BYTES
+from hubd.xet.store import parse_xet_hash
 from hubd.xet.xorb import XorbParser
 
 CAS_PREFIX = "/api/cas"
@@ -98,7 +98,7 @@ async def upload_xorb(ctx: Ctx) -> Response:
     # the others wait, unread, in their sockets. A slot is held at most XORB_BODY_DEADLINE, so a client
     # dripping bytes cannot keep one.
     async with _ingest_slots(ctx.hub):
-        staged = ctx.hub.blobs.stage(xorb_key(h))
+        staged = ctx.hub.cas.stage_xorb(h)
         try:
             parser = XorbParser(staged.write)
             with anyio.move_on_after(XORB_BODY_DEADLINE) as deadline:
@@ -155,8 +155,7 @@ def _ingest_slots(hub: Hub) -> anyio.Semaphore:
     sent) per xorb, so 4 at once took a worker from 158 to 334 MiB during a 3 GiB upload."""
     global _slots
     if _slots is None:
-        local = hub.blobs.local_path(xorb_key("0" * 64)) is not None
-        _slots = anyio.Semaphore(XORB_INGEST_SLOTS if local else XORB_INGEST_SLOTS_OBJECT_STORE)
+        _slots = anyio.Semaphore(XORB_INGEST_SLOTS if hub.cas.stores_locally else XORB_INGEST_SLOTS_OBJECT_STORE)
     return _slots
 
 
@@ -177,11 +176,7 @@ async def upload_shard(ctx: Ctx) -> Response:
 
         def ingest() -> None:
             try:
-                files, xorbs = parse_shard(body)  # type: ignore[arg-type]
-                stored = hub.xet.add_files(files, xorbs)
-                for f in stored:
-                    hub.objects.link(repo_id, f.sha256, f.size, f.hash)
-                index_chunks(hub.db, dedup_entries(hub.xet, stored, xorbs))
+                hub.cas.ingest_shard(repo_id, body)  # type: ignore[arg-type]
             finally:
                 release_memory()  # the rebuild streamed the whole file through this worker
 
@@ -194,7 +189,7 @@ async def chunk_query(ctx: Ctx) -> Response:
     answer exists to save an upload, and a reader has nothing to upload (see docs/decisions.md)."""
     _cas_auth(ctx, need_write=True)
     h = parse_xet_hash(ctx.params["hash"])
-    xorbs = await ctx.run(xorbs_for_chunk, ctx.hub.db, ctx.hub.xet, h)
+    xorbs = await ctx.run(ctx.hub.cas.xorbs_for_chunk, h)
     if not xorbs:
         raise NotFound("Chunk not known")
     body = await ctx.run(dedup_shard, ctx.hub.xet, xorbs)
@@ -226,14 +221,7 @@ async def reconstruction(ctx: Ctx) -> Response:
     repo_id = _cas_auth(ctx, need_write=False)
     h = parse_xet_hash(ctx.params["hash"])
     hub = ctx.hub
-    f: XetFile | None
-    if hub.mirror is not None and await ctx.run(hub.mirror.is_mirrored, repo_id):
-        # filled from the upstream's CAS as it is asked for, a Range at a time (hubd.mirror.xetfill)
-        f = await ctx.run(hub.mirror.xet.file_for_id, repo_id, h, ctx.request.headers.get("range"))
-    elif not await ctx.run(hub.objects.has_xet_file, repo_id, h):
-        raise NotFound(f"File {h} not found")
-    else:
-        f = await ctx.run(hub.xet.file, h)
+    f = await ctx.run(hub.cas.file_of, repo_id, h, ctx.request.headers.get("range"))
     if f is None:
         raise NotFound(f"File {h} not found")
     start, end = _requested_range(ctx, f.size)
@@ -286,11 +274,11 @@ async def fetch_xorb(ctx: Ctx) -> Response:
     if last < start or not any(a <= start and last <= b for a, b in granted_spans(granted)):
         raise RangeNotSatisfiable(f"Range {header!r} is outside the bytes this URL grants")
     try:
-        size = await ctx.run(ctx.hub.blobs.stat, xorb_key(h))
+        size = await ctx.run(ctx.hub.cas.xorb_size, h)
     except BlobNotFound:
         raise NotFound("Xorb not found") from None
     if last >= size:
         raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-    blobs, key = ctx.hub.blobs, xorb_key(h)
-    return ranged_response(lambda s, e: blobs.iter_range(key, s, e, FETCH_BLOCK), size, f"bytes={start}-{last}", {},
+    cas = ctx.hub.cas
+    return ranged_response(lambda s, e: cas.iter_xorb(h, s, e, FETCH_BLOCK), size, f"bytes={start}-{last}", {},
                            batch=FETCH_BATCH, slots=FETCH_SLOTS)

@@ -208,6 +208,13 @@ class Accounts:
         with self.db.write() as conn:
             conn.execute(update(accounts).where(accounts.c.id == u["id"]).values(disabled=disabled))
 
+    def set_admin(self, name: str, value: bool) -> None:
+        """Make a user a site administrator or not (the admin page; takes effect on the next request)."""
+        with self.db.write() as conn:
+            if not conn.execute(update(accounts).where((accounts.c.name == name) & (accounts.c.kind == "user"))
+                                .values(is_admin=value)).rowcount:
+                raise NotFound(f"No user named {name!r}")
+
     def delete_user(self, name: str) -> int:
         """Delete a user, their tokens, memberships, likes and the repos in their namespace; returns how many
         repos went. Their ids are never given again (invariant 7)."""
@@ -250,3 +257,22 @@ class Accounts:
                 .order_by(accounts.c.name)
             ).all()
         return [{"name": r.name, "fullname": r.fullname, "roleInOrg": r.role} for r in rows]
+
+    def members(self, org_id: int) -> list[dict]:
+        """An organization's members with their roles, by name."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(accounts.c.name, accounts.c.fullname, memberships.c.role)
+                                .join(memberships, memberships.c.user_id == accounts.c.id)
+                                .where(memberships.c.org_id == org_id).order_by(accounts.c.name)).all()
+        return [{"name": r.name, "fullname": r.fullname, "role": r.role} for r in rows]
+
+    def list_orgs(self) -> list[dict]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(accounts.c.name, accounts.c.fullname).where(accounts.c.kind == "org")
+                                .order_by(accounts.c.name)).all()
+        return [{"name": r.name, "fullname": r.fullname} for r in rows]
+
+    def name_of(self, user_id: int) -> str:
+        """The name of an account that exists (NoResultFound otherwise: a caller's id is never invented)."""
+        with self.db.read() as conn:
+            return str(conn.execute(select(accounts.c.name).where(accounts.c.id == user_id)).scalar_one())

@@ -56,55 +56,57 @@ METRICS = {
 }
 
 
-def _public_tags(db: Database, repo_type: str) -> list[str]:
-    with db.read() as conn:
-        return list(conn.execute(
-            select(distinct(repo_tags.c.tag)).join(repos, repos.c.id == repo_tags.c.repo_id)
-            .where((repos.c.type == repo_type) & repos.c.private.is_(False)).order_by(repo_tags.c.tag)
-        ).scalars())
+class Catalog:
+    """The tag and metric catalogues of /api/*-tags-by-type and /api/metrics."""
 
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-def _distinct(db: Database, column) -> set[str]:
-    with db.read() as conn:
-        return {v for v in conn.execute(select(distinct(column)).where(
-            (repos.c.type == "model") & repos.c.private.is_(False) & column.is_not(None))).scalars()}
+    def _public_tags(self, repo_type: str) -> list[str]:
+        with self.db.read() as conn:
+            return list(conn.execute(
+                select(distinct(repo_tags.c.tag)).join(repos, repos.c.id == repo_tags.c.repo_id)
+                .where((repos.c.type == repo_type) & repos.c.private.is_(False)).order_by(repo_tags.c.tag)
+            ).scalars())
 
+    def _distinct(self, column) -> set[str]:
+        with self.db.read() as conn:
+            return {v for v in conn.execute(select(distinct(column)).where(
+                (repos.c.type == "model") & repos.c.private.is_(False) & column.is_not(None))).scalars()}
 
-def model_tags_by_type(db: Database) -> dict[str, list[dict]]:
-    pipelines = _distinct(db, repos.c.pipeline_tag)
-    libraries = _distinct(db, repos.c.library_name)
-    out: dict[str, list[dict]] = {}
-    for tag in _public_tags(db, "model"):
-        prefix, _, rest = tag.partition(":")
-        if rest and prefix in _MODEL_PREFIXES:
-            item = {"id": tag, "label": rest, "type": prefix}
-        elif tag in pipelines:
-            item = {"id": tag, "label": tag.replace("-", " ").title(), "type": "pipeline_tag",
-                    "subType": _SUBTYPE.get(tag, "other")}
-        elif tag in libraries:
-            item = {"id": tag, "label": tag, "type": "library"}
-        elif _LANGUAGE.match(tag):
-            item = {"id": tag, "label": tag, "type": "language"}
-        else:
-            item = {"id": tag, "label": tag, "type": "other"}
-        out.setdefault(str(item["type"]), []).append(item)
-    return out
+    def model_tags_by_type(self) -> dict[str, list[dict]]:
+        pipelines = self._distinct(repos.c.pipeline_tag)
+        libraries = self._distinct(repos.c.library_name)
+        out: dict[str, list[dict]] = {}
+        for tag in self._public_tags("model"):
+            prefix, _, rest = tag.partition(":")
+            if rest and prefix in _MODEL_PREFIXES:
+                item = {"id": tag, "label": rest, "type": prefix}
+            elif tag in pipelines:
+                item = {"id": tag, "label": tag.replace("-", " ").title(), "type": "pipeline_tag",
+                        "subType": _SUBTYPE.get(tag, "other")}
+            elif tag in libraries:
+                item = {"id": tag, "label": tag, "type": "library"}
+            elif _LANGUAGE.match(tag):
+                item = {"id": tag, "label": tag, "type": "language"}
+            else:
+                item = {"id": tag, "label": tag, "type": "other"}
+            out.setdefault(str(item["type"]), []).append(item)
+        return out
 
+    def dataset_tags_by_type(self) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        for tag in self._public_tags("dataset"):
+            prefix, _, rest = tag.partition(":")
+            kind = prefix if rest and prefix in _DATASET_TYPES else "other"
+            out.setdefault(kind, []).append({"id": tag, "label": rest if kind != "other" else tag, "type": kind})
+        return out
 
-def dataset_tags_by_type(db: Database) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for tag in _public_tags(db, "dataset"):
-        prefix, _, rest = tag.partition(":")
-        kind = prefix if rest and prefix in _DATASET_TYPES else "other"
-        out.setdefault(kind, []).append({"id": tag, "label": rest if kind != "other" else tag, "type": kind})
-    return out
-
-
-def metrics(db: Database) -> list[dict]:
-    with db.read() as conn:
-        named = set(conn.execute(
-            select(distinct(repo_metrics.c.metric)).join(repos, repos.c.id == repo_metrics.c.repo_id)
-            .where(repos.c.private.is_(False))).scalars())
-    out = [{"id": k, "description": v} for k, v in METRICS.items()]
-    out += [{"id": m, "description": f"Reported in model cards as {m}."} for m in sorted(named - set(METRICS))]
-    return out
+    def metrics(self) -> list[dict]:
+        with self.db.read() as conn:
+            named = set(conn.execute(
+                select(distinct(repo_metrics.c.metric)).join(repos, repos.c.id == repo_metrics.c.repo_id)
+                .where(repos.c.private.is_(False))).scalars())
+        out = [{"id": k, "description": v} for k, v in METRICS.items()]
+        out += [{"id": m, "description": f"Reported in model cards as {m}."} for m in sorted(named - set(METRICS))]
+        return out

@@ -84,30 +84,40 @@ def recount(db: Database) -> None:
     db.analyze()
 
 
-def like(db: Database, user_id: int, repo_id: int) -> None:
-    with db.write() as conn:
-        if not insert_if_absent(conn, likes, user_id=user_id, repo_id=repo_id, created_at=time.time()):
-            raise Conflict("You already liked this repo")
-        conn.execute(update(repos).where(repos.c.id == repo_id).values(likes=repos.c.likes + 1))
+class Likes:
+    """Who likes which repo; each repo's like count is kept beside it for listings."""
 
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-def unlike(db: Database, user_id: int, repo_id: int) -> None:
-    with db.write() as conn:
-        gone = conn.execute(delete(likes).where((likes.c.user_id == user_id) & (likes.c.repo_id == repo_id))).rowcount
-        if gone:
-            conn.execute(update(repos).where(repos.c.id == repo_id).values(likes=repos.c.likes - 1))
+    def like(self, user_id: int, repo_id: int) -> None:
+        with self.db.write() as conn:
+            if not insert_if_absent(conn, likes, user_id=user_id, repo_id=repo_id, created_at=time.time()):
+                raise Conflict("You already liked this repo")
+            conn.execute(update(repos).where(repos.c.id == repo_id).values(likes=repos.c.likes + 1))
 
+    def unlike(self, user_id: int, repo_id: int) -> None:
+        with self.db.write() as conn:
+            gone = conn.execute(delete(likes).where((likes.c.user_id == user_id) & (likes.c.repo_id == repo_id))
+                                ).rowcount
+            if gone:
+                conn.execute(update(repos).where(repos.c.id == repo_id).values(likes=repos.c.likes - 1))
 
-def likers(db: Database, repo_id: int) -> list[dict]:
-    with db.read() as conn:
-        rows = conn.execute(select(accounts.c.name, accounts.c.fullname).join(likes, likes.c.user_id == accounts.c.id)
-                            .where(likes.c.repo_id == repo_id).order_by(likes.c.created_at.desc())).mappings()
-        return [dict(r) for r in rows]
+    def likes(self, user_id: int, repo_id: int) -> bool:
+        with self.db.read() as conn:
+            return conn.execute(select(likes.c.repo_id).where(
+                (likes.c.repo_id == repo_id) & (likes.c.user_id == user_id))).first() is not None
 
+    def likers(self, repo_id: int) -> list[dict]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(accounts.c.name, accounts.c.fullname)
+                                .join(likes, likes.c.user_id == accounts.c.id)
+                                .where(likes.c.repo_id == repo_id).order_by(likes.c.created_at.desc())).mappings()
+            return [dict(r) for r in rows]
 
-def liked_by(db: Database, user_id: int) -> list[dict]:
-    with db.read() as conn:
-        rows = conn.execute(select(repos.c.type, repos.c.namespace, repos.c.name, likes.c.created_at)
-                            .join(likes, likes.c.repo_id == repos.c.id).where(likes.c.user_id == user_id)
-                            .order_by(likes.c.created_at.desc())).mappings()
-        return [dict(r) for r in rows]
+    def liked_by(self, user_id: int) -> list[dict]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(repos.c.type, repos.c.namespace, repos.c.name, likes.c.created_at)
+                                .join(likes, likes.c.repo_id == repos.c.id).where(likes.c.user_id == user_id)
+                                .order_by(likes.c.created_at.desc())).mappings()
+            return [dict(r) for r in rows]

@@ -6,6 +6,7 @@ batch API in api/lfs.py parses, signs URLs and shapes answers around these."""
 from __future__ import annotations
 
 import hmac
+import secrets
 from enum import StrEnum
 
 from hubd.hub.errors import BadRequest, NotFound
@@ -29,6 +30,13 @@ def transfer_for(hub: Hub, size: int, client_multipart: bool) -> Transfer:
     if hub.blobs.presigns and not hub.settings.storage_proxy and size <= min(single_limit, S3_SINGLE_PUT_LIMIT):
         return Transfer.DIRECT
     return Transfer.SINGLE if size <= single_limit else Transfer.MULTIPART
+
+
+def direct_upload(hub: Hub) -> tuple[str, str | None]:
+    """A key of its own for an object PUT straight into object storage, and the presigned URL of that PUT
+    (None when the store cannot sign one)."""
+    pending = f"uploads/lfs/{secrets.token_hex(16)}"
+    return pending, hub.blobs.presigned_put(pending)
 
 
 class StreamedUpload:

@@ -205,3 +205,16 @@ def _page(ids: list[int], order: list, with_meta: bool):
 
 _ATTR = {"last_modified": "last_modified", "created_at": "created_at", "downloads": "downloads",
          "likes": "likes", "trending_score": "trending_score"}
+
+
+class Listings:
+    """The repo listings over one database: the API's /api/models (and kin) and the web's lists."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def page(self, p: Principal | None, q: ListQuery, with_meta: bool = False) -> tuple[list[Listed], str | None]:
+        return list_repos(self.db, p, q, with_meta)
+
+    def rows(self, p: Principal | None, q: ListQuery) -> tuple[list, str | None]:
+        return list_rows(self.db, p, q)

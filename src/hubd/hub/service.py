@@ -9,19 +9,24 @@ from hubd.hub.accesscache import AccessCache
 from hubd.hub.accounts import Accounts
 from hubd.hub.branches import Branches
 from hubd.hub.browse import Browser
+from hubd.hub.catalog import Catalog
 from hubd.hub.collections import Collections
 from hubd.hub.committer import Committer
 from hubd.hub.content import Content
-from hubd.hub.counters import DownloadCounter
+from hubd.hub.counters import DownloadCounter, Likes
 from hubd.hub.discussions import Discussions
 from hubd.hub.gating import Gating
+from hubd.hub.health import Health
+from hubd.hub.listing import Listings
 from hubd.hub.listing_cache import PageCache
 from hubd.hub.models import Repo
 from hubd.hub.objectlinks import LinkedObject, ObjectLinks
 from hubd.hub.refs import Refs
 from hubd.hub.repos import Repos
+from hubd.hub.signin import SignIn
 from hubd.hub.signing import Signer, load_signing_key
 from hubd.hub.webhooks import Webhooks
+from hubd.hub.xetcas import XetCas
 from hubd.storage.blobstore import BlobStore
 from hubd.storage.gitstore import GitStore
 from hubd.xet.store import XetStore
@@ -35,18 +40,25 @@ class Hub:
         self.git = GitStore(blobs)
         self.refs = Refs(db)  # reading refs and moving them by compare-and-swap
         self.accounts = Accounts(db)
-        self.signer = Signer(load_signing_key(db))
+        self.signing_key = load_signing_key(db)  # hub-wide, in the database: every replica signs alike
+        self.signer = Signer(self.signing_key)
+        self.signin = SignIn(db, self.accounts)  # passwords, sessions, sign-up and invitations (the web)
         self.browse = Browser(self.git)
         self.xet = XetStore(blobs, cache_bytes=settings.xet_cache_mib * 1024 * 1024)
         self.downloads = DownloadCounter(db)
+        self.likes = Likes(db)
+        self.catalog = Catalog(db)  # tags by type and metrics
+        self.listings = Listings(db)
         # principals and download decisions of hot reads, valid while the access generation stands still
         self.access = AccessCache(db.access_generation, self.accounts)
         self.listing_pages = PageCache()  # whole listing pages by catalogue generation (api.listing)
+        self.health = Health(db, blobs)
         self.objects = ObjectLinks(db)  # which large objects each repo links
         self.repos = Repos(self)  # finding repos, the access rules, create/duplicate/move/settings/delete
         self.content = Content(self)  # a file's bytes wherever kept, cards, how stored bytes are sent
         self.committer = Committer(self)
         self.branches = Branches(self)  # branches and tags
+        self.cas = XetCas(self)  # the Xet CAS as served: xorbs, shards, files through a repo's links
         self.webhooks = Webhooks(self)
         self.collections = Collections(self)
         self.discussions = Discussions(self)

@@ -234,11 +234,3 @@ class SignIn:
     def is_disabled(self, user_id: int) -> bool:
         with self.db.read() as conn:
             return bool(conn.execute(select(accounts.c.disabled).where(accounts.c.id == user_id)).scalar())
-
-
-def set_admin(db: Database, name: str, value: bool) -> None:
-    """Make a user a site administrator or not (the admin page; takes effect on the next request)."""
-    with db.write() as conn:
-        if not conn.execute(update(accounts).where((accounts.c.name == name) & (accounts.c.kind == "user"))
-                            .values(is_admin=value)).rowcount:
-            raise NotFound(f"No user named {name!r}")

@@ -10,7 +10,7 @@ from hubd.api.http import Ctx
 from hubd.hub.errors import HubError, NotFound
 from hubd.web import render
 from hubd.web.base import form, page, safe_next, view
-from hubd.web.session import COOKIE, cookie_args, cookie_value, signin
+from hubd.web.session import COOKIE, cookie_args, cookie_value
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {p.name for p in STATIC.iterdir() if p.is_file()}
@@ -32,7 +32,7 @@ def _client_address(ctx: Ctx) -> str:
 
 
 def _signed_in(ctx: Ctx, user_id: int, target: str) -> Response:
-    session = signin(ctx.hub).open_session(user_id)
+    session = ctx.hub.signin.open_session(user_id)
     response = render.redirect(safe_next(target))
     response.set_cookie(COOKIE, cookie_value(ctx.hub, session.secret), **cookie_args(ctx.hub))
     return response
@@ -49,7 +49,7 @@ async def login(ctx: Ctx) -> Response:
     username, password = fields.get("username", "").strip(), fields.get("password", "")
     nxt = safe_next(fields.get("next"))
     try:
-        user_id = await ctx.run(signin(ctx.hub).check_password, username, password, _client_address(ctx))
+        user_id = await ctx.run(ctx.hub.signin.check_password, username, password, _client_address(ctx))
     except HubError as exc:  # throttled
         return view(ctx, "login.html", exc.status, next=nxt, oidc=oidc.enabled(ctx.hub), error=exc.message,
                     username=username)
@@ -66,7 +66,7 @@ async def logout(ctx: Ctx) -> Response:
     await form(ctx)
     secret = getattr(ctx.request.state, "session_secret", None)
     if secret:
-        await ctx.run(signin(ctx.hub).close_session, secret)
+        await ctx.run(ctx.hub.signin.close_session, secret)
     response = render.redirect("/")
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
     return response
@@ -75,7 +75,7 @@ async def logout(ctx: Ctx) -> Response:
 @page
 async def join(ctx: Ctx) -> Response:
     """Sign-up: with an invitation (?invite=…) or when an administrator opened sign-up to everyone."""
-    s = signin(ctx.hub)
+    s = ctx.hub.signin
     if ctx.request.method == "GET":
         code = ctx.request.query_params.get("invite", "")
         allowed = await ctx.run(s.invitation_valid, code) or await ctx.run(s.open_signup)

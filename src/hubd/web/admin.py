@@ -6,9 +6,7 @@ from starlette.responses import Response
 
 from hubd.api.http import Ctx
 from hubd.hub.errors import BadRequest, HubError
-from hubd.hub.signin import set_admin
 from hubd.web.base import form, page, require_admin, view
-from hubd.web.session import signin
 
 
 @page
@@ -31,7 +29,7 @@ async def admin(ctx: Ctx) -> Response:
                     raise BadRequest(f"Type {name} to confirm")
                 await ctx.run(hub.accounts.delete_user, name)
             elif action in ("admin", "unadmin"):
-                await ctx.run(set_admin, hub.db, name, action == "admin")
+                await ctx.run(hub.accounts.set_admin, name, action == "admin")
             elif action == "add-org":
                 await ctx.run(hub.accounts.add_org, name)
             elif action == "revoke-token":
@@ -40,9 +38,9 @@ async def admin(ctx: Ctx) -> Response:
                     raise BadRequest("No such token")
                 await ctx.run(hub.accounts.revoke_token, int(raw))
             elif action == "signup":
-                await ctx.run(signin(hub).set_open_signup, fields.get("open") == "1")
+                await ctx.run(hub.signin.set_open_signup, fields.get("open") == "1")
             elif action == "invite":
-                code = await ctx.run(signin(hub).invite, p.user_id)
+                code = await ctx.run(hub.signin.invite, p.user_id)
                 invite = f"{ctx.base_url}/join?invite={code}"
             else:
                 raise BadRequest("Unknown action")
@@ -51,10 +49,9 @@ async def admin(ctx: Ctx) -> Response:
             error = exc.message
 
     def build() -> dict:
-        from hubd.web.listing import all_orgs
-
-        return {"users": hub.accounts.list_users(), "orgs": all_orgs(hub), "tokens": hub.accounts.list_tokens(),
-                "open_signup": signin(hub).open_signup()}
+        accounts = hub.accounts
+        return {"users": accounts.list_users(), "orgs": accounts.list_orgs(), "tokens": accounts.list_tokens(),
+                "open_signup": hub.signin.open_signup()}
 
     return view(ctx, "admin.html", 400 if error else 200, error=error, message=message, invite=invite,
                 **await ctx.run(build))

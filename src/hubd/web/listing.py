@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from starlette.responses import Response
 
 from hubd.api.http import Ctx
-from hubd.db.schema import accounts, memberships
 from hubd.hub.access import ROLE_ORDER
 from hubd.hub.errors import BadRequest, Forbidden, HubError, NotFound
-from hubd.hub.listing import SORTS, ListQuery, list_repos
+from hubd.hub.listing import SORTS, ListQuery
 from hubd.hub.names import PLURAL_TO_TYPE
-from hubd.hub.service import Hub
 from hubd.web.base import form, page, require_user, view
 
 PAGE_SIZE = 30
@@ -37,7 +34,7 @@ async def listing(ctx: Ctx) -> Response:
     q = ListQuery(repo_type=PLURAL_TO_TYPE[plural], search=[f["search"]] if f["search"] else [],
                   author=f["author"] or None, tags=[t for t in (f["tags"], f["pipeline_tag"], f["library"]) if t],
                   sort=sort, limit=PAGE_SIZE, cursor=f["cursor"] or None)
-    items, cursor = await ctx.run(list_repos, ctx.hub.db, ctx.principal, q, True)
+    items, cursor = await ctx.run(ctx.hub.listings.page, ctx.principal, q, True)
     keep = {k: v for k, v in f.items() if v and k != "cursor"}
     next_url = f"/{plural}?" + urlencode({**keep, "cursor": cursor}) if cursor else None
     first_url = f"/{plural}?" + urlencode(keep) if f["cursor"] else None
@@ -52,19 +49,11 @@ async def home(ctx: Ctx) -> Response:
         for plural in ("models", "datasets", "spaces"):
             for sort, label in (("downloads", "Most downloaded"), ("lastModified", "Recently updated")):
                 q = ListQuery(repo_type=PLURAL_TO_TYPE[plural], sort=sort, limit=6)
-                items, _ = list_repos(ctx.hub.db, ctx.principal, q, False)
+                items, _ = ctx.hub.listings.page(ctx.principal, q)
                 sections.append({"title": f"{label} {plural}", "repos": items, "plural": plural, "sort": sort})
         return {"sections": sections}
 
     return view(ctx, "home.html", **await ctx.run(build))
-
-
-def members(hub: Hub, org_id: int) -> list[dict]:
-    with hub.db.read() as conn:
-        rows = conn.execute(select(accounts.c.name, accounts.c.fullname, memberships.c.role)
-                            .join(memberships, memberships.c.user_id == accounts.c.id)
-                            .where(memberships.c.org_id == org_id).order_by(accounts.c.name)).all()
-    return [{"name": r.name, "fullname": r.fullname, "role": r.role} for r in rows]
 
 
 @page
@@ -99,17 +88,10 @@ async def profile(ctx: Ctx) -> Response:
         repos = {}
         for plural in ("models", "datasets", "spaces"):
             q = ListQuery(repo_type=PLURAL_TO_TYPE[plural], author=name, sort="lastModified", limit=50)
-            repos[plural] = list_repos(hub.db, p, q, False)[0]
-        people = members(hub, account["id"]) if is_org else []
+            repos[plural] = hub.listings.page(p, q)[0]
+        people = hub.accounts.members(account["id"]) if is_org else []
         orgs = hub.accounts.orgs_of(account["id"]) if not is_org else []
         return {"repos": repos, "members": people, "orgs": orgs}
 
     return view(ctx, "profile.html", 400 if error else 200, account=account, is_org=is_org,
                 may_manage=may_manage, roles=list(ROLE_ORDER), error=error, **await ctx.run(build))
-
-
-def all_orgs(hub: Hub) -> list[dict]:
-    with hub.db.read() as conn:
-        rows = conn.execute(select(accounts.c.name, accounts.c.fullname).where(accounts.c.kind == "org")
-                            .order_by(accounts.c.name)).all()
-    return [{"name": r.name, "fullname": r.fullname} for r in rows]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from hubd.api.http import Ctx
-from hubd.hub import counters
 from hubd.hub.cardcheck import SDKS
 from hubd.hub.errors import BadRequest, HubError
 from hubd.web import render
@@ -79,7 +78,7 @@ async def like(ctx: Ctx) -> Response:
     fields = await form(ctx)
     repo = await ctx.run(repo_of, ctx)
     if fields.get("action") == "unlike":
-        await ctx.run(counters.unlike, ctx.hub.db, p.user_id, repo.id)
+        await ctx.run(ctx.hub.likes.unlike, p.user_id, repo.id)
     else:
-        await ctx.run(counters.like, ctx.hub.db, p.user_id, repo.id)
+        await ctx.run(ctx.hub.likes.like, p.user_id, repo.id)
     return render.redirect("/" + repo.url_path)

@@ -25,11 +25,10 @@ from hubd.api.http import Ctx
 from hubd.hub.access import ROLE_ORDER
 from hubd.hub.errors import BadRequest, HubError, NotFound, Unauthorized
 from hubd.hub.service import Hub
-from hubd.hub.signing import load_signing_key
 from hubd.web import render
 from hubd.web.account import _signed_in
 from hubd.web.base import page, safe_next
-from hubd.web.session import cookie_args, signin
+from hubd.web.session import cookie_args
 
 FLOW_COOKIE = "hubd_oidc"
 FLOW_TTL = 600
@@ -77,7 +76,7 @@ def _client(hub: Hub) -> OAuth2Client:
 
 
 def _flow_serializer(hub: Hub) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(load_signing_key(hub.db), salt="hubd-oidc-flow")
+    return URLSafeTimedSerializer(hub.signing_key, salt="hubd-oidc-flow")
 
 
 @page
@@ -128,7 +127,7 @@ def _finish(hub: Hub, code: str, flow: dict) -> int:
     claims = _id_claims(hub, token.get("id_token", ""), keys, flow["nonce"], meta)
     if "email" not in claims or "preferred_username" not in claims or _groups_claim(hub) not in claims:
         claims = {**_userinfo(meta, token.get("access_token", "")), **claims}
-    s = signin(hub)
+    s = hub.signin
     user_id = s.oidc_user(str(meta["issuer"]), str(claims["sub"]),
                           str(claims.get("preferred_username") or str(claims.get("email", "")).split("@")[0]
                               or claims["sub"]),
@@ -185,7 +184,7 @@ def _map_groups(hub: Hub, user_id: int, groups: object) -> None:
     mapping = group_roles(getattr(hub.settings, "oidc_group_roles", "") or "")
     if not mapping or not isinstance(groups, list):
         return
-    user = _user_by_id(hub, user_id)
+    user = hub.accounts.name_of(user_id)
     best: dict[str, str] = {}
     for group in groups:
         if isinstance(group, str) and group in mapping:
@@ -197,12 +196,3 @@ def _map_groups(hub: Hub, user_id: int, groups: object) -> None:
             hub.accounts.add_member(org, user, role)
         except HubError:
             continue  # an org the mapping names but the hub does not have
-
-
-def _user_by_id(hub: Hub, user_id: int) -> str:
-    from sqlalchemy import select
-
-    from hubd.db.schema import accounts
-
-    with hub.db.read() as conn:
-        return str(conn.execute(select(accounts.c.name).where(accounts.c.id == user_id)).scalar_one())

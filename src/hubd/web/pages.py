@@ -44,7 +44,7 @@ def can_download(ctx: Ctx, repo: Repo) -> bool:
 
 
 def _liked(ctx: Ctx, repo: Repo) -> bool:
-    return ctx.principal is not None and repo_view.likes_repo(ctx.hub, ctx.principal.user_id, repo.id)
+    return ctx.principal is not None and ctx.hub.likes.likes(ctx.principal.user_id, repo.id)
 
 
 def repo_context(ctx: Ctx, repo: Repo, rev: str, tab: str) -> dict:

@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dulwich.objects import Commit
-from sqlalchemy import select
 
-from hubd.db.schema import likes
 from hubd.hub.browse import PathEntry
 from hubd.hub.models import Repo
 from hubd.hub.service import Hub
@@ -40,12 +38,6 @@ class FileChange:
     kind: str  # added | deleted | modified
     lines: list[tuple[str, str]] = field(default_factory=list)  # (css class, text)
     note: str = ""
-
-
-def likes_repo(hub: Hub, user_id: int, repo_id: int) -> bool:
-    with hub.db.read() as conn:
-        return conn.execute(select(likes.c.repo_id).where(
-            (likes.c.repo_id == repo_id) & (likes.c.user_id == user_id))).first() is not None
 
 
 def commit_title(commit: Commit) -> str:

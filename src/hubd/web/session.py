@@ -11,8 +11,7 @@ from starlette.requests import Request
 
 from hubd.hub.access import Principal
 from hubd.hub.service import Hub
-from hubd.hub.signin import SESSION_TTL, SignIn
-from hubd.hub.signing import load_signing_key
+from hubd.hub.signin import SESSION_TTL
 
 COOKIE = "hubd_session"
 CSRF_FIELD = "csrf_token"
@@ -21,19 +20,11 @@ ANON_CSRF_COOKIE = "hubd_csrf"  # double-submit token of forms shown before sign
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def signin(hub: Hub) -> SignIn:
-    """The sign-in domain of a hub, made once per process (Hub itself is shared code: a small hook)."""
-    s = hub.__dict__.get("_web_signin")
-    if s is None:
-        s = hub.__dict__["_web_signin"] = SignIn(hub.db, hub.accounts)
-    return s
-
-
 def _signer(hub: Hub) -> TimestampSigner:
     s = hub.__dict__.get("_web_cookie_signer")
     if s is None:
         # the hub-wide key from the database: every replica signs and checks cookies alike
-        s = hub.__dict__["_web_cookie_signer"] = TimestampSigner(load_signing_key(hub.db), salt="hubd-session")
+        s = hub.__dict__["_web_cookie_signer"] = TimestampSigner(hub.signing_key, salt="hubd-session")
     return s
 
 
@@ -67,7 +58,7 @@ def cookie_principal(hub: Hub, request: Request, web_handler: bool) -> Principal
     secret = cookie_secret(hub, request.cookies.get(COOKIE, ""))
     if secret is None:
         return None
-    found = signin(hub).session_principal(secret)
+    found = hub.signin.session_principal(secret)
     if found is None:
         return None
     principal, csrf = found
