@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from hubd.api.blobs import parse_range
 from hubd.api.http import _header_safe, loads, loads_object
+from hubd.api.streams import parse_range
 from hubd.config import load_settings
 from hubd.hub.errors import BadRequest, RangeNotSatisfiable
 from hubd.hub.listing import _decode_cursor, encode_cursor

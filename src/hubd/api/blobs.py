@@ -2,50 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
-from starlette.concurrency import iterate_in_threadpool
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 
-from hubd.hub.errors import BadRequest, RangeNotSatisfiable
+from hubd.api.streams import SEND_BLOCK, PathsendResponse, ranged_response
 from hubd.hub.service import Hub
 
-# Local files, whole or in ranges, are read and sent in large blocks: one thread hop per 4 MiB. Measured
-# against granian's pathsend (FileResponse), which reads and writes 128 KiB at a time on a thread pool with
-# a cross-thread wake-up each: 1.07x nginx sendfile for this path against 0.51x (bench/resolve_throughput.py).
-READ_BLOCK = 4 * 1024 * 1024
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def _position(digits: str) -> int:
-    """A byte position of any length. Python refuses int() of more than 4,300 digits (a ValueError, so a
-    500), and no stored object is 10^18 bytes long: longer numbers stand for "beyond any end"."""
-    digits = digits.lstrip("0") or "0"
-    return int(digits) if len(digits) <= 18 else _BEYOND
-
-
-_BEYOND = 10**18
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """[start, end) of a single `Range: bytes=` request, None for the whole body."""
-    if not header:
-        return None
-    m = _RANGE.match(header.strip())
-    if not m or (not m.group(1) and not m.group(2)):
-        raise BadRequest("Unsupported range: use one range of the form bytes=START-END, START- or -SUFFIX")
-    unsatisfiable = RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-    if not m.group(1):  # suffix: the last N bytes; the last 0 bytes, or any bytes of nothing, is no range
-        n = _position(m.group(2))
-        if n == 0 or size == 0:
-            raise unsatisfiable
-        return max(0, size - n), size
-    start = _position(m.group(1))
-    end = min(_position(m.group(2)) + 1, size) if m.group(2) else size
-    if start >= size or end <= start:
-        raise unsatisfiable
-    return start, end
+# Whole local files go by pathsend (granian reads and writes them in Rust). Ranges, and stores that are not a
+# local directory, are read in blocks under glibc's mmap threshold (streams.SEND_BLOCK), many per thread hop.
+# Until xet/memory.py fixed that threshold at 256 KiB, 4 MiB blocks were the fastest path (4.07 GB/s); since,
+# each 4 MiB block (and granian's copy of it) is a fresh mapping faulted in page by page: 0.69 GB/s, 0.14x nginx.
+# Measured side by side at load 3 (curl, GB/s): pathsend 1.03-1.15, 4 MiB blocks 0.52-0.60, 240 KiB blocks
+# 0.52-0.79 (bench/resolve_throughput.py gives the ratios to nginx).
+READ_BATCH = 4 * 1024 * 1024
 
 
 def can_redirect(hub: Hub) -> bool:
@@ -64,18 +34,8 @@ def blob_response(hub: Hub, key: str, size: int, range_header: str | None, heade
     if redirect and can_redirect(hub) and (url := hub.blobs.presigned_get(key)) is not None:
         # the client reads X-Repo-Commit, X-Linked-Etag and X-Linked-Size from this 302 itself
         return RedirectResponse(url, status_code=302, headers=headers)
-    return stream_response(lambda k, s, e: hub.blobs.iter_range(k, s, e, READ_BLOCK), key, size, range_header,
-                           headers)
-
-
-def stream_response(iter_range, key, size: int, range_header: str | None,
-                    headers: dict[str, str]) -> Response:
-    span = parse_range(range_header, size)
-    start, end = span or (0, size)
-    status = 206 if span else 200
-    if span:
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    headers["Content-Length"] = str(end - start)
-    headers.setdefault("Accept-Ranges", "bytes")
-    return StreamingResponse(iterate_in_threadpool(iter_range(key, start, end)), status_code=status,
-                             headers=headers, media_type="application/octet-stream")
+    streamed = ranged_response(lambda s, e: hub.blobs.iter_range(key, s, e, SEND_BLOCK), size, range_header,
+                               headers, READ_BATCH)
+    if local is not None and range_header is None:
+        return PathsendResponse(local, headers, fallback=streamed)
+    return streamed

@@ -6,9 +6,10 @@ from urllib.parse import quote
 
 from starlette.responses import Response
 
-from hubd.api.blobs import blob_response, can_redirect, parse_range
+from hubd.api.blobs import blob_response, can_redirect
 from hubd.api.hotpath import commit_of, download_repo, entry_at, not_modified
 from hubd.api.http import Ctx
+from hubd.api.streams import parse_range
 from hubd.api.xetfiles import xet_file_response
 from hubd.hub.counters import counts_as_download
 from hubd.hub.errors import EntryNotFound

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from hubd.api.http import Ctx, RequestTimeout, json_response
 from hubd.api.repoctx import route_repo
-from hubd.api.xetfiles import Slots, ranged_response
+from hubd.api.streams import Slots, ranged_response
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized
 from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobNotFound

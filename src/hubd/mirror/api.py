@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 from starlette.responses import Response
 
-from hubd.api.blobs import parse_range, stream_response
 from hubd.api.http import Ctx, json_response
+from hubd.api.streams import parse_range, ranged_response
 from hubd.hub.browse import PathEntry
 from hubd.hub.errors import BadRequest, NotFound, Unauthorized
 from hubd.hub.models import Repo
@@ -42,8 +42,7 @@ async def resolve_filling(ctx: Ctx, repo: Repo, entry: PathEntry, headers: dict[
         return Response(status_code=200, headers=headers, media_type="application/octet-stream")
     fill = await ctx.run(mirror.fill, repo, entry)
     await ctx.run(fill.wait_started)  # the upstream's refusal is still an error in the Hub's shape here
-    return stream_response(lambda _key, s, e: fill.iter_range(s, e), entry.lfs.oid, entry.size, range_header,
-                           headers)
+    return ranged_response(fill.iter_range, entry.size, range_header, headers)
 
 
 def _mirror(ctx: Ctx):  # the Mirror (imported lazily)
