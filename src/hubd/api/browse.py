@@ -13,7 +13,6 @@ from hubd.api.repoctx import route_repo
 from hubd.api.shapes import commit_json, last_commit_json, tree_entry_json
 from hubd.hub.errors import BadRequest
 from hubd.hub.models import Repo
-from hubd.hub.names import PLURAL_TO_TYPE
 
 TREE_PAGE = 1000
 TREE_PAGE_EXPANDED = 100
@@ -153,13 +152,8 @@ async def list_commits(ctx: Ctx) -> Response:
     return json_response(items, headers=headers)
 
 
-async def _repo_for_refs(ctx: Ctx, minimum: str) -> Repo:
-    return await ctx.run(ctx.hub.repos.for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
-                         ctx.params["name"], minimum)
-
-
 async def create_branch(ctx: Ctx) -> Response:
-    repo = await _repo_for_refs(ctx, "contributor")
+    repo = await route_repo(ctx)
     body = await ctx.json_object()
     start, empty = body.get("startingPoint"), body.get("emptyBranch", False)
     if start is not None and (not isinstance(start, str) or not start or "\0" in start):
@@ -171,13 +165,13 @@ async def create_branch(ctx: Ctx) -> Response:
 
 
 async def delete_branch(ctx: Ctx) -> Response:
-    repo = await _repo_for_refs(ctx, "write")
+    repo = await route_repo(ctx)
     await ctx.run(ctx.hub.branches.delete, repo, f"refs/heads/{ctx.params['ref']}", f"Branch {ctx.params['ref']}")
     return json_response({})
 
 
 async def create_tag(ctx: Ctx) -> Response:
-    repo = await _repo_for_refs(ctx, "contributor")
+    repo = await route_repo(ctx)
     body = await ctx.json_object()
     tag = body.get("tag")
     if not isinstance(tag, str) or not tag or "\0" in tag:
@@ -187,6 +181,6 @@ async def create_tag(ctx: Ctx) -> Response:
 
 
 async def delete_tag(ctx: Ctx) -> Response:
-    repo = await _repo_for_refs(ctx, "write")
+    repo = await route_repo(ctx)
     await ctx.run(ctx.hub.branches.delete, repo, f"refs/tags/{ctx.params['ref']}", f"Tag {ctx.params['ref']}")
     return json_response({})

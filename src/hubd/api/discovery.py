@@ -10,7 +10,6 @@ from hubd.api.repoctx import route_repo
 from hubd.api.repos import require_user
 from hubd.hub.errors import NotFound
 from hubd.hub.models import iso
-from hubd.hub.names import PLURAL_TO_TYPE
 
 
 async def models_tags_by_type(ctx: Ctx) -> Response:
@@ -27,8 +26,7 @@ async def metrics(ctx: Ctx) -> Response:
 
 async def like(ctx: Ctx) -> Response:
     p = require_user(ctx)
-    repo = await ctx.run(ctx.hub.repos.for_read, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
-                         ctx.params["name"])
+    repo = await route_repo(ctx)
     if ctx.request.method == "DELETE":
         await ctx.run(ctx.hub.likes.unlike, p.user_id, repo.id)
     else:

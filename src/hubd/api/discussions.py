@@ -7,10 +7,10 @@ import html
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
+from hubd.api.repoctx import route_repo
 from hubd.hub.discussions import MAX_TITLE, PER_PAGE, check_text
 from hubd.hub.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from hubd.hub.models import Repo, iso
-from hubd.hub.names import PLURAL_TO_TYPE
 from hubd.hub.refs import MAIN
 
 MAX_NUM = 2**31 - 1  # discussion numbers are counted per repo; a larger one overflows the database column
@@ -64,15 +64,10 @@ def event_json(e: dict) -> dict:
     return out
 
 
-async def _repo(ctx: Ctx) -> Repo:
-    return await ctx.run(ctx.hub.repos.for_read, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
-                         ctx.params["ns"], ctx.params["name"])
-
-
 async def _discuss(ctx: Ctx) -> Repo:
     """Opening and commenting: a signed-in user with a write token who can see the repo (gated included)."""
     p = ctx.principal
-    repo = await _repo(ctx)
+    repo = await route_repo(ctx)
     if p is None:
         raise Unauthorized("You must be authenticated to take part in discussions")
     if p.token_role == "read":
@@ -107,7 +102,7 @@ async def create(ctx: Ctx) -> Response:
 
 
 async def details(ctx: Ctx) -> Response:
-    repo = await _repo(ctx)
+    repo = await route_repo(ctx)
     num = _num(ctx)
     hub = ctx.hub
 
@@ -137,7 +132,7 @@ def _choice(ctx: Ctx, name: str, allowed: tuple[str, ...]) -> str:
 
 
 async def listing(ctx: Ctx) -> Response:
-    repo = await _repo(ctx)
+    repo = await route_repo(ctx)
     kind = _choice(ctx, "type", ("all", "discussion", "pull_request"))
     status = _choice(ctx, "status", ("all", "open", "closed"))
     author = ctx.request.query_params.get("author") or None
@@ -179,7 +174,7 @@ async def hide_comment(ctx: Ctx) -> Response:
 async def _moderated(ctx: Ctx) -> tuple[Repo, int]:
     """Renaming and status changes: the discussion's author or the repo's writers (checked per discussion
     before the body is read)."""
-    repo = await _repo(ctx)
+    repo = await route_repo(ctx)
     if ctx.principal is None:
         raise Unauthorized("You must be authenticated to change a discussion")
     num = _num(ctx)
@@ -204,8 +199,7 @@ async def status(ctx: Ctx) -> Response:
 
 
 async def merge(ctx: Ctx) -> Response:
-    repo = await ctx.run(ctx.hub.repos.for_write, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
-                         ctx.params["ns"], ctx.params["name"], "contributor")
+    repo = await route_repo(ctx)
     num = _num(ctx)
     body = await ctx.json_object()
     sha = await ctx.run(ctx.hub.discussions.merge, ctx.principal, repo, num, body.get("comment"))

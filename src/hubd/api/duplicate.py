@@ -6,8 +6,9 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
+from hubd.api.repoctx import route_repo
 from hubd.hub.errors import BadRequest, Unauthorized
-from hubd.hub.names import PLURAL_TO_TYPE, check_repo_type
+from hubd.hub.names import check_repo_type
 from hubd.storage.blobstore import is_sha256
 
 MAX_DUPLICATE_FILES = 1000  # the client sends batches of 500
@@ -24,8 +25,7 @@ async def duplicate_repo(ctx: Ctx) -> Response:
     """POST /api/{types}/{id}/duplicate {"repository": "ns/name", "visibility": "public"|"private"}."""
     if ctx.principal is None:
         raise Unauthorized("You must be authenticated to duplicate a repo")
-    source = await ctx.run(ctx.hub.repos.for_download, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
-                           ctx.params["ns"], ctx.params["name"])
+    source = await route_repo(ctx)
     body = await ctx.json()
     if not isinstance(body, dict):
         raise BadRequest("Expected a JSON object")
@@ -43,8 +43,7 @@ async def duplicate_lfs_files(ctx: Ctx) -> Response:
     hub = ctx.hub
     if ctx.principal is None:
         raise Unauthorized("You must be authenticated to copy files")
-    source = await ctx.run(hub.repos.for_download, ctx.principal, PLURAL_TO_TYPE[ctx.params["types"]],
-                           ctx.params["ns"], ctx.params["name"])
+    source = await route_repo(ctx)
     body = await ctx.json()
     target = body.get("target") if isinstance(body, dict) else None
     files = body.get("files") if isinstance(body, dict) else None

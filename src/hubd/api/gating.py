@@ -7,7 +7,6 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 
-from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx, json_response, loads_object
 from hubd.api.repoctx import route_repo
 from hubd.hub.errors import BadRequest, PayloadTooLarge, Unauthorized
@@ -23,8 +22,7 @@ PAGE = 100
 async def ask_access(ctx: Ctx) -> Response:
     """The gate form, form-encoded (as the Hub's page posts it) or JSON; auto-gated repos grant at once."""
     p = ctx.principal
-    repo = await ctx.run(ctx.hub.repos.for_read, p, PREFIX_TYPE[ctx.params.get("prefix")], ctx.params["ns"],
-                         ctx.params["name"])
+    repo = await route_repo(ctx)
     if p is None:
         raise Unauthorized("You must be authenticated to ask for access")
     declared = ctx.request.headers.get("content-length", "")

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from hubd.api.blobs import blob_response
 from hubd.api.files import PREFIX_TYPE
 from hubd.api.http import Ctx, json_response
+from hubd.api.repoctx import route_repo
 from hubd.api.xetfiles import xet_file_response
 from hubd.hub.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
 from hubd.hub.largeobjects import (
@@ -132,8 +133,7 @@ async def batch(ctx: Ctx) -> Response:
 
 async def verify(ctx: Ctx) -> Response:
     hub = ctx.hub
-    repo_type = PREFIX_TYPE[ctx.params.get("prefix")]
-    repo = await ctx.run(hub.repos.for_read, ctx.principal, repo_type, ctx.params["ns"], ctx.params["name"])
+    repo = await route_repo(ctx)
     body = await ctx.json()
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object with oid and size")

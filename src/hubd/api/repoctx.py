@@ -11,6 +11,11 @@ from hubd.hub.names import PLURAL_TO_TYPE, PREFIX_TYPE
 
 # rules that name a repo to write to, and the least role each needs (hub.access)
 _WRITE_RULES = ("pr", "contributor", "write")
+# rules whose repo part is "see it" or "download it"; the rest of such a rule (a signed-in caller, a write token,
+# the discussion's author) is its handler's to check, in the order its answers need (a like asks for a user
+# before it looks for the repo, a gate form after)
+_SEE_RULES = ("user-read", "discuss", "discussion-author")
+_COPY_RULES = ("create-from",)
 
 
 def route_repo_type(ctx: Ctx) -> str:
@@ -22,15 +27,23 @@ def route_repo_type(ctx: Ctx) -> str:
 
 async def route_repo(ctx: Ctx) -> Repo:
     """The path's repo, checked for this caller under the route's rule: "read" (see it), "download" (read
-    its content; gated: granted), "pr", "contributor" or "write" (the role hub.access names). Private and
+    its content; gated: granted), "pr", "contributor" or "write" (the role hub.access names); the repo part
+    of "user-read", "discuss", "discussion-author" (see it) and "create-from" (download it). Private and
     missing raise the same error."""
     repo_type = route_repo_type(ctx)
+    repos, p, ns, name = ctx.hub.repos, ctx.principal, ctx.params["ns"], ctx.params["name"]
     if ctx.rule == "read":
         return await read_repo(ctx, repo_type)  # from memory while access is unchanged
     if ctx.rule == "download":
         return await download_repo(ctx, repo_type)
+    repo: Repo
     if ctx.rule in _WRITE_RULES:
-        repo: Repo = await ctx.run(ctx.hub.repos.for_write, ctx.principal, repo_type, ctx.params["ns"],
-                                   ctx.params["name"], ctx.rule)
+        repo = await ctx.run(repos.for_write, p, repo_type, ns, name, ctx.rule)
+        return repo
+    if ctx.rule in _SEE_RULES:  # writes of their own kind (likes, comments): rare, not worth the cache
+        repo = await ctx.run(repos.for_read, p, repo_type, ns, name)
+        return repo
+    if ctx.rule in _COPY_RULES:
+        repo = await ctx.run(repos.for_download, p, repo_type, ns, name)
         return repo
     raise AssertionError(f"the route's rule {ctx.rule!r} names no repo to resolve")

@@ -12,6 +12,7 @@ import anyio.to_process
 from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response, loads
+from hubd.api.repoctx import route_repo
 from hubd.hub.cardcheck import check_metadata
 from hubd.hub.cards import MAX_CARD_YAML, CardError, CardTooLarge, front_matter
 from hubd.hub.commits import MAX_COMMIT_BYTES, CommitPlan
@@ -30,9 +31,7 @@ LARGE_COMMIT_OPS = 10_000
 
 async def preupload(ctx: Ctx) -> Response:
     hub = ctx.hub
-    p = ctx.principal
-    repo = await ctx.run(hub.repos.for_write, p, PLURAL_TO_TYPE[ctx.params["types"]], ctx.params["ns"],
-                         ctx.params["name"], "pr")
+    repo = await route_repo(ctx)
     body = await ctx.json()
     files = body.get("files") if isinstance(body, dict) else None
     if not isinstance(files, list) or len(files) > MAX_PREUPLOAD_FILES:
