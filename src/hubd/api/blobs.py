@@ -18,23 +18,20 @@ from hubd.hub.service import Hub
 READ_BATCH = 4 * 1024 * 1024
 
 
-def can_redirect(hub: Hub) -> bool:
-    return hub.blobs.presigns and not hub.settings.storage_proxy
-
-
 def blob_response(hub: Hub, key: str, size: int, range_header: str | None, headers: dict[str, str],
                   redirect: bool = False) -> Response:
-    local = hub.blobs.local_path(key)
+    content = hub.content
+    local = content.local_path(key)
     if local is not None and hub.settings.accel_redirect:
         # behind nginx: it sends the file (sendfile, Range included) from an internal location aliased to the
         # storage directory; access was decided here, and the headers above travel as $upstream_http_*
         headers["X-Accel-Redirect"] = hub.settings.accel_redirect.rstrip("/") + "/" + quote(key)
         headers.pop("Accept-Ranges", None)  # nginx keeps ours and adds its own: it would say it twice
         return Response(status_code=200, headers=headers, media_type="application/octet-stream")
-    if redirect and can_redirect(hub) and (url := hub.blobs.presigned_get(key)) is not None:
+    if redirect and (url := content.redirect_url(key)) is not None:
         # the client reads X-Repo-Commit, X-Linked-Etag and X-Linked-Size from this 302 itself
         return RedirectResponse(url, status_code=302, headers=headers)
-    streamed = ranged_response(lambda s, e: hub.blobs.iter_range(key, s, e, SEND_BLOCK), size, range_header,
+    streamed = ranged_response(lambda s, e: content.iter_range(key, s, e, SEND_BLOCK), size, range_header,
                                headers, READ_BATCH)
     if local is not None and range_header is None:
         return PathsendResponse(local, headers, fallback=streamed)

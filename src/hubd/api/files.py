@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from starlette.responses import Response
 
-from hubd.api.blobs import blob_response, can_redirect
+from hubd.api.blobs import blob_response
 from hubd.api.hotpath import commit_of, download_repo, entry_at, not_modified
 from hubd.api.http import Ctx
 from hubd.api.streams import parse_range
@@ -87,7 +87,7 @@ async def resolve(ctx: Ctx) -> Response:
         has_config = path == "config.json" or await entry_at(ctx, sha, "config.json") is not None
         if counts_as_download(path, has_config):
             hub.downloads.hit(repo.id)
-    redirect = entry.lfs is not None and xet_file is None and can_redirect(hub)
+    redirect = entry.lfs is not None and xet_file is None and hub.content.redirects
     if ctx.request.method == "HEAD" and not redirect:
         headers["Content-Length"] = str(size)
         return Response(status_code=200, headers=headers, media_type="application/octet-stream")
