@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from hubd.api.errors import as_hub_error
 from hubd.api.http import Ctx, RequestTimeout, error_response, json_response, request_id
-from hubd.api.ops import BYTES_IN, BYTES_OUT, LATENCY, REQUESTS
+from hubd.api.ops import observe_request
 from hubd.api.routes import build_router
 from hubd.api.xet import CAS_PREFIX
 from hubd.config import Settings, load_settings
@@ -192,9 +192,10 @@ class HubApp:
                                      {"X-Error-Message": "Internal server error"})
         body_pending = False  # the handler is done: reads from here on only listen for a disconnect
         elapsed = time.perf_counter() - started
-        response.headers["X-Request-Id"] = rid
-        # time spent before the body is sent: what listing benchmarks read as server time
-        response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.2f}"
+        # appended, not set: no answer carries them yet, and MutableHeaders' set scans and rebuilds the list
+        response.raw_headers += [(b"x-request-id", rid.encode()),
+                                 # time spent before the body is sent: what listing benchmarks read as server time
+                                 (b"server-timing", f"app;dur={elapsed * 1000:.2f}".encode())]
         sent = 0
 
         async def counting_send(message: MutableMapping[str, Any]) -> None:
@@ -208,10 +209,7 @@ class HubApp:
         try:
             await response(scope, counting_receive, counting_send)
         finally:
-            REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-            LATENCY.labels(route).observe(elapsed)
-            BYTES_IN.inc(received)
-            BYTES_OUT.inc(sent)
+            observe_request(request.method, route, response.status_code, elapsed, received, sent)
             access.info("%s %s %s", request.method, path, response.status_code, extra={
                 "request_id": rid, "method": request.method, "path": path, "status": response.status_code,
                 "route": route, "ms": round(elapsed * 1000, 2), "bytes_in": received, "bytes_out": sent,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import Response
 
@@ -14,6 +16,25 @@ LATENCY = Histogram("hubd_request_duration_seconds", "Time to the response heade
 BYTES_IN = Counter("hubd_bytes_in_total", "Request body bytes received", registry=REGISTRY)
 BYTES_OUT = Counter("hubd_bytes_out_total", "Response body bytes sent", registry=REGISTRY)
 QUEUE = Gauge("hubd_job_queue_depth", "Jobs waiting or running, by kind", ["kind", "state"], registry=REGISTRY)
+# labelled children by their labels: `labels()` validates and locks on every call (a twentieth of a cached
+# listing's Python time); the label sets are those prometheus keeps anyway
+_requests: dict[tuple[str, str, int], Any] = {}
+_latency: dict[str, Any] = {}
+
+
+def observe_request(method: str, route: str, status: int, seconds: float, received: int, sent: int) -> None:
+    counter = _requests.get((method, route, status))
+    if counter is None:
+        counter = _requests[(method, route, status)] = REQUESTS.labels(method, route, str(status))
+    counter.inc()
+    histogram = _latency.get(route)
+    if histogram is None:
+        histogram = _latency[route] = LATENCY.labels(route)
+    histogram.observe(seconds)
+    if received:
+        BYTES_IN.inc(received)
+    if sent:
+        BYTES_OUT.inc(sent)
 
 
 async def healthz(ctx: Ctx) -> Response:
