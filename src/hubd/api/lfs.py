@@ -14,18 +14,7 @@ from hubd.api.http import Ctx, json_response
 from hubd.api.repoctx import route_repo
 from hubd.api.xetfiles import xet_file_response
 from hubd.hub.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
-from hubd.hub.largeobjects import (
-    StreamedUpload,
-    Transfer,
-    adopt_pending,
-    assemble_parts,
-    begin_object,
-    begin_part,
-    direct_upload,
-    finish_object,
-    finish_part,
-    transfer_for,
-)
+from hubd.hub.largeobjects import StreamedUpload, Transfer, finish_part
 from hubd.hub.names import PREFIXES_RE
 from hubd.storage.blobstore import BlobNotFound, is_sha256, lfs_key
 from hubd.storage.lfspointer import MAX_OBJECT_SIZE
@@ -47,11 +36,11 @@ def _objects_url(ctx: Ctx, path: str, **params: object) -> str:
 def _upload_actions(ctx: Ctx, repo_id: int, oid: str, size: int, verify_href: str, multipart: bool = True) -> dict:
     s = ctx.hub.settings
     signer = ctx.hub.signer
-    transfer = transfer_for(ctx.hub, size, multipart)
+    transfer = ctx.hub.uploads.transfer_for(size, multipart)
     pending_url = None
     if transfer is Transfer.DIRECT:
         # straight to object storage, under a key of its own; verify hashes it before it becomes the object
-        pending, pending_url = direct_upload(ctx.hub)
+        pending, pending_url = ctx.hub.uploads.direct_upload()
     if pending_url is not None:
         signed = signer.sign("verify", repo_id, oid, size, pending)
         return {"upload": {"href": pending_url},
@@ -145,7 +134,7 @@ async def verify(ctx: Ctx) -> Response:
     pending = ctx.request.query_params.get("pending")
     if pending is not None:
         _signed(ctx, "verify", repo.id, oid, size, pending)
-        await ctx.run(adopt_pending, hub, repo.id, oid, size, pending)
+        await ctx.run(hub.uploads.adopt_pending, repo.id, oid, size, pending)
     linked = await ctx.run(hub.objects.get, repo.id, oid)
     if linked is None:
         raise NotFound("Object not found")
@@ -181,10 +170,10 @@ async def put_object(ctx: Ctx) -> Response:
     An object already stored for another repo is still uploaded in full: that is the proof of possession."""
     hub, oid, size, repo_id = ctx.hub, ctx.params["oid"], _size(ctx), _size(ctx, "repo")
     _signed(ctx, "put", repo_id, oid, size)
-    upload = await ctx.run(begin_object, hub, oid, size)
+    upload = await ctx.run(hub.uploads.begin_object, oid, size)
     try:
         await _stream_into(ctx, upload)
-        await ctx.run(finish_object, hub, upload, repo_id, oid, size)
+        await ctx.run(hub.uploads.finish_object, upload, repo_id, oid, size)
     finally:
         upload.abort()
     return Response(status_code=200)
@@ -194,7 +183,7 @@ async def put_part(ctx: Ctx) -> Response:
     hub, oid, upload_id = ctx.hub, ctx.params["oid"], ctx.params["upload_id"]
     size, chunk, n = _size(ctx), _size(ctx, "chunk"), int(ctx.params["part"])
     _signed(ctx, "part", oid, upload_id, n, size, chunk)
-    upload = await ctx.run(begin_part, hub, upload_id, n, size, chunk)
+    upload = await ctx.run(hub.uploads.begin_part, upload_id, n, size, chunk)
     try:
         await _stream_into(ctx, upload)
         etag = await ctx.run(finish_part, upload, n, size, chunk)
@@ -207,7 +196,7 @@ async def complete_multipart(ctx: Ctx) -> Response:
     hub, oid, upload_id = ctx.hub, ctx.params["oid"], ctx.params["upload_id"]
     size, chunk, repo_id = _size(ctx), _size(ctx, "chunk"), _size(ctx, "repo")
     _signed(ctx, "complete", repo_id, oid, upload_id, size, chunk)
-    await ctx.run(assemble_parts, hub, repo_id, oid, size, chunk, upload_id)
+    await ctx.run(hub.uploads.assemble_parts, repo_id, oid, size, chunk, upload_id)
     return _lfs_response({"oid": oid, "size": size})
 
 

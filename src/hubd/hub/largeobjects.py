@@ -8,12 +8,15 @@ from __future__ import annotations
 import hmac
 import secrets
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from hubd.hub.errors import BadRequest, NotFound
-from hubd.hub.service import Hub
 from hubd.storage.blobstore import BlobStore, HashingWriter, lfs_key, sha256_of
 from hubd.storage.errors import BlobNotFound
 from hubd.storage.lfspointer import MAX_OBJECT_SIZE
+
+if TYPE_CHECKING:
+    from hubd.hub.service import Hub
 
 S3_SINGLE_PUT_LIMIT = 5 * 1024**3  # the largest single PUT object storage accepts
 
@@ -22,21 +25,6 @@ class Transfer(StrEnum):
     DIRECT = "direct"  # one presigned PUT straight into object storage, hashed by verify afterwards
     SINGLE = "single"  # one PUT through hubd, hashed while streamed
     MULTIPART = "multipart"  # parts through hubd, assembled and hashed on completion
-
-
-def transfer_for(hub: Hub, size: int, client_multipart: bool) -> Transfer:
-    """git-lfs has no multipart transfer: it gets one PUT at any size (streamed and hashed by hubd)."""
-    single_limit = hub.settings.lfs_multipart_threshold if client_multipart else MAX_OBJECT_SIZE
-    if hub.blobs.presigns and not hub.settings.storage_proxy and size <= min(single_limit, S3_SINGLE_PUT_LIMIT):
-        return Transfer.DIRECT
-    return Transfer.SINGLE if size <= single_limit else Transfer.MULTIPART
-
-
-def direct_upload(hub: Hub) -> tuple[str, str | None]:
-    """A key of its own for an object PUT straight into object storage, and the presigned URL of that PUT
-    (None when the store cannot sign one)."""
-    pending = f"uploads/lfs/{secrets.token_hex(16)}"
-    return pending, hub.blobs.presigned_put(pending)
 
 
 class StreamedUpload:
@@ -55,17 +43,6 @@ class StreamedUpload:
         self.staged.abort()
 
 
-def begin_object(hub: Hub, oid: str, size: int) -> StreamedUpload:
-    return StreamedUpload(hub.blobs, lfs_key(oid), size)
-
-
-def finish_object(hub: Hub, upload: StreamedUpload, repo_id: int, oid: str, size: int) -> None:
-    """Keep the bytes only if they are the claimed object, then link it. An object already stored for
-    another repo was still uploaded in full: that is the proof of possession."""
-    upload.writer.publish_if_matches(hub.blobs, oid, size)
-    hub.objects.link(repo_id, oid, size)
-
-
 def part_key(upload_id: str, n: int) -> str:
     if not all(c in "0123456789abcdef" for c in upload_id) or len(upload_id) != 32:
         raise BadRequest("Invalid upload id")
@@ -74,10 +51,6 @@ def part_key(upload_id: str, n: int) -> str:
 
 def part_size(size: int, chunk: int, n: int) -> int:
     return min(chunk, size - (n - 1) * chunk)
-
-
-def begin_part(hub: Hub, upload_id: str, n: int, size: int, chunk: int) -> StreamedUpload:
-    return StreamedUpload(hub.blobs, part_key(upload_id, n), part_size(size, chunk, n))
 
 
 def finish_part(upload: StreamedUpload, n: int, size: int, chunk: int) -> str:
@@ -89,37 +62,69 @@ def finish_part(upload: StreamedUpload, n: int, size: int, chunk: int) -> str:
     return upload.writer.sha256.hexdigest()
 
 
-def assemble_parts(hub: Hub, repo_id: int, oid: str, size: int, chunk: int, upload_id: str) -> None:
-    """The parts, in order, become the object if together they are it; then they are deleted."""
-    count = -(-size // chunk) if chunk else 0
-    keys = [part_key(upload_id, n) for n in range(1, count + 1)]
-    upload = begin_object(hub, oid, size)
-    try:
+class LargeObjectUploads:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.blobs = hub.blobs
+
+    def transfer_for(self, size: int, client_multipart: bool) -> Transfer:
+        """git-lfs has no multipart transfer: it gets one PUT at any size (streamed and hashed by hubd)."""
+        settings = self.hub.settings
+        single_limit = settings.lfs_multipart_threshold if client_multipart else MAX_OBJECT_SIZE
+        if self.blobs.presigns and not settings.storage_proxy and size <= min(single_limit, S3_SINGLE_PUT_LIMIT):
+            return Transfer.DIRECT
+        return Transfer.SINGLE if size <= single_limit else Transfer.MULTIPART
+
+    def direct_upload(self) -> tuple[str, str | None]:
+        """A key of its own for an object PUT straight into object storage, and the presigned URL of that PUT
+        (None when the store cannot sign one)."""
+        pending = f"uploads/lfs/{secrets.token_hex(16)}"
+        return pending, self.blobs.presigned_put(pending)
+
+    def begin_object(self, oid: str, size: int) -> StreamedUpload:
+        return StreamedUpload(self.blobs, lfs_key(oid), size)
+
+    def finish_object(self, upload: StreamedUpload, repo_id: int, oid: str, size: int) -> None:
+        """Keep the bytes only if they are the claimed object, then link it. An object already stored for
+        another repo was still uploaded in full: that is the proof of possession."""
+        upload.writer.publish_if_matches(self.blobs, oid, size)
+        self.hub.objects.link(repo_id, oid, size)
+
+    def begin_part(self, upload_id: str, n: int, size: int, chunk: int) -> StreamedUpload:
+        return StreamedUpload(self.blobs, part_key(upload_id, n), part_size(size, chunk, n))
+
+    def assemble_parts(self, repo_id: int, oid: str, size: int, chunk: int, upload_id: str) -> None:
+        """The parts, in order, become the object if together they are it; then they are deleted."""
+        blobs = self.blobs
+        count = -(-size // chunk) if chunk else 0
+        keys = [part_key(upload_id, n) for n in range(1, count + 1)]
+        upload = self.begin_object(oid, size)
+        try:
+            for key in keys:
+                try:
+                    for data in blobs.iter_range(key, 0, blobs.stat(key)):
+                        upload.write(data)
+                except BlobNotFound:
+                    raise BadRequest("A part of this upload is missing") from None
+            upload.writer.publish_if_matches(blobs, oid, size)
+        finally:
+            upload.abort()
         for key in keys:
-            try:
-                for data in hub.blobs.iter_range(key, 0, hub.blobs.stat(key)):
-                    upload.write(data)
-            except BlobNotFound:
-                raise BadRequest("A part of this upload is missing") from None
-        upload.writer.publish_if_matches(hub.blobs, oid, size)
-    finally:
-        upload.abort()
-    for key in keys:
-        hub.blobs.delete(key)
-    hub.objects.link(repo_id, oid, size)
+            blobs.delete(key)
+        self.hub.objects.link(repo_id, oid, size)
 
-
-def adopt_pending(hub: Hub, repo_id: int, oid: str, size: int, pending: str) -> None:
-    """An object the client PUT straight into object storage: hash it there, then store it under its oid."""
-    try:
-        digest, stored = sha256_of(hub.blobs, pending)
-    except BlobNotFound:
-        raise NotFound("Nothing was uploaded for this object") from None
-    try:
-        if stored != size or not hmac.compare_digest(digest, oid):
-            raise BadRequest("The uploaded bytes are not the object: sha256 or size differ")
-        if not hub.blobs.exists(lfs_key(oid)):
-            hub.blobs.copy(pending, lfs_key(oid))
-    finally:
-        hub.blobs.delete(pending)
-    hub.objects.link(repo_id, oid, size)
+    def adopt_pending(self, repo_id: int, oid: str, size: int, pending: str) -> None:
+        """An object the client PUT straight into object storage: hash it there, then store it under its oid."""
+        blobs = self.blobs
+        try:
+            digest, stored = sha256_of(blobs, pending)
+        except BlobNotFound:
+            raise NotFound("Nothing was uploaded for this object") from None
+        try:
+            if stored != size or not hmac.compare_digest(digest, oid):
+                raise BadRequest("The uploaded bytes are not the object: sha256 or size differ")
+            if not blobs.exists(lfs_key(oid)):
+                blobs.copy(pending, lfs_key(oid))
+        finally:
+            blobs.delete(pending)
+        self.hub.objects.link(repo_id, oid, size)

@@ -17,6 +17,7 @@ from hubd.hub.counters import DownloadCounter, Likes
 from hubd.hub.discussions import Discussions
 from hubd.hub.gating import Gating
 from hubd.hub.health import Health
+from hubd.hub.largeobjects import LargeObjectUploads
 from hubd.hub.listing import Listings
 from hubd.hub.listing_cache import PageCache
 from hubd.hub.models import Repo
@@ -54,6 +55,7 @@ class Hub:
         self.listing_pages = PageCache()  # whole listing pages by catalogue generation (api.listing)
         self.health = Health(db, blobs)
         self.objects = ObjectLinks(db)  # which large objects each repo links
+        self.uploads = LargeObjectUploads(self)  # large objects arriving: single, multipart, direct to storage
         self.repos = Repos(self)  # finding repos, the access rules, create/duplicate/move/settings/delete
         self.content = Content(self)  # a file's bytes wherever kept, cards, how stored bytes are sent
         self.committer = Committer(self)
