@@ -6,7 +6,6 @@ from starlette.responses import Response
 
 from hubd.api.http import Ctx, json_response
 from hubd.api.repoctx import route_repo
-from hubd.hub import history
 
 
 async def _repo(ctx: Ctx):
@@ -16,17 +15,17 @@ async def _repo(ctx: Ctx):
 async def super_squash(ctx: Ctx) -> Response:
     repo = await _repo(ctx)
     body = await ctx.json_object()
-    sha = await ctx.run(history.super_squash, ctx.hub, ctx.principal, repo, ctx.params["rev"], body.get("message"))
+    sha = await ctx.run(ctx.hub.history.super_squash, ctx.principal, repo, ctx.params["rev"], body.get("message"))
     return json_response({"commitId": sha})
 
 
 async def lfs_files(ctx: Ctx) -> Response:
     repo = await _repo(ctx)
-    return json_response(await ctx.run(history.lfs_files, ctx.hub, repo))
+    return json_response(await ctx.run(ctx.hub.history.lfs_files, repo))
 
 
 async def delete_lfs_files(ctx: Ctx) -> Response:
     repo = await _repo(ctx)
     body = await ctx.json_object()
-    await ctx.run(history.delete_lfs_files, ctx.hub, ctx.principal, repo, body)
+    await ctx.run(ctx.hub.history.delete_lfs_files, ctx.principal, repo, body)
     return json_response({})

@@ -17,6 +17,7 @@ from hubd.hub.counters import DownloadCounter, Likes
 from hubd.hub.discussions import Discussions
 from hubd.hub.gating import Gating
 from hubd.hub.health import Health
+from hubd.hub.history import HistoryTools
 from hubd.hub.largeobjects import LargeObjectUploads
 from hubd.hub.listing import Listings
 from hubd.hub.listing_cache import PageCache
@@ -60,6 +61,7 @@ class Hub:
         self.content = Content(self)  # a file's bytes wherever kept, cards, how stored bytes are sent
         self.committer = Committer(self)
         self.branches = Branches(self)  # branches and tags
+        self.history = HistoryTools(self)  # super-squash, listing and permanently deleting LFS files
         self.cas = XetCas(self)  # the Xet CAS as served: xorbs, shards, files through a repo's links
         self.webhooks = Webhooks(self)
         self.collections = Collections(self)
