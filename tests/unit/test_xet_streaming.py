@@ -75,3 +75,18 @@ def test_byte_lru_evicts_by_bytes() -> None:
     assert loads == [1, 1] and "huge" not in cache._items  # above a quarter of the budget: never kept
     cache.discard(5)
     assert 5 not in cache._items and cache.used == sum(s for _v, s in cache._items.values())
+
+
+def test_shard_file_terms_stay_records() -> None:
+    n = 3000
+    terms = [(os.urandom(32), 100 + i, i % 50, i % 50 + 1 + i % 3) for i in range(n)]
+    hashes = [os.urandom(32) for _ in range(n)]
+    fh = os.urandom(32)
+    body = (struct.pack("<32sQQ", TAG, 2, 0) + struct.pack("<32sII8x", fh, 0x80000000, n)
+            + b"".join(struct.pack("<32sIIII", xh, 0, size, s, e) for xh, size, s, e in terms)
+            + b"".join(h + bytes(16) for h in hashes) + BOOKEND + BOOKEND)
+    files, _xorbs = parse_shard(body)
+    f = files[0]
+    assert f.file_hash == fh and len(f.terms) == n and f.range_hashes is not None and len(f.range_hashes) == n
+    assert [(t.xorb, t.size, t.start, t.end) for t in f.terms] == terms and list(f.range_hashes) == hashes
+    assert len(f.terms.data) == 48 * n  # the shard's records, not n Term objects

@@ -35,11 +35,44 @@ class Term:
     size: int  # unpacked bytes of chunks [start, end)
 
 
+class ShardTerms:
+    """A file entry's terms left as the shard's 48-byte records and decoded one at a time: 2^18 terms are
+    12 MiB here, where a list of Term objects was ~170 bytes a term (44 MiB) held for the whole ingest."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data) // RECORD
+
+    def __iter__(self) -> Iterator[Term]:
+        for xh, _cas_flags, size, start, end in _TERM.iter_unpack(self.data):
+            yield Term(xh, start, end, size)
+
+
+class RangeHashes:
+    """A file entry's verification hashes, one a term, left as the shard's records (the first 32 bytes of each)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data) // RECORD
+
+    def __iter__(self) -> Iterator[bytes]:
+        for at in range(0, len(self.data), RECORD):
+            yield self.data[at:at + 32]
+
+
 @dataclass
 class ShardFile:
     file_hash: bytes
-    terms: list[Term]
-    range_hashes: list[bytes] | None
+    terms: ShardTerms
+    range_hashes: RangeHashes | None
     sha256: str | None
 
 
@@ -72,11 +105,16 @@ class _Reader:
         self.pos = 0
 
     def record(self) -> bytes:
-        if self.pos + RECORD > self.size:
+        return self.records(1)
+
+    def records(self, n: int) -> bytes:
+        if self.pos + n * RECORD > self.size:
             raise MalformedXetObject("Shard is truncated")
-        rec = self.source.read(RECORD)
-        self.pos += RECORD
-        return rec
+        data = self.source.read(n * RECORD)
+        if len(data) != n * RECORD:
+            raise MalformedXetObject("Shard is truncated")
+        self.pos += n * RECORD
+        return data
 
     def skip(self, n: int) -> None:
         self.pos += n * RECORD
@@ -105,15 +143,12 @@ def parse_shard(data: bytes | bytearray | BinaryIO) -> tuple[list[ShardFile], li
         if n > MAX_TERMS_PER_FILE:
             raise MalformedXetObject(f"Shard file entry has more than {MAX_TERMS_PER_FILE} terms")
         r.check_count(n, 1 + bool(flags & FLAG_VERIFICATION))
-        terms = []
-        for _ in range(n):
-            xh, _cas_flags, size, start, end = _TERM.unpack(r.record())
-            if not start < end:
-                raise MalformedXetObject("Shard term has an empty chunk range")
-            terms.append(Term(xh, start, end, size))
-        hashes = [r.record()[:32] for _ in range(n)] if flags & FLAG_VERIFICATION else None
+        terms = r.records(n)
+        if any(not start < end for _xh, _cas_flags, _size, start, end in _TERM.iter_unpack(terms)):
+            raise MalformedXetObject("Shard term has an empty chunk range")
+        hashes = RangeHashes(r.records(n)) if flags & FLAG_VERIFICATION else None
         sha256 = xet_hex(r.record()[:32]) if flags & FLAG_METADATA_EXT else None
-        files.append(ShardFile(fhash, terms, hashes, sha256))
+        files.append(ShardFile(fhash, ShardTerms(terms), hashes, sha256))
     xorbs: list[ShardXorb] = []
     while r.pos < total and (rec := r.record()) != BOOKEND:
         xh, _flags, n, _num_bytes, _on_disk = _XORB_HEAD.unpack(rec)

@@ -47,6 +47,10 @@ META_SHARE = 8
 # What a cached decoded chunk costs beyond its bytes (the bytes object, its key, the LRU's entry).
 CHUNK_OVERHEAD = 160
 MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux: fault a window's pages in with the mmap call
+# Term ranges of a shard whose verification hash is remembered once proved (a repeat is then not hashed
+# again): ~250 bytes each, so bounded; a range past the bound is proved again when it repeats, which costs no
+# more than the merkle tree already spends on the same chunks.
+MAX_PROVED = 1 << 14
 # Files of one shard rebuilt for their sha256 at once (each reads a READ_BLOCK at a time).
 REBUILD_THREADS = 2
 # Streams at least this long hand their freed heap back to the kernel when they end (xet/memory.py).
@@ -242,11 +246,13 @@ class XetStore:
             index = self.xorb_index(xh)
             key = (xh, term.start, term.end)
             # a verification hash proves knowledge of the real chunk hashes; a repeated range is proved once
-            if key not in verified:
+            proved = verified.get(key)
+            if proved is None:
                 if range_hash([c for c, _, _ in index.entries(term.start, term.end)]) != verification:
                     raise MalformedXetObject("Shard term verification hash does not match")
-                verified[key] = verification
-            elif verified[key] != verification:
+                if len(verified) < MAX_PROVED:
+                    verified[key] = verification
+            elif proved != verification:
                 raise MalformedXetObject("Shard term verification hash does not match")
             for c, _end, size in index.entries(term.start, term.end):
                 tree.add(c, size)
