@@ -67,8 +67,10 @@ def xorbs_for_chunk(db: Database, store: XetStore, chunk: str) -> list[str]:
         return []
     xorbs = [row.xorb]
     f = store.file(row.file) if row.file else None
-    for term in f.terms if f else ():
-        if term.xorb not in xorbs and len(xorbs) < MAX_XORBS_PER_ANSWER:
+    for term in f.terms if f else ():  # a large file's terms are read from storage a block at a time: stop early
+        if len(xorbs) >= MAX_XORBS_PER_ANSWER:
+            break
+        if term.xorb not in xorbs:
             xorbs.append(term.xorb)
     return xorbs
 
