@@ -14,7 +14,7 @@ from starlette.responses import Response
 from hubd.api.http import Ctx, json_response
 from hubd.api.repojson import Meta, repo_json, select_fields
 from hubd.hub.errors import BadRequest
-from hubd.hub.listing import ListQuery, list_repos, list_rows, visibility_class
+from hubd.hub.listing import ListQuery, visibility_class
 from hubd.hub.listing_cache import Page
 from hubd.hub.listing_fragment import listing_fragment
 from hubd.hub.names import PLURAL_TO_TYPE
@@ -76,7 +76,7 @@ async def list_repos_route(ctx: Ctx) -> Response:
     hub = ctx.hub
     if hub.mirror is None:
         key = (ctx.params["types"], ctx.request.scope.get("query_string", b""), visibility_class(ctx.principal))
-        generation = await hub.db.generation.read()
+        generation = await hub.listings.generation()
         if generation is not None:
             cached = hub.listing_pages.get(generation, key)
             if cached is not None:
@@ -100,7 +100,7 @@ def _build(ctx: Ctx, q: ListQuery) -> Page:
     expand = ctx.query_list("expand")
     with_meta = full or card or config or bool(expand)
     if with_meta:
-        listed, next_cursor = list_repos(hub.db, ctx.principal, q, with_meta)
+        listed, next_cursor = hub.listings.page(ctx.principal, q, with_meta)
         needs_files = full or "siblings" in expand
         items = []
         for it in listed:
@@ -112,7 +112,7 @@ def _build(ctx: Ctx, q: ListQuery) -> Page:
                                        config))
         body = json.dumps(items, separators=(",", ":")).encode()
     else:
-        rows, next_cursor = list_rows(hub.db, ctx.principal, q)
+        rows, next_cursor = hub.listings.rows(ctx.principal, q)
         body = b"[" + b",".join([_item(*row) for row in rows]) + b"]"
     link = None
     if next_cursor:

@@ -213,6 +213,10 @@ class Listings:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def generation(self) -> int | None:
+        """The catalogue generation, read from the event loop (None when unreadable: cache nothing by it)."""
+        return await self.db.generation.read()
+
     def page(self, p: Principal | None, q: ListQuery, with_meta: bool = False) -> tuple[list[Listed], str | None]:
         return list_repos(self.db, p, q, with_meta)
 
