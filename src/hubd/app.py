@@ -210,10 +210,11 @@ class HubApp:
             await response(scope, counting_receive, counting_send)
         finally:
             observe_request(request.method, route, response.status_code, elapsed, received, sent)
-            access.info("%s %s %s", request.method, path, response.status_code, extra={
-                "request_id": rid, "method": request.method, "path": path, "status": response.status_code,
-                "route": route, "ms": round(elapsed * 1000, 2), "bytes_in": received, "bytes_out": sent,
-                "user": principal.name if principal else None})
+            if access.isEnabledFor(logging.INFO):  # the record's fields cost more than the check
+                access.info("%s %s %s", request.method, path, response.status_code, extra={
+                    "request_id": rid, "method": request.method, "path": path, "status": response.status_code,
+                    "route": route, "ms": round(elapsed * 1000, 2), "bytes_in": received, "bytes_out": sent,
+                    "user": principal.name if principal else None})
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
