@@ -20,7 +20,7 @@ from huggingface_hub import HfApi, hf_hub_download
 
 from hubd.xet.hashing import chunk_hash, file_hash, range_hash, xet_hex, xet_unhex, xorb_hash
 from hubd.xet.shard import BOOKEND, TAG
-from hubd.xet.store import FREE_REBUILD_BYTES, MAX_CHUNK_REFS, xorb_key
+from hubd.xet.store import FREE_REBUILD_BYTES, MAX_CHUNK_REFS, TERM_REBUILD_FLOOR, xorb_key
 from hubd.xet.xorb import HEADER, decompress, parse_header
 from tests.conftest import Hubd, make_hubd, run_client
 from tests.resources import HealthProbe, peak_rss_mib, rss_mib
@@ -293,6 +293,28 @@ def test_shard_repeating_a_range_is_refused_before_the_work(server: Hubd) -> Non
     few = make_shard([([(raw, 0, 1, chunks[:1])] * 8, chunks[:1] * 8)])
     assert httpx.post(f"{url}/v1/shards", content=few, headers=auth).status_code == 200
 
+
+
+def test_shard_of_many_tiny_terms_is_refused_before_the_work(server: Hubd) -> None:
+    """Each term costs a lookup and a read whatever its size: a file of 40,000 one-chunk terms of 64 bytes is
+    2.5 MB to rebuild, under every byte limit, but was accepted after 5.6 s of work (load 4; 2^18 such terms,
+    the most a file may have, ~37 s); each term is now charged a floor and the shard refused up front."""
+    HfApi(endpoint=server.url, token=server.tokens["alice"]).create_repo("alice/tiny-terms")
+    url, auth = cas_auth(server, "alice", "alice/tiny-terms")
+    chunks = [os.urandom(64)]
+    name, body = make_xorb(chunks)
+    assert httpx.post(f"{url}/v1/xorbs/default/{name}", content=body, headers=auth).status_code == 200
+    repeats = FREE_REBUILD_BYTES // TERM_REBUILD_FLOOR + 7232
+    assert repeats * 64 < FREE_REBUILD_BYTES  # the bytes alone would pass
+    shard = make_shard([([(xet_unhex(name), 0, 1, chunks)] * repeats, chunks * repeats)])
+    before = set(server.blobs().iter_keys("xet/files/"))
+    started = time.perf_counter()
+    r = httpx.post(f"{url}/v1/shards", content=shard, headers=auth, timeout=120)
+    took = time.perf_counter() - started
+    print(f"\n{repeats} tiny terms: {len(shard) / 1e6:.1f} MB shard -> {r.status_code} in {took:.2f} s")
+    assert r.status_code == 400 and r.headers["x-error-code"] == "BadRequest" and "rebuild" in r.json()["error"]
+    assert took < 5
+    assert _no_files_stored(server, before)
 
 def test_bad_shard_changes_nothing_even_after_good_files(server: Hubd) -> None:
     HfApi(endpoint=server.url, token=server.tokens["alice"]).create_repo("alice/partial")

@@ -37,6 +37,11 @@ MAX_CHUNK_REFS = 1 << 20
 # Bytes rebuilt to compute the sha256 of new files: the unpacked size of the xorbs the shard lists as new
 # (the client sent them) plus this allowance for files made by dedup from stored chunks (edited files).
 FREE_REBUILD_BYTES = 8 << 30
+# Each term of a file to rebuild is charged at least this many bytes: a term costs a lookup and a read of its
+# own whatever its size (140 µs at load 4), so 2^18 one-chunk terms of a few bytes each (a 25 MB shard within
+# every byte limit) made ~37 s of work. 32,768 terms fit the free allowance; a shard of new
+# xorbs pays for more.
+TERM_REBUILD_FLOOR = 256 << 10
 # Default byte budget of the Xet caches of one worker (setting xet_cache_mib): an eighth for xorb indexes and
 # file reconstructions (~100 indexes of 64 MiB xorbs, 40 KiB each: the hot set of ~6 GiB of files; a miss is
 # one small read), the rest for decoded chunks. A file streamed end to end fills both as it goes, so the
@@ -193,6 +198,7 @@ class XetStore:
             if f.range_hashes is None:
                 raise MalformedXetObject("Shard file entries must carry verification hashes")
             size = 0
+            charged = 0
             for term in f.terms:
                 xh = xet_hex(term.xorb)
                 if xh not in known:
@@ -208,12 +214,14 @@ class XetStore:
                 if index.unpacked(term.start, term.end) != term.size:
                     raise MalformedXetObject("Shard term size does not match the xorb's chunks")
                 size += term.size
-            sizes[xet_hex(f.file_hash)] = size
-        rebuild = sum(size for h, size in sizes.items() if self.file(h) is None)
+                charged += max(term.size, TERM_REBUILD_FLOOR)
+            sizes[xet_hex(f.file_hash)] = charged
+        rebuild = sum(charged for h, charged in sizes.items() if self.file(h) is None)
         if rebuild > paid + FREE_REBUILD_BYTES:
             raise MalformedXetObject(
-                f"Shard asks hubd to rebuild {rebuild} bytes of files from {paid} bytes of new xorbs; at most "
-                f"{FREE_REBUILD_BYTES} bytes beyond the new xorbs are rebuilt per shard")
+                f"Shard asks hubd to rebuild {rebuild} bytes of files (a term counts as at least "
+                f"{TERM_REBUILD_FLOOR}) from {paid} bytes of new xorbs; at most {FREE_REBUILD_BYTES} bytes beyond "
+                f"the new xorbs are rebuilt per shard")
         verified: dict[tuple[str, int, int], bytes] = {}  # term ranges already proved in this shard
         out: dict[str, XetFile] = {}
         drafts: dict[str, XetFile] = {}
