@@ -139,3 +139,50 @@ def test_upstream_json_is_read_as_a_bounded_stream() -> None:
     finally:
         server.shutdown()
     assert len(sent) < 5_000  # the server was cut off long before the end
+
+
+def test_a_range_the_upstream_ignored_is_read_no_further_than_needed() -> None:
+    """An upstream that answers a Range with the whole object (a 200): hubd skips to the range and stops at
+    its end, never holding what lies before or after; far into an object it refuses instead of reading."""
+    import httpx
+
+    from hubd.mirror.errors import UpstreamUnavailable
+    from hubd.mirror.service import MAX_SKIP, _ranged_body
+
+    read: list[int] = []
+
+    def endless():  # 1 KiB blocks of their own offsets, forever
+        n = 0
+        while True:
+            read.append(n)
+            yield bytes((n + i) % 256 for i in range(1024))
+            n += 1024
+
+    body = _ranged_body(httpx.Response(200, content=endless()), 5000, 7000)
+    assert body == bytes(i % 256 for i in range(5000, 7000))
+    assert len(read) == 7  # blocks 0..6 hold bytes up to 7167: the read stopped there
+    read.clear()
+    assert _ranged_body(httpx.Response(206, content=endless()), 5000, 5100) == bytes(i % 256 for i in range(100))
+    assert len(read) == 1
+    with pytest.raises(UpstreamUnavailable, match="ignored a byte range"):
+        _ranged_body(httpx.Response(200, content=endless()), MAX_SKIP + 1, MAX_SKIP + 10)
+
+
+def test_read_capped_stops_at_its_limit() -> None:
+    import httpx
+
+    from hubd.mirror.errors import UpstreamUnavailable
+    from hubd.mirror.upstream import read_capped
+
+    blocks = 0
+
+    def endless():
+        nonlocal blocks
+        while True:
+            blocks += 1
+            yield b"x" * 65536
+
+    with pytest.raises(UpstreamUnavailable, match="too large"):
+        read_capped(httpx.Response(200, content=endless()), 1 << 20, "a test")
+    assert blocks == 17  # 1 MiB and one block more, then it stopped
+    assert read_capped(httpx.Response(200, content=[b"[1,", b"2]"]), 10, "a test") == b"[1,2]"

@@ -13,8 +13,10 @@ from hubd.hub.errors import BadRequest, NotFound, Unauthorized
 from hubd.hub.models import Repo
 from hubd.mirror.errors import UpstreamUnavailable
 from hubd.mirror.tokenbox import TokenKeysMissing
+from hubd.mirror.upstream import parse_json, read_capped
 
 MAX_TOKEN = 512
+MAX_WHOAMI = 1 << 20  # a user's name, orgs and token scopes
 
 
 async def resolve_filling(ctx: Ctx, repo: Repo, entry: PathEntry, headers: dict[str, str]) -> Response | None:
@@ -80,15 +82,15 @@ async def upstream_token(ctx: Ctx) -> Response:
 
 def _whoami(mirror, token: str) -> str:
     try:
-        resp = mirror.upstream.client.get(mirror.upstream.url + "/api/whoami-v2",
-                                          headers={"Authorization": f"Bearer {token}"})
+        with mirror.upstream.client.stream("GET", mirror.upstream.url + "/api/whoami-v2",
+                                           headers={"Authorization": f"Bearer {token}"}) as resp:
+            if resp.status_code in (401, 403):
+                raise BadRequest("The upstream hub refused this token")
+            if resp.status_code != 200:
+                raise UpstreamUnavailable(f"The upstream hub failed ({resp.status_code}) checking the token")
+            answer = parse_json(read_capped(resp, MAX_WHOAMI, "whoami"), "whoami")
     except httpx.HTTPError:
         raise UpstreamUnavailable("The upstream hub is unreachable: the token cannot be checked") from None
-    if resp.status_code in (401, 403):
-        raise BadRequest("The upstream hub refused this token")
-    if resp.status_code != 200:
-        raise UpstreamUnavailable(f"The upstream hub failed ({resp.status_code}) checking the token")
-    try:
-        return str(resp.json().get("name", ""))
-    except ValueError:
-        raise UpstreamUnavailable("The upstream's whoami answer is not JSON") from None
+    if not isinstance(answer, dict):
+        raise UpstreamUnavailable("The upstream's whoami answer is not an object")
+    return str(answer.get("name", ""))

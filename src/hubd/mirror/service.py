@@ -38,7 +38,7 @@ from hubd.mirror.fill import Fill, Filler
 from hubd.mirror.gitfetch import fetch_commit
 from hubd.mirror.rules import MirrorRules
 from hubd.mirror.tokenbox import FERNET_PREFIX, TokenBox
-from hubd.mirror.upstream import PLURAL, PREFIX, Upstream, _error
+from hubd.mirror.upstream import PLURAL, PREFIX, Upstream, _error, parse_json, read_capped
 from hubd.storage.blobstore import BlobNotFound, lfs_key
 
 log = logging.getLogger("hubd.mirror")
@@ -46,6 +46,10 @@ _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _SHORT_SHA = re.compile(r"^[0-9a-f]{5,39}$")
 TOUCH_EVERY = 60.0  # seconds between two writes of an object's or repo's last use (LRU needs no precision)
 SMALL_RANGE = 1024 * 1024  # ranges up to this size of an uncached object are read upstream, not filled
+# An upstream that ignores a Range sends the object from its first byte: hubd skips up to this much to reach
+# the range, and refuses further (a header read near the end of a 10 GB file is not worth 10 GB of transfer)
+MAX_SKIP = 64 * 1024 * 1024
+MAX_BATCH_JSON = 1024 * 1024  # the LFS batch answer for one object
 
 
 class Mirror:
@@ -365,8 +369,7 @@ class Mirror:
             with self.upstream.client.stream("GET", href, headers=headers,
                                              timeout=httpx.Timeout(60.0, connect=3.0)) as resp:
                 if resp.status_code not in (200, 206):
-                    resp.read()
-                    raise _error(resp, f"object {oid} of {repo.repo_id}")
+                    raise _error(resp, f"object {oid} of {repo.repo_id}")  # from the headers: no body read
                 yield resp
         except httpx.HTTPError as exc:
             log.warning("upstream unreachable on object %s: %r", oid, exc)
@@ -378,15 +381,17 @@ class Mirror:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         body = {"operation": "download", "transfers": ["basic"], "objects": [{"oid": oid, "size": size}]}
+        what = f"object {oid} of {repo.repo_id}"
         try:
-            resp = self.upstream.client.post(url, json=body, headers=headers)
+            with self.upstream.client.stream("POST", url, json=body, headers=headers) as resp:
+                if resp.status_code != 200:
+                    raise _error(resp, what)
+                answer = parse_json(read_capped(resp, MAX_BATCH_JSON, what), what)
         except httpx.HTTPError as exc:
             log.warning("upstream unreachable on batch of %s: %r", oid, exc)
             raise UpstreamUnavailable(f"The upstream hub is unreachable (object {oid})") from None
-        if resp.status_code != 200:
-            raise _error(resp, f"object {oid} of {repo.repo_id}")
         try:
-            item = resp.json()["objects"][0]
+            item = answer["objects"][0]
             if "error" in item:
                 raise EntryNotFound(f"The upstream has no object {oid}: {item['error'].get('message', '')}"[:300])
             action = item["actions"]["download"]
@@ -405,10 +410,7 @@ class Mirror:
         if end - start <= SMALL_RANGE:
             with self._open_object(repo, entry.lfs.oid, entry.lfs.size, self._tokens.get(repo.id),
                                    (start, end)) as resp:
-                data = resp.read()
-            if resp.status_code == 200:
-                data = data[start:end]  # the upstream ignored the range
-            yield data[: end - start]
+                yield _ranged_body(resp, start, end)
             return
         fill = self.fill(repo, entry)
         fill.wait_started()
@@ -454,4 +456,21 @@ def _token_id(token: str | None) -> str:
 def total_cached(hub: Any) -> int:
     with hub.db.read() as conn:
         return int(conn.execute(select(func.coalesce(func.sum(mirror_objects.c.size), 0))).scalar_one())
+
+
+def _ranged_body(resp: httpx.Response, start: int, end: int) -> bytes:
+    """Bytes [start, end) of an object from an answer to a Range request, read no further than `end`: a 206
+    starts at `start`; a 200 (the range ignored) starts at 0 and is skipped, within MAX_SKIP, to `start`."""
+    skip = start if resp.status_code == 200 else 0
+    if skip > MAX_SKIP:
+        raise UpstreamUnavailable("The upstream ignored a byte range far into an object")
+    want, pos = end - start, 0
+    data = bytearray()
+    for chunk in resp.iter_bytes():
+        if pos + len(chunk) > skip:
+            data += chunk[max(0, skip - pos):]
+        pos += len(chunk)
+        if len(data) >= want:
+            break
+    return bytes(data[:want])
 

@@ -40,6 +40,24 @@ def _error(resp: httpx.Response, what: str) -> HubError:
     return BadRequest(message)
 
 
+def read_capped(resp: httpx.Response, limit: int, what: str) -> bytes:
+    """The body of a streamed upstream answer, refused past `limit` bytes: a hostile or broken upstream cannot
+    make hubd buffer more."""
+    body = bytearray()
+    for chunk in resp.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise UpstreamUnavailable(f"The upstream's answer to {what} is too large")
+    return bytes(body)
+
+
+def parse_json(body: bytes, what: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise UpstreamUnavailable(f"The upstream's answer to {what} is not JSON") from None
+
+
 class Upstream:
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
@@ -57,22 +75,14 @@ class Upstream:
     def get_json(self, url: str, headers: dict[str, str], what: str, limit: int, params: Any = None) -> Any:
         """A JSON answer of the upstream, read as a stream and refused past `limit` bytes (a hostile or broken
         upstream cannot make hubd buffer more); its refusals become hubd's errors (`_error`)."""
-        body = bytearray()
         try:
             with self.client.stream("GET", url, headers=headers, params=params) as resp:
                 if resp.status_code != 200:
                     raise _error(resp, what)  # from the status and headers: the body is never read
-                for chunk in resp.iter_bytes():
-                    body += chunk
-                    if len(body) > limit:
-                        raise UpstreamUnavailable(f"The upstream's answer to {what} is too large")
+                return parse_json(read_capped(resp, limit, what), what)
         except httpx.HTTPError as exc:
             log.warning("upstream unreachable on %s: %r", what, exc)
             raise UpstreamUnavailable(f"The upstream hub is unreachable ({what})") from None
-        try:
-            return json.loads(body)
-        except ValueError:
-            raise UpstreamUnavailable(f"The upstream's answer to {what} is not JSON") from None
 
     def repo_info(self, repo_type: str, repo_id: str, revision: str | None, token: str | None) -> dict:
         path = f"/api/{PLURAL[repo_type]}/{repo_id}"
@@ -105,8 +115,7 @@ class Upstream:
             with self.client.stream("GET", url, headers=headers,
                                     timeout=httpx.Timeout(60.0, connect=3.0)) as resp:
                 if resp.status_code not in (200, 206):
-                    resp.read()
-                    raise _error(resp, f"{repo_id}/{path}")
+                    raise _error(resp, f"{repo_id}/{path}")  # from the headers: no body read
                 yield resp
         except httpx.HTTPError as exc:
             log.warning("upstream unreachable on %s/%s: %r", repo_id, path, exc)

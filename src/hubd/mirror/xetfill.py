@@ -36,7 +36,7 @@ from hubd.db.schema import mirror_objects, repo_objects
 from hubd.hub.errors import EntryNotFound, HubError
 from hubd.hub.models import Repo
 from hubd.mirror.errors import UpstreamUnavailable
-from hubd.mirror.upstream import PLURAL, _error
+from hubd.mirror.upstream import PLURAL, _error, read_capped
 from hubd.storage.blobstore import BlobNotFound
 from hubd.xet.fileterms import TermsBuilder
 from hubd.xet.hashing import MerkleBuilder, file_hash_of, xet_hex, xet_unhex, xorb_hash
@@ -46,6 +46,7 @@ from hubd.xet.xorb import XorbParser
 log = logging.getLogger("hubd.mirror")
 NO_XET = "-"  # the hint of an object the upstream does not keep in Xet
 MAX_RECONSTRUCTION_JSON = 64 * 1024 * 1024
+MAX_PATHS_INFO = 1024 * 1024  # the paths-info answer for one path
 MAX_RANGE_BYTES = 64 * 1024 * 1024 + 1024 * 1024  # one upstream xorb at most
 PLAN_TTL = 1800.0  # seconds an upstream reconstruction is reused (its fetch URLs are signed for an hour)
 MAX_PLANS = 64
@@ -110,13 +111,15 @@ class XetMirror:
         up = self.mirror.upstream
         url = f"{up.url}/api/{PLURAL[repo.type]}/{repo.repo_id}/paths-info/{sha}"
         try:
-            resp = up.client.post(url, data={"paths": [path]}, headers=up._headers(self.mirror._tokens.get(repo.id)))
-        except httpx.HTTPError:
-            return None  # offline: plain HTTP from the cache, Xet once the upstream has said
-        if resp.status_code != 200:
-            return None
+            with up.client.stream("POST", url, data={"paths": [path]},
+                                  headers=up._headers(self.mirror._tokens.get(repo.id))) as resp:
+                if resp.status_code != 200:
+                    return None
+                body = read_capped(resp, MAX_PATHS_INFO, f"paths-info of {path}")
+        except (httpx.HTTPError, UpstreamUnavailable):
+            return None  # offline (or an answer too large to be one path's): plain HTTP from the cache
         try:
-            items = resp.json()
+            items = json.loads(body)
             item = next(i for i in items if isinstance(i, dict) and i.get("path") == path)
             lfs = item.get("lfs") or {}
             if lfs.get("oid") != oid:
@@ -288,10 +291,16 @@ class XetMirror:
                         "GET", url, headers={"Range": f"bytes={byte_first}-{byte_last}"},
                         timeout=httpx.Timeout(60.0, connect=3.0)) as resp:
                     if resp.status_code not in (200, 206):
-                        resp.read()
-                        raise _error(resp, f"xorb {upstream_xorb}")
+                        raise _error(resp, f"xorb {upstream_xorb}")  # from the headers: no body read
+                    if resp.status_code == 200 and byte_first > 0:
+                        raise UpstreamUnavailable(f"The upstream ignored the byte range of xorb {upstream_xorb}")
+                    # no more than the range asked for reaches the spool, whatever the upstream sends
+                    left = byte_last - byte_first + 1
                     for block in resp.iter_bytes(1024 * 1024):
-                        parser.feed(block)
+                        parser.feed(block[:left])
+                        left -= len(block)
+                        if left <= 0:
+                            break
             except httpx.HTTPError as exc:
                 log.warning("upstream unreachable on xorb %s: %r", upstream_xorb, exc)
                 raise UpstreamUnavailable(f"The upstream hub is unreachable (xorb {upstream_xorb})") from None
