@@ -60,7 +60,7 @@ def _deliberately_deleted(hub: Hub, repo_id: int, oid: str) -> bool:
 def _check_large_object(hub: Hub, repo_id: int, pointer: LfsPointer, where: str, report: FsckReport,
                         xorbs_seen: set[str]) -> None:
     """The bytes behind a pointer: one LFS blob, or a Xet file whose xorbs are intact."""
-    linked = hub.object_of(repo_id, pointer.oid)
+    linked = hub.objects.get(repo_id, pointer.oid)
     if linked is None and _deliberately_deleted(hub, repo_id, pointer.oid):
         report.deleted_objects += 1  # permanently_delete_lfs_files: the pointer reads as absent, by design
         return

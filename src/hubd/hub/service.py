@@ -21,8 +21,7 @@ from hubd.hub.history import HistoryTools
 from hubd.hub.largeobjects import LargeObjectUploads
 from hubd.hub.listing import Listings
 from hubd.hub.listing_cache import PageCache
-from hubd.hub.models import Repo
-from hubd.hub.objectlinks import LinkedObject, ObjectLinks
+from hubd.hub.objectlinks import ObjectLinks
 from hubd.hub.refs import Refs
 from hubd.hub.repos import Repos
 from hubd.hub.signin import SignIn
@@ -74,14 +73,3 @@ class Hub:
 
             self.mirror = Mirror(self)
             self.refs = MirrorRefs(db, self.mirror)
-
-    # Three names kept for hub/fsck.py and mirror/xetfill.py, which another change is rewriting; they go
-    # when those call hub.objects and hub.repos.
-    def repo_by_id(self, repo_id: int) -> Repo | None:
-        return self.repos.by_id(repo_id)
-
-    def object_of(self, repo_id: int, oid: str) -> LinkedObject | None:
-        return self.objects.get(repo_id, oid)
-
-    def link_object(self, repo_id: int, oid: str, size: int, xet_hash: str | None = None) -> None:
-        self.objects.link(repo_id, oid, size, xet_hash)

@@ -146,7 +146,7 @@ class XetMirror:
         return True
 
     def file_for_id(self, repo_id: int, xet_hash: str, range_header: str | None) -> XetFile | None:
-        repo = self.hub.repo_by_id(repo_id)  # a Xet token outlives nothing: ids are never reused
+        repo = self.hub.repos.by_id(repo_id)  # a Xet token outlives nothing: ids are never reused
         return None if repo is None else self.file_for(repo, xet_hash, range_header)
 
     def file_for(self, repo: Repo, xet_hash: str, range_header: str | None) -> XetFile | None:
@@ -240,7 +240,7 @@ class XetMirror:
             return draft
         f = self._verify(draft, oid, size)
         self.hub.xet._store_file(f)
-        self.hub.link_object(repo.id, oid, size, xet_hash)  # written last: the file is whole and proved
+        self.hub.objects.link(repo.id, oid, size, xet_hash)  # written last: the file is whole and proved
         now = time.time()
         with self.hub.db.write() as conn:
             if conn.execute(select(mirror_objects.c.oid).where(mirror_objects.c.oid == oid)).first() is None:
