@@ -72,8 +72,8 @@ def in_process_cost(data: Path, user: str, n: int = 300) -> str:
     """What emitting costs inside a write transaction, without the HTTP and machine noise around a commit:
     an empty write transaction against one that emits a repo event to the three webhooks (3 delivery rows and
     3 jobs), and one for the unwatched repo (the matching query only)."""
-    from hubd.app import open_hub
     from hubd.config import load_settings
+    from hubd.hub.service import open_hub
     from hubd.hub.webhooks import emit_repo_event, ref_update
 
     hub = open_hub(load_settings({"data_dir": str(data)}))

@@ -21,15 +21,13 @@ from hubd.api.ops import observe_request
 from hubd.api.routes import build_router
 from hubd.api.xet import CAS_PREFIX
 from hubd.config import Settings, load_settings
-from hubd.db.engine import Database
 from hubd.hub.access import Principal
 from hubd.hub.counters import recount
 from hubd.hub.errors import BadRequest, HubError, InsufficientStorage, ServiceUnavailable, Unauthorized
-from hubd.hub.service import Hub
+from hubd.hub.service import Hub, open_hub
 from hubd.jobs.queue import enqueue
 from hubd.jobs.worker import Ticker, Worker, Workers
 from hubd.logs import configure_logging
-from hubd.storage.blobstore import open_blobstore
 from hubd.storage.errors import StorageError
 from hubd.web.session import COOKIE as SESSION_COOKIE
 from hubd.web.session import cookie_principal
@@ -40,12 +38,6 @@ access = logging.getLogger("hubd.access")
 
 # download counts wait in memory at most this long before they reach the database
 FLUSH_DOWNLOADS_EVERY = 1.0
-
-
-def open_hub(settings: Settings) -> Hub:
-    db = Database(settings.db_url)
-    db.create_schema()
-    return Hub(settings, db, open_blobstore(settings.blob_url))
 
 
 def start_worker(hub: Hub) -> Workers:

@@ -26,7 +26,7 @@ def _setting_options(names: tuple[str, ...]) -> Callable[[Callable[..., Any]], C
 
 
 def _hub(opts: dict[str, Any]):  # a Hub, imported lazily so that the CLI starts fast
-    from hubd.app import open_hub
+    from hubd.hub.service import open_hub
 
     return open_hub(load_settings({k: opts.get(k) for k in _STORE_OPTIONS}))
 
@@ -375,7 +375,7 @@ _MIRROR_OPTIONS = (*_STORE_OPTIONS, "upstream_url", "upstream_token", "upstream_
 
 
 def _mirror_hub(opts: dict[str, Any]):
-    from hubd.app import open_hub
+    from hubd.hub.service import open_hub
 
     opts["mirror"] = ",".join(opts.get("mirror") or ()) or None
     hub = open_hub(load_settings({k: opts.get(k) for k in _MIRROR_OPTIONS}))

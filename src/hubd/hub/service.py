@@ -28,7 +28,7 @@ from hubd.hub.signin import SignIn
 from hubd.hub.signing import Signer, load_signing_key
 from hubd.hub.webhooks import Webhooks
 from hubd.hub.xetcas import XetCas
-from hubd.storage.blobstore import BlobStore
+from hubd.storage.blobstore import BlobStore, open_blobstore
 from hubd.storage.gitstore import GitStore
 from hubd.xet.store import XetStore
 
@@ -73,3 +73,12 @@ class Hub:
 
             self.mirror = Mirror(self)
             self.refs = MirrorRefs(db, self.mirror)
+
+
+def open_hub(settings: Settings) -> Hub:
+    """The hub of these settings, its schema brought up to date. Here rather than in app.py: the CLI opens hubs
+    too, and importing the app (every route, the viewer's pyarrow and DuckDB) cost each command ~1.6 s."""
+    db = Database(settings.db_url)
+    db.create_schema()
+    return Hub(settings, db, open_blobstore(settings.blob_url))
+

@@ -6,6 +6,7 @@ disabling an account ends the session on the next request everywhere."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -42,8 +43,13 @@ MAX_FAILURES_ADDRESS = 30
 
 # Defaults of argon2-cffi (RFC 9106 low-memory profile): ~50 ms and 64 MiB per hash here.
 _hasher = PasswordHasher()
-# Checked when the name matches no password, so a sign-in takes as long for a missing account.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when the name matches no password, so a sign-in takes as long for a missing account. Made on
+    first use: an argon2 hash at import cost every CLI command 0.2 s."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 class TooManyAttempts(HubError):
@@ -99,7 +105,7 @@ class SignIn:
                 .where((accounts.c.name == name) & (accounts.c.kind == "user"))).first()
         ok = False
         try:
-            ok = _hasher.verify(row.hash if row else _DUMMY_HASH, password[:MAX_PASSWORD_CHARS])
+            ok = _hasher.verify(row.hash if row else _dummy_hash(), password[:MAX_PASSWORD_CHARS])
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
         if not ok or row is None or row.disabled:
