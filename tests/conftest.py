@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -57,6 +58,7 @@ class Hubd:
     store: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
+    _accounts: Any = None
 
     @property
     def url(self) -> str:
@@ -96,6 +98,9 @@ class Hubd:
         raise RuntimeError("hubd did not start")
 
     def stop(self, sig: int | None = None) -> None:
+        if self._accounts is not None:  # its database connections: PostgreSQL has a hundred for all
+            self._accounts.db.dispose()
+            self._accounts = None
         if self.proc is None:
             return
         if sig is None:
@@ -110,9 +115,27 @@ class Hubd:
             self.proc.wait()
         self.proc = None
 
+    def accounts(self):  # type: ignore[no-untyped-def]
+        """hubd's own Accounts over this hub's database, in the test process: test users are made here, not by
+        two `hubd` commands each (1.6 s of CPU a command, a few hundred commands a pass; test_cli.py tests
+        the commands). Closed with the server."""
+        if self._accounts is None:
+            from hubd.config import load_settings
+            from hubd.db.engine import Database
+            from hubd.hub.accounts import Accounts
+
+            opts = dict(zip(self.store[::2], self.store[1::2], strict=True))
+            settings = load_settings({"data_dir": opts["--data-dir"], "database_url": opts.get("--database-url"),
+                                      "storage_url": opts.get("--storage-url")})
+            db = Database(settings.db_url)
+            db.create_schema()
+            self._accounts = Accounts(db)
+        return self._accounts
+
     def add_user(self, name: str, role: str = "write") -> str:
-        self.cli("users", "add", name, "--email", f"{name}@example.org")
-        token = self.cli("tokens", "add", name, "--role", role).stdout.strip()
+        accounts = self.accounts()
+        accounts.add_user(name, email=f"{name}@example.org")
+        token = accounts.add_token(name, role)
         self.tokens[name] = token
         return token
 
@@ -152,9 +175,9 @@ def hubd() -> Iterator[Hubd]:
                                        "--lfs-chunk-size", str(64 * 2**20)])
     server.add_user("alice")
     server.add_user("bob")
-    server.tokens["alice-read"] = server.cli("tokens", "add", "alice", "--role", "read").stdout.strip()
-    server.cli("orgs", "add", "acme")
-    server.cli("orgs", "add-member", "acme", "alice", "--role", "admin")
+    server.tokens["alice-read"] = server.accounts().add_token("alice", "read")
+    server.accounts().add_org("acme")
+    server.accounts().add_member("acme", "alice", "admin")
     server.start()
     yield server
     server.stop()
