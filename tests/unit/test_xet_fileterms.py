@@ -26,12 +26,11 @@ from hubd.xet.fileterms import (
     StoredTerms,
     Terms,
 )
-from hubd.xet.hashing import xet_hex, xorb_hash
+from hubd.xet.hashing import xet_hex
 from hubd.xet.reconstruction import reconstruct
-from hubd.xet.store import XetFile, XetStore, file_key, xorb_key
-from hubd.xet.xorb import XorbParser
+from hubd.xet.store import XetFile, XetStore, file_key
 
-from .test_xet_reads import record
+from .test_xet_reads import publish, record
 
 
 class CountingStore(LocalBlobStore):
@@ -152,14 +151,7 @@ def tiny_xorb(store: XetStore) -> tuple[str, list[bytes]]:
     """A xorb of 16 stored chunks of 100 bytes."""
     rng = random.Random(5)
     raws = [rng.randbytes(100) for _ in range(16)]
-    stream = b"".join(record(raw, 0) for raw in raws)
-    parser = XorbParser(lambda _b: None)
-    parser.feed(stream)
-    h = xet_hex(xorb_hash(parser.nodes()))
-    staged = store.blobs.stage(xorb_key(h))
-    staged.write(stream)
-    assert store.publish_xorb(h, parser, staged)
-    return h, raws
+    return publish(store, b"".join(record(raw, 0) for raw in raws)), raws
 
 
 N_BIG = 100_000

@@ -70,16 +70,20 @@ def test_records_parse_the_same_across_any_block_edges(seed: int) -> None:
         list(walk_records(split(stream[:-1], rng)))
 
 
-def _store(tmp_path: Path, chunks: list[tuple[bytes, int]], cache_bytes: int) -> tuple[XetStore, str]:
-    store = XetStore(LocalBlobStore(tmp_path), cache_bytes=cache_bytes)
+def publish(store: XetStore, stream: bytes) -> str:
+    """Stores a xorb made of these serialized records, as the CAS does; returns its hash."""
     parser = XorbParser(lambda _b: None)
-    stream = b"".join(record(raw, scheme) for raw, scheme in chunks)
     parser.feed(stream)
     h = xet_hex(xorb_hash(parser.nodes()))
     staged = store.blobs.stage(xorb_key(h))
     staged.write(stream)
     assert store.publish_xorb(h, parser, staged)
-    return store, h
+    return h
+
+
+def _store(tmp_path: Path, chunks: list[tuple[bytes, int]], cache_bytes: int) -> tuple[XetStore, str]:
+    store = XetStore(LocalBlobStore(tmp_path), cache_bytes=cache_bytes)
+    return store, publish(store, b"".join(record(raw, scheme) for raw, scheme in chunks))
 
 
 @pytest.mark.parametrize("cache_mib", [0, 4])
