@@ -194,8 +194,6 @@ class HubApp:
             nonlocal sent
             if message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
-            elif message["type"] == "http.response.pathsend":
-                sent += int(response.headers.get("content-length", 0))
             await send(message)
 
         try:

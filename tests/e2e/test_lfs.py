@@ -68,6 +68,12 @@ def test_lfs_basic_upload_and_bytesio_fallback(hubd, alice: HfApi, repo_name: st
     # local_dir downloads keep the file when its sha256 matches the etag
     local = hf_hub_download(repo_id, "mid.bin", repo_type="dataset", local_dir=tmp_path / "ld")
     assert sha256_file(local) == oid
+    # a range over several of the server's reused 1 MiB read buffers, unaligned at both ends: every block
+    # is the file's own bytes, none a leftover of the block before
+    data = mid.read_bytes()
+    start, end = 2**20 - 5, 4 * 2**20 + 7
+    part = httpx.get(f"{hubd.url}/datasets/{repo_id}/resolve/main/mid.bin", headers={"Range": f"bytes={start}-{end}"})
+    assert part.status_code == 206 and part.content == data[start:end + 1]
 
 
 def _batch(hubd, repo_id: str, oid: str, size: int) -> dict:  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""Responses that carry stored bytes: zero-copy from disk, a redirect to object storage, or a stream."""
+"""Responses that carry stored bytes: from disk through one reused buffer, from nginx (X-Accel-Redirect), a
+redirect to object storage, or a stream from it."""
 
 from __future__ import annotations
 
@@ -6,15 +7,15 @@ from urllib.parse import quote
 
 from starlette.responses import RedirectResponse, Response
 
-from hubd.api.streams import SEND_BLOCK, PathsendResponse, ranged_response
+from hubd.api.streams import SEND_BLOCK, BlockResponse, file_fill, ranged_response
 from hubd.hub.service import Hub
 
-# Whole local files go by pathsend (granian reads and writes them in Rust). Ranges, and stores that are not a
-# local directory, are read in blocks under glibc's mmap threshold (streams.SEND_BLOCK), many per thread hop.
-# Until xet/memory.py fixed that threshold at 256 KiB, 4 MiB blocks were the fastest path (4.07 GB/s); since,
-# each 4 MiB block (and granian's copy of it) is a fresh mapping faulted in page by page: 0.69 GB/s, 0.14x nginx.
-# Measured side by side at load 3 (curl, GB/s): pathsend 1.03-1.15, 4 MiB blocks 0.52-0.60, 240 KiB blocks
-# 0.52-0.79 (bench/resolve_throughput.py gives the ratios to nginx).
+# Local files, whole or a Range, are read into one reused 1 MiB buffer per response (streams.BlockResponse).
+# Measured side by side at load 0.8-1.4 (bench/resolve_throughput.py, 1 GiB, ratio of medians to nginx
+# sendfile): splice client 1.10, with a Range 1.13, curl 1.10, worker RSS +9 MiB during the downloads;
+# granian's pathsend 0.71 in the same run (it reads 128 KiB at a time on a thread pool); fresh 4 MiB
+# blocks 0.16 (each a new mapping under xet/memory.py's mmap threshold). Stores that are not a local
+# directory stream in blocks under that threshold (streams.SEND_BLOCK), many per thread hop.
 READ_BATCH = 4 * 1024 * 1024
 
 
@@ -31,8 +32,7 @@ def blob_response(hub: Hub, key: str, size: int, range_header: str | None, heade
     if redirect and (url := content.redirect_url(key)) is not None:
         # the client reads X-Repo-Commit, X-Linked-Etag and X-Linked-Size from this 302 itself
         return RedirectResponse(url, status_code=302, headers=headers)
-    streamed = ranged_response(lambda s, e: content.iter_range(key, s, e, SEND_BLOCK), size, range_header,
-                               headers, READ_BATCH)
-    if local is not None and range_header is None:
-        return PathsendResponse(local, headers, fallback=streamed)
-    return streamed
+    if local is not None:
+        return BlockResponse(file_fill(local), size, range_header, headers)
+    return ranged_response(lambda s, e: content.iter_range(key, s, e, SEND_BLOCK), size, range_header, headers,
+                           READ_BATCH)

@@ -3,8 +3,9 @@ thread a batch at a time and sent from the event loop, and a bound on how many s
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 
 import anyio
 from starlette.responses import Response, StreamingResponse
@@ -15,6 +16,8 @@ from hubd.hub.errors import BadRequest, RangeNotSatisfiable
 # granian's copy of it then reuse the same warm heap memory, where 2 MiB blocks were fresh mappings that
 # cost 512 page faults each (0.45 s of system time per GiB, most of the rebuild's CPU).
 SEND_BLOCK = 240 * 1024
+# Blocks of a BlockResponse: one such buffer per response, reused for every block.
+FILE_BLOCK = 1 << 20
 # Blocks made per trip to the worker thread: one thread hop per ~2 MiB, whatever the block size.
 BATCH_BYTES = 2 * 1024 * 1024
 
@@ -66,20 +69,68 @@ def ranged_response(read: Callable[[int, int], Iterator[bytes]], size: int, rang
                              headers=headers, media_type="application/octet-stream")
 
 
-class PathsendResponse(Response):
-    """A whole local file sent by the server itself (ASGI `http.response.pathsend`: granian reads and writes it
-    in Rust, no Python per block), or by `fallback` where the server lacks the extension."""
+Fill = Callable[[int, int, bytearray], Generator[int, None, None]]
 
-    def __init__(self, path: str, headers: dict[str, str], fallback: Response) -> None:
-        super().__init__(status_code=200, headers=headers, media_type="application/octet-stream")
-        self.path, self.fallback = path, fallback
+
+class BlockResponse(Response):
+    """Bytes [start, end) of something `size` long (200, or 206 for one Range), made block by block into one
+    reused FILE_BLOCK buffer by `fill(start, end, buf)`: a blocking generator, run in a worker thread, that
+    yields how many bytes of `buf` it filled (all of them but at the end).
+
+    Why one buffer rather than fresh `bytes` per block: with glibc's mmap threshold fixed at 256 KiB
+    (xet/memory.py) each fresh 4 MiB block is a new mapping faulted in page by page (0.16x nginx), and blocks
+    under the threshold cost a server send each, whose per-message cost in granian then dominates. Granian
+    copies a body into its own buffer while `send` is called (asgi/io.rs `adapt_body` takes a `Cow<[u8]>`,
+    which a bytearray also gives), so the buffer may be refilled once `send` returned. A server that may keep
+    the object it is given gets a `bytes` copy of each block, as the ASGI spec asks."""
+
+    def __init__(self, fill: Fill, size: int, range_header: str | None, headers: dict[str, str]) -> None:
+        span = parse_range(range_header, size)
+        self.start, self.end = span or (0, size)
+        if span:
+            headers["Content-Range"] = f"bytes {self.start}-{self.end - 1}/{size}"
+        headers["Content-Length"] = str(self.end - self.start)
+        headers.setdefault("Accept-Ranges", "bytes")
+        super().__init__(status_code=206 if span else 200, headers=headers, media_type="application/octet-stream")
+        self.fill = fill
 
     async def __call__(self, scope, receive, send) -> None:
-        if "http.response.pathsend" not in scope.get("extensions", {}):
-            await self.fallback(scope, receive, send)
-            return
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        await send({"type": "http.response.pathsend", "path": self.path})
+        copies = "http.response.pathsend" not in scope.get("extensions", {})  # not granian: see the class doc
+        buf = bytearray(min(FILE_BLOCK, self.end - self.start))
+        blocks = self.fill(self.start, self.end, buf)
+        try:
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            left = self.end - self.start
+            while left > 0:
+                n = await anyio.to_thread.run_sync(next, blocks, 0)
+                if not n:  # shorter than its recorded size: end the response short, the client sees it
+                    raise OSError(f"{left} bytes missing at the end of a {self.end - self.start}-byte body")
+                left -= n
+                body = buf if n == len(buf) and not copies else bytes(memoryview(buf)[:n])
+                await send({"type": "http.response.body", "body": body, "more_body": left > 0})
+            if self.start == self.end:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            blocks.close()  # a client gone mid-file: the reads stop and the generator's cleanup runs now
+
+
+def file_fill(path: str) -> Fill:
+    """`fill` of a local file: positioned reads straight into the buffer."""
+
+    def fill(start: int, end: int, buf: bytearray) -> Generator[int, None, None]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            view = memoryview(buf)
+            while start < end:
+                got = os.preadv(fd, [view[:min(len(buf), end - start)]], start)
+                if not got:
+                    return
+                start += got
+                yield got
+        finally:
+            os.close(fd)
+
+    return fill
 
 
 class Slots:

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import mmap
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -338,6 +338,41 @@ class XetStore:
         reads and the decoded chunks: the only copy made in Python, whatever the chunks' compression."""
         parts: list[bytes | memoryview] = []
         n = 0
+        for raw in self._iter_views(f, start, end):
+            while n + len(raw) >= block:  # fill the block, send it, keep the rest of the chunk
+                room = block - n
+                parts.append(memoryview(raw)[:room])
+                yield b"".join(parts)
+                parts, n = [], 0
+                raw = memoryview(raw)[room:]
+            if raw:
+                parts.append(raw)
+                n += len(raw)
+        if parts:
+            yield b"".join(parts)
+
+    def fill(self, f: XetFile, start: int, end: int, buf: bytearray) -> Generator[int, None, None]:
+        """Bytes [start, end) of a file copied into `buf` (a response's reused block, api/streams.py): yields
+        how many bytes it holds each time it is full, and at the end. The one copy made in Python."""
+        try:
+            n, room = 0, len(buf)
+            for raw in self._iter_views(f, start, end):
+                while n + len(raw) >= room:
+                    take = room - n
+                    buf[n:room] = memoryview(raw)[:take]
+                    yield room
+                    n, raw = 0, memoryview(raw)[take:]
+                if raw:
+                    buf[n:n + len(raw)] = raw
+                    n += len(raw)
+            if n:
+                yield n
+        finally:
+            if end - start >= TRIM_AFTER_BYTES:
+                release_memory()
+
+    def _iter_views(self, f: XetFile, start: int, end: int) -> Iterator[bytes | memoryview]:
+        """Bytes [start, end) of a file as views into the storage reads and the decoded chunks, in order."""
         for p in self.iter_pieces(f, start, end):
             skip, left = p.skip, p.size
             for raw in self._iter_chunks(p.xorb, p.start, p.end, keep=True):
@@ -348,19 +383,9 @@ class XetStore:
                     raw = memoryview(raw)[skip:skip + left]
                 skip = 0
                 left -= len(raw)
-                while n + len(raw) >= block:  # fill the block, send it, keep the rest of the chunk
-                    room = block - n
-                    parts.append(memoryview(raw)[:room])
-                    yield b"".join(parts)
-                    parts, n = [], 0
-                    raw = memoryview(raw)[room:]
-                if raw:
-                    parts.append(raw)
-                    n += len(raw)
+                yield raw
                 if left <= 0:
                     break
-        if parts:
-            yield b"".join(parts)
 
     def sha256_of(self, f: XetFile) -> str:
         """The sha256 of a file's bytes, hashed chunk by chunk as they are read: stored chunks are hashed
