@@ -104,6 +104,10 @@ def test_files_rebuilt_from_every_kind_of_chunk(tmp_path: Path, cache_mib: int) 
                 blocks = list(store.iter_bytes(f, start, end, block))
                 assert b"".join(blocks) == content[start:end]
                 assert all(len(b) == block for b in blocks[:-1]) and 0 < len(blocks[-1]) <= block
+                buf = bytearray(block)  # a response's reused buffer (api/streams.BlockResponse)
+                filled = [bytes(buf[:n]) for n in store.fill(f, start, end, buf)]
+                assert b"".join(filled) == content[start:end]
+                assert all(len(b) == block for b in filled[:-1]) and 0 < len(filled[-1]) <= block
     assert (store.chunk_cache.used > 0) == (cache_mib > 0)
 
 
