@@ -144,6 +144,9 @@ def test_docs_and_openapi(tab: Tab, web) -> None:  # type: ignore[no-untyped-def
     spec = httpx.get(web.url + "/openapi.json").json()
     assert spec["servers"][0]["url"] == web.url
     assert "/api/models" in spec["paths"] and "/api/{types}/{ns}/{name}/tree/{rev}/{path}" in spec["paths"]
+    ids = [op["operationId"] for ops in spec["paths"].values() for op in ops.values()
+           if isinstance(op, dict) and "operationId" in op]
+    assert len(ids) == len(set(ids)) and len(ids) > 100  # OpenAPI requires them unique
     tab.goto("/docs")
     assert tab.page.get_by_role("heading", name="API reference").is_visible()
     assert tab.page.locator("details.op").count() == sum(

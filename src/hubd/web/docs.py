@@ -65,6 +65,8 @@ def openapi(base_url: str) -> dict:
     spec = {**seed, "servers": [{"url": base_url, "description": "this hub"}],
             "info": {**seed.get("info", {}), "title": "hubd API (the Hugging Face Hub API as hubd serves it)"}}
     paths: dict[str, dict] = {"/api" + p: dict(ops) for p, ops in seed.get("paths", {}).items()}
+    used = {op["operationId"] for ops in paths.values() for op in ops.values()
+            if isinstance(op, dict) and "operationId" in op}
     for route in build_router().routes:
         template = path_template(route.regex.pattern)
         entry = paths.setdefault(template, {})
@@ -73,9 +75,17 @@ def openapi(base_url: str) -> dict:
             if m not in METHODS or m in entry:
                 continue
             doc = (handler.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+            # one handler may serve several routes (a repo at a revision, an org's list): OpenAPI wants each
+            # operation's id unique, so the second and later get a number
+            base = op_id = f"{handler.__module__.rsplit('.', 1)[-1]}.{handler.__name__}.{m}"
+            n = 1
+            while op_id in used:
+                n += 1
+                op_id = f"{base}.{n}"
+            used.add(op_id)
             entry[m] = {"summary": doc or handler.__name__.replace("_", " "),
                         "description": f"Access: {route.access.get(method)} (see the legend in api/routes.py).",
-                        "operationId": f"{handler.__module__.rsplit('.', 1)[-1]}.{handler.__name__}.{m}",
+                        "operationId": op_id,
                         "responses": {"default": {"description": "The Hub's answer; errors carry X-Error-Code, "
                                                                  "X-Error-Message and {\"error\": ...}"}}}
     spec["paths"] = paths
