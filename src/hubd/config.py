@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubd.clientaddr import parse_networks
+
 MiB = 1024 * 1024
 
 
@@ -30,6 +32,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("accel_redirect", str, "",
             "Behind nginx: answer downloads of locally stored files with X-Accel-Redirect to this internal "
             "location prefix (e.g. /_hubd_storage/, aliased to the storage directory); empty: hubd sends them."),
+    Setting("trusted_proxies", str, "",
+            "Reverse proxies in front of hubd, as comma-separated addresses or CIDR networks (e.g. "
+            "'127.0.0.1,10.0.0.0/8'): for a request from one of them, the client is the nearest address in "
+            "X-Forwarded-For that is not itself one (sign-in throttling counts per client); empty: the peer."),
     Setting("lfs_threshold", int, 10 * MiB, "Files of at least this many bytes are uploaded as LFS."),
     Setting("lfs_multipart_threshold", int, 4096 * MiB, "LFS uploads above this size use multipart."),
     Setting("lfs_chunk_size", int, 512 * MiB, "Part size of multipart LFS uploads."),
@@ -89,6 +95,7 @@ class Settings:
     storage_url: str
     storage_proxy: int
     accel_redirect: str
+    trusted_proxies: str
     lfs_threshold: int
     lfs_multipart_threshold: int
     lfs_chunk_size: int
@@ -164,6 +171,7 @@ def load_settings(overrides: dict[str, object] | None = None, env: dict[str, str
         if overrides and overrides.get(s.name) is not None:
             raw = overrides[s.name]
         values[s.name] = _coerce(s, raw)
+    parse_networks(str(values["trusted_proxies"]))  # a typo in a network fails at start, not per request
     names = {f.name for f in dataclasses.fields(Settings)}
     assert set(values) == names, set(values) ^ names
     return Settings(**values)  # type: ignore[arg-type]

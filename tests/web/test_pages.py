@@ -200,3 +200,24 @@ def test_login_throttled_per_address() -> None:
             assert statuses[:30] == [401] * 30 and statuses[30] == 429
             r = c.post("/login", data={"username": "dana", "password": PASSWORD, "csrf_token": csrf})
             assert r.status_code == 429 and "hubd_session" not in r.cookies
+
+
+def test_login_throttled_per_forwarded_address_behind_a_trusted_proxy() -> None:
+    """Behind a reverse proxy every sign-in comes from the proxy: with --trusted-proxies the throttle counts
+    the address the proxy forwarded, and a client that is not a trusted proxy cannot choose its address."""
+    with running_hubd("throttle-proxy", "erin", extra_args=["--trusted-proxies", "127.0.0.1"]) as server:
+        set_password(server, "erin")
+        with httpx.Client(base_url=server.url) as c:
+            c.get("/login")
+            csrf = c.cookies["hubd_csrf"]
+
+            def guess(i: int, forwarded: str) -> int:
+                return c.post("/login", data={"username": f"guess{i}", "password": "wrong-password",
+                                              "csrf_token": csrf}, headers={"X-Forwarded-For": forwarded}).status_code
+
+            statuses = [guess(i, f"198.51.100.{i % 7}, 203.0.113.7") for i in range(31)]
+            assert statuses[:30] == [401] * 30 and statuses[30] == 429
+            assert guess(99, "203.0.113.8") == 401  # another client behind the same proxy is not blocked
+            r = c.post("/login", data={"username": "erin", "password": PASSWORD, "csrf_token": csrf},
+                       headers={"X-Forwarded-For": "203.0.113.8"})
+            assert r.status_code == 303 and "hubd_session" in r.cookies

@@ -7,6 +7,7 @@ from pathlib import Path
 from starlette.responses import FileResponse, Response
 
 from hubd.api.http import Ctx
+from hubd.clientaddr import client_address
 from hubd.hub.errors import HubError, NotFound
 from hubd.web import render
 from hubd.web.base import form, page, safe_next, view
@@ -28,7 +29,8 @@ async def static(ctx: Ctx) -> Response:
 
 def _client_address(ctx: Ctx) -> str:
     client = ctx.request.client
-    return client.host if client else "unknown"
+    return client_address(client.host if client else None, ctx.request.headers.getlist("x-forwarded-for"),
+                          ctx.hub.settings.trusted_proxies)
 
 
 def _signed_in(ctx: Ctx, user_id: int, target: str) -> Response:
