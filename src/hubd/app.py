@@ -113,21 +113,32 @@ class HubApp:
         # While the handler runs and the body is unfinished, each read of it has a deadline: a client that
         # stops sending mid-body gets a 408 instead of holding a request open forever. Later reads (a
         # streaming response listening for the disconnect) wait as long as they need.
+        # The body must also average body_min_rate bytes/s over the time spent waiting for it (past a first
+        # body_timeout of grace): one byte every few seconds would pass every per-read deadline and hold a
+        # connection, and an upload's staged file, forever. Only waiting time counts, so a handler that is
+        # slow to read (busy verifying, a slow disk) never makes its client look slow.
         body_pending = True
-        body_timeout = self.settings.body_timeout
+        body_timeout, min_rate = self.settings.body_timeout, self.settings.body_min_rate
+        waited = 0.0
 
         async def counting_receive() -> Any:
-            nonlocal received, body_pending
+            nonlocal received, body_pending, waited
             if body_pending:
+                asked = time.monotonic()
                 with anyio.move_on_after(body_timeout) as scope_:
                     message = await receive()
                 if scope_.cancelled_caught:
                     body_pending = False
                     raise RequestTimeout(f"No request body data for {body_timeout:g} s")
+                waited += time.monotonic() - asked
                 if message["type"] != "http.request" or not message.get("more_body", False):
                     body_pending = False
-            else:
-                message = await receive()
+                received += len(message.get("body", b""))
+                if body_pending and min_rate and received < min_rate * (waited - body_timeout):
+                    body_pending = False
+                    raise RequestTimeout(f"The request body arrives slower than {min_rate} bytes/s")
+                return message
+            message = await receive()
             received += len(message.get("body", b""))
             return message
 

@@ -48,6 +48,9 @@ SETTINGS: tuple[Setting, ...] = (
             "response; a connection idle for longer is closed."),
     Setting("body_timeout", float, 30.0,
             "Seconds hubd waits for the next piece of a request body before answering 408."),
+    Setting("body_min_rate", int, 1024,
+            "Bytes per second a request body must average, counted over the time hubd waits for it beyond the "
+            "first body-timeout seconds; a slower body is answered 408 (0: no minimum)."),
     Setting("json_body_timeout", float, 60.0,
             "Seconds a JSON or form body (read whole into memory) may take to arrive in full."),
     Setting("xet_cache_mib", int, 32,
@@ -104,6 +107,7 @@ class Settings:
     max_connections: int
     idle_timeout: float
     body_timeout: float
+    body_min_rate: int
     json_body_timeout: float
     xet_cache_mib: int
     viewer_cache_mib: int

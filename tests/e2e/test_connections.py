@@ -1,9 +1,12 @@
 """Connections that never finish a request cannot stall hubd: idle sockets and slow-loris senders are
-closed after the idle limit or answered 408, /healthz keeps answering from another connection meanwhile,
+closed after the idle limit or answered 408 (a streamed upload that trickles, by the minimum body rate),
+/healthz keeps answering from another connection meanwhile,
 and a second `hubd serve` on a taken port refuses to start."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import selectors
 import socket
 import subprocess
@@ -41,19 +44,33 @@ class Conn:
     kind: str
     sock: socket.socket
     opened: float
-    pending: bytes = b""  # what it still trickles, a byte at a time
+    pending: bytes = b""  # what it still trickles, `step` bytes at a time
+    step: int = 1
     answer: bytes = b""
     closed_after: float | None = None
     answered_after: float | None = None
     log: list[str] = field(default_factory=list)
 
 
-def _connect(server: Hubd, kind: str, first: bytes = b"", trickle: bytes = b"") -> Conn:
+def _connect(server: Hubd, kind: str, first: bytes = b"", trickle: bytes = b"", step: int = 1) -> Conn:
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     if first:
         sock.sendall(first)
     sock.setblocking(False)
-    return Conn(kind, sock, time.monotonic(), trickle)
+    return Conn(kind, sock, time.monotonic(), trickle, step)
+
+
+def _lfs_put_head(server: Hubd, size: int) -> bytes:
+    """The signed LFS upload of a new object (streamed to storage, never read whole), as a raw request head."""
+    data = b"x" * size
+    batch = httpx.post(f"{server.url}/carol/pub.git/info/lfs/objects/batch",
+                       headers={"authorization": f"Bearer {server.tokens['carol']}"},
+                       json={"operation": "upload", "transfers": ["basic"], "hash_algo": "sha256",
+                             "objects": [{"oid": hashlib.sha256(data).hexdigest(), "size": size}]}).json()
+    href = httpx.URL(batch["objects"][0]["actions"]["upload"]["href"])
+    target = href.raw_path.decode()
+    return (f"PUT {target} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n").encode()
 
 
 def _paths_info_head(server: Hubd, length: int) -> bytes:
@@ -72,13 +89,18 @@ def test_idle_and_slow_connections_cannot_stall_the_server(server: Hubd) -> None
         # slow headers: a request head that never ends, one byte every 0.3 s
         head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 10_000
         conns += [_connect(server, "slow-headers", head[:10], head[10:]) for _ in range(20)]
-        # slow body: headers complete, then the JSON body one byte every 0.3 s (the overall deadline)
-        body = b'{"paths": [' + b" " * 10_000 + b"]}"
-        conns += [_connect(server, "slow-body", _paths_info_head(server, len(body)) + body[:5], body[5:])
+        # slow body: headers complete, then the JSON body 1 KiB every 0.3 s, above the minimum body rate (the
+        # JSON body's overall deadline)
+        body = b'{"paths": [' + b" " * 200_000 + b"]}"
+        conns += [_connect(server, "slow-body", _paths_info_head(server, len(body)) + body[:5], body[5:], 1024)
                   for _ in range(20)]
         # stalled body: half a body, then silence (the per-read timeout)
         conns += [_connect(server, "stalled-body", _paths_info_head(server, 1000) + b'{"paths": [')
                   for _ in range(10)]
+        # slow stream: an LFS upload trickled a byte every 0.3 s passes every per-read deadline, not the
+        # minimum body rate (--body-min-rate, counted after the first --body-timeout)
+        conns += [_connect(server, "slow-stream", _lfs_put_head(server, 100_000) + b"x", b"x" * 99_999)
+                  for _ in range(5)]
         # idle after a first request on a kept-alive connection
         conns += [_connect(server, "kept-alive", b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") for _ in range(10)]
 
@@ -93,11 +115,8 @@ def test_idle_and_slow_connections_cannot_stall_the_server(server: Hubd) -> None
                 last_trickle = now
                 for c in conns:
                     if c.pending and c.closed_after is None and c.answered_after is None:
-                        try:
-                            c.sock.send(c.pending[:1])
-                            c.pending = c.pending[1:]
-                        except OSError:
-                            pass  # closed by the server: the read side records when
+                        with contextlib.suppress(OSError):  # closed by the server: the read side records when
+                            c.pending = c.pending[c.sock.send(c.pending[:c.step]):]
             for key, _ in sel.select(timeout=0.05):
                 c = key.data
                 try:
@@ -134,8 +153,9 @@ def test_idle_and_slow_connections_cannot_stall_the_server(server: Hubd) -> None
     for c in by_kind["kept-alive"]:
         assert c.answer.startswith(b"HTTP/1.1 200"), c.answer[:100]
         assert c.closed_after is not None and c.closed_after <= IDLE + SLACK, c.closed_after
-    # a body that trickles is answered 408 at the overall deadline, one that stalls at the per-read timeout
-    for kind, limit in (("slow-body", JSON_BODY), ("stalled-body", BODY)):
+    # a body that trickles is answered 408 at the overall deadline (JSON) or when it falls below the minimum
+    # rate after the grace (a stream), one that stalls at the per-read timeout
+    for kind, limit in (("slow-body", JSON_BODY), ("stalled-body", BODY), ("slow-stream", BODY)):
         for c in by_kind[kind]:
             assert c.answer.startswith(b"HTTP/1.1 408"), (kind, c.answer[:200])
             assert b"x-error-code: requesttimeout" in c.answer.lower(), c.answer[:300]
