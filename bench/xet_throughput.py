@@ -4,9 +4,10 @@
 
 Upload is compared with `sha256sum` of the same (page-cached) file, run just before and just after the upload
 (their mean is the baseline), downloads with nginx serving it (sendfile on); for the plain-HTTP ratio, both
-are warmed up and then read HTTP_RUNS times each, interleaved, and the medians compared. Goals (issue 15): upload >= 0.8x sha256sum, plain-HTTP resolve >= 0.9x nginx. Client
-runs are subprocesses with a fresh HF_XET_CACHE each (except dedup (a)); their time is the `upload_file` /
-`hf_hub_download` call alone, interpreter start and imports excluded.
+are warmed up and then read HTTP_RUNS times each, interleaved, and the medians compared. Goals (issue 15):
+upload >= 0.8x sha256sum, plain-HTTP resolve >= 0.9x nginx. Client runs are subprocesses with a fresh
+HF_XET_CACHE each (except dedup (a)); their time is the `upload_file` / `hf_hub_download` call alone,
+interpreter start and imports excluded.
 
 Measures: "received by hubd" is the TCP payload hubd's sockets received (tcp_info bytes_received summed
 over the connections to hubd's port, polled with `ss` every 50 ms, so the last <50 ms of a connection that
