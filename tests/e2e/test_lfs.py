@@ -74,6 +74,13 @@ def test_lfs_basic_upload_and_bytesio_fallback(hubd, alice: HfApi, repo_name: st
     start, end = 2**20 - 5, 4 * 2**20 + 7
     part = httpx.get(f"{hubd.url}/datasets/{repo_id}/resolve/main/mid.bin", headers={"Range": f"bytes={start}-{end}"})
     assert part.status_code == 206 and part.content == data[start:end + 1]
+    # the LFS download href answers HEAD with the headers alone
+    batch = httpx.post(f"{hubd.url}/datasets/{repo_id}.git/info/lfs/objects/batch", json={
+        "operation": "download", "transfers": ["basic"], "objects": [{"oid": oid, "size": len(data)}]}).json()
+    href = batch["objects"][0]["actions"]["download"]["href"]
+    head = httpx.head(href)
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(data)) and head.content == b""
+    assert httpx.get(href, headers={"Range": "bytes=-3"}).content == data[-3:]
 
 
 def _batch(hubd, repo_id: str, oid: str, size: int) -> dict:  # type: ignore[no-untyped-def]

@@ -95,6 +95,10 @@ class BlockResponse(Response):
         self.fill = fill
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope.get("method") == "HEAD":  # the headers say it all: nothing is read
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         copies = "http.response.pathsend" not in scope.get("extensions", {})  # not granian: see the class doc
         buf = bytearray(min(FILE_BLOCK, self.end - self.start))
         blocks = self.fill(self.start, self.end, buf)
