@@ -115,6 +115,8 @@ def query_mix(t: dict[str, list[str]]) -> dict[str, list[dict[str, str]]]:
         "author small": [{"author": a} for a in t["small"]],
         "tag common": [{"filter": g} for g in t["common_tags"]],
         "tag mid (~0.5%)": [{"filter": g} for g in t["mid_tags"]],
+        "tag mid, each sort": [{"filter": g, "sort": s, "direction": d} for g in t["mid_tags"][:2] for s in SORTS
+                               for d in ("-1", "1")],
         "tag rare": [{"filter": g} for g in t["rare_tags"]],
         "pipeline_tag": [{"pipeline_tag": p} for p in PIPELINES[:6]],
     }
@@ -335,7 +337,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> None:
                 print(f"  startup recount job took {wait_recount(url):.1f} s")
                 if backend == "postgres":
                     with psycopg.connect(url, autocommit=True) as conn:
-                        conn.execute("VACUUM (ANALYZE) repos")  # the recount rewrote every row with downloads
+                        # the recount rewrote every row with downloads (and their tag rows)
+                        conn.execute("VACUUM (ANALYZE) repos, repo_tags")
                 terms = pick_terms(url)
                 mix = query_mix(terms)
                 cold, _ = run_mix(hubd.url, mix, args.requests, bust=True)

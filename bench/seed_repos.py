@@ -63,7 +63,9 @@ KNOWN = {"accounts": {"id", "name", "kind", "fullname", "email", "is_admin", "cr
                    "trending_score", "pipeline_tag", "library_name", "used_storage", "derived_sha"},
          "repo_meta": {"repo_id", "card_data", "tags", "config", "transformers_info", "safetensors", "error",
                        "listing"},
-         "repo_tags": {"repo_id", "tag"}, "downloads_daily": {"repo_id", "day", "count"}}
+         "repo_tags": {"repo_id", "tag", "type", "private", "created_at", "last_modified", "downloads", "likes",
+                       "trending_score"},  # the repo's copies, which hubd's triggers keep (off while loading)
+         "downloads_daily": {"repo_id", "day", "count"}}
 SDKS = ("gradio", "gradio", "gradio", "gradio", "docker", "docker", "streamlit", "static")
 
 
@@ -186,20 +188,24 @@ class Generator:
         daily = [{"repo_id": rid, "day": self.today - 1, "count": week}] if week else []
         if downloads - week:
             daily.append({"repo_id": rid, "day": self.today - 12, "count": downloads - week})
+        private = rng.random() < 0.02
+        trending = week * 6 / 7  # what counters.recount computes from the rows below
+        copies = {"type": rtype, "private": private, "created_at": created, "last_modified": modified,
+                  "downloads": downloads, "likes": likes, "trending_score": trending}
         return {
             "repos": [{
-                "id": rid, "type": rtype, "namespace": ns, "name": name, "private": rng.random() < 0.02,
+                "id": rid, "type": rtype, "namespace": ns, "name": name, "private": private,
                 "gated": rng.choice(("auto", "manual")) if rtype == "model" and rng.random() < 0.03 else "",
                 "sdk": sdk, "created_at": created, "last_modified": modified, "head_sha": sha,
                 "next_discussion": 1, "search_id": f"{ns}/{name}".lower(), "downloads": downloads,
                 "downloads_all_time": downloads + int(downloads * 3 * rng.random()), "likes": likes,
-                "trending_score": week * 6 / 7,  # what counters.recount computes from the rows below
+                "trending_score": trending,
                 "pipeline_tag": pipeline, "library_name": library,
                 "used_storage": int(rng.paretovariate(0.7) * 1e5), "derived_sha": sha}],
             "repo_meta": [{"repo_id": rid, "card_data": card, "tags": tags, "config": config,
                            "transformers_info": transformers_info, "safetensors": safetensors, "error": None,
                            "listing": listing_fragment(rtype, tags, pipeline, library, card)}],
-            "repo_tags": [{"repo_id": rid, "tag": t} for t in tags],
+            "repo_tags": [{"repo_id": rid, "tag": t, **copies} for t in tags],
             "downloads_daily": daily,
         }
 

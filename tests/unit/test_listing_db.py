@@ -6,11 +6,12 @@ import random
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select, update
 
 from hubd.db.engine import Database
 from hubd.db.schema import repo_tags, repos
 from hubd.hub import listing
+from hubd.hub.access import Principal
 from hubd.hub.listing import ListQuery, list_repos
 from tests.backends import BACKEND, new_database
 
@@ -79,3 +80,83 @@ def test_listing_matches_brute_force(db: Database, monkeypatch: pytest.MonkeyPat
     expected = brute_force(db, ListQuery("model", search=[s.lower() for s in search], tags=tags, sort=sort,
                                          descending=descending))
     assert walk(db, q) == expected
+
+
+SORT_COLUMNS = {"createdAt": "created_at", "lastModified": "last_modified", "downloads": "downloads",
+                "likes": "likes", "trendingScore": "trending_score"}
+
+
+def visible_by_tag(db: Database, tags: list[str], sort: str, descending: bool, p: Principal | None) -> list[str]:
+    """What a listing by tags shows, straight from `repos` (the order listings had before tag rows carried
+    the sort keys): (sort key, id), public repos and the private ones the caller may list."""
+    seen = listing.visibility_class(p)
+    with db.read() as conn:
+        tagged: dict[int, set[str]] = {}
+        for r in conn.execute(repo_tags.select()).mappings():
+            tagged.setdefault(r["repo_id"], set()).add(r["tag"])
+        rows = [dict(r) for r in conn.execute(repos.select()).mappings()]
+    key = SORT_COLUMNS[sort]
+    keep = [r for r in rows if r["type"] == "model" and set(tags) <= tagged.get(r["id"], set())
+            and (not r["private"] or seen == listing.ADMIN or r["namespace"] in seen)]
+    keep.sort(key=lambda r: (r[key], r["id"]), reverse=descending)
+    return [f"{r['namespace']}/{r['name']}" for r in keep]
+
+
+def walk_as(db: Database, q: ListQuery, p: Principal | None) -> list[str]:
+    out, cursor = [], None
+    while True:
+        q.cursor = cursor
+        items, cursor = list_repos(db, p, q)
+        out += [i.repo.repo_id for i in items]
+        if cursor is None:
+            return out
+
+
+def assert_copies_current(db: Database) -> None:
+    """Every tag row carries its repo's current type, visibility and sort keys (the triggers' job)."""
+    cols = ("type", "private", *SORT_COLUMNS.values())
+    with db.read() as conn:
+        pairs = conn.execute(select(*(repo_tags.c[c] for c in cols), *(repos.c[c] for c in cols))
+                             .join(repos, repos.c.id == repo_tags.c.repo_id)).all()
+    assert pairs
+    assert [tuple(r[:len(cols)]) for r in pairs] == [tuple(r[len(cols):]) for r in pairs]
+
+
+PRINCIPALS = {
+    "anonymous": None,
+    "user0 + org user1": Principal(1, "user0", "", None, False, "t", "read", org_roles={"user1": "read"}),
+    "admin": Principal(2, "root", "", None, True, "t", "write"),
+}
+
+
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+@pytest.mark.parametrize("tags", [["tag-common"], ["tag-rare"], ["tag-odd", "tag-mid"], ["tag-none"]])
+def test_listing_by_tag_each_sort_as_before(db: Database, tags: list[str], who: str) -> None:
+    """A listing by tag reads the tag rows' copies of the sort keys: same items, same order, same pages as the
+    order of `repos`, for every sort and direction — and still after writes to the repos and their tags."""
+    p = PRINCIPALS[who]
+    with db.write() as conn:  # a mid-sized tag on a third of the odd ones; a second tag filter
+        conn.execute(insert(repo_tags), [{"repo_id": i, "tag": "tag-mid"} for i in range(2, 401, 6)])
+    assert_copies_current(db)
+
+    def check() -> None:
+        for sort in SORT_COLUMNS:
+            for descending in (True, False):
+                expected = visible_by_tag(db, tags, sort, descending, p)
+                q = ListQuery("model", tags=tags, sort=sort, descending=descending, limit=7)
+                assert walk_as(db, q, p) == expected, (sort, descending)
+
+    check()
+    with db.write() as conn:
+        # one statement over many rows (PostgreSQL: one set-based copy), single rows, visibility both ways
+        conn.execute(update(repos).where(repos.c.id % 3 == 0).values(downloads=repos.c.downloads + 50,
+                                                                     trending_score=repos.c.id * 0.5))
+        conn.execute(update(repos).where(repos.c.id == 8).values(likes=99, last_modified=10.0**7))
+        conn.execute(update(repos).where(repos.c.id.in_([2, 4, 9, 14])).values(private=True))
+        conn.execute(update(repos).where(repos.c.id == 50).values(private=False))
+        conn.execute(update(repos).where(repos.c.id == 7).values(type="dataset"))
+        conn.execute(delete(repos).where(repos.c.id == 5))
+        conn.execute(delete(repo_tags).where(repo_tags.c.repo_id == 3))  # re-derived: its tags rewritten
+        conn.execute(insert(repo_tags), [{"repo_id": 3, "tag": "tag-rare"}, {"repo_id": 3, "tag": "tag-odd"}])
+    assert_copies_current(db)
+    check()

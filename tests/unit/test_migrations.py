@@ -59,3 +59,39 @@ def test_sqlite_rebuild_keeps_rows_and_never_reuses_ids(tmp_path: Path) -> None:
                           "used_storage) VALUES ('model', 'alice', 'new', 0, '', 0, 0, 1, 'alice/new', 0, 0, 0, 0, 0)"))
         new_id = conn.execute(text("SELECT id FROM repos WHERE name = 'new'")).scalar()
     assert new_id == 3
+
+
+def test_0013_tag_rows_take_their_repos_sort_keys(tmp_path: Path) -> None:
+    """Tags written before 0013 get their repo's type, visibility and sort keys; later writes keep them."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from hubd.db.migrate import _config
+
+    url = new_database() if BACKEND == "postgres-s3" else f"sqlite:///{tmp_path / 'old.db'}"
+    db = Database(url)
+    with db.write() as conn:
+        command.upgrade(_config(conn), "0012")
+        for rid, private in ((1, False), (2, True)):
+            conn.execute(text(
+                "INSERT INTO repos (id, type, namespace, name, private, gated, created_at, last_modified, "
+                "next_discussion, search_id, downloads, downloads_all_time, likes, trending_score, used_storage) "
+                f"VALUES ({rid}, 'dataset', 'alice', 'd{rid}', :private, '', {rid}.5, {rid * 10}.0, 1, 'alice/d{rid}', "
+                f"{rid * 100}, 0, {rid * 3}, {rid}.25, 0)"), {"private": private})
+            conn.execute(text(f"INSERT INTO repo_tags (repo_id, tag) VALUES ({rid}, 'a'), ({rid}, 'b')"))
+    db.create_schema()
+    assert drift(db) == []
+    query = text("SELECT repo_id, tag, type, private, created_at, last_modified, downloads, likes, trending_score "
+                 "FROM repo_tags ORDER BY repo_id, tag")
+    with db.read() as conn:
+        assert [tuple(r) for r in conn.execute(query)] == [
+            (1, "a", "dataset", False, 1.5, 10.0, 100, 3, 1.25), (1, "b", "dataset", False, 1.5, 10.0, 100, 3, 1.25),
+            (2, "a", "dataset", True, 2.5, 20.0, 200, 6, 2.25), (2, "b", "dataset", True, 2.5, 20.0, 200, 6, 2.25)]
+    with db.write() as conn:
+        conn.execute(text("UPDATE repos SET likes = likes + 1, private = NOT private"))
+        conn.execute(text("INSERT INTO repo_tags (repo_id, tag) VALUES (1, 'c')"))
+    with db.read() as conn:
+        assert [tuple(r) for r in conn.execute(query)][:3] == [
+            (1, "a", "dataset", True, 1.5, 10.0, 100, 4, 1.25), (1, "b", "dataset", True, 1.5, 10.0, 100, 4, 1.25),
+            (1, "c", "dataset", True, 1.5, 10.0, 100, 4, 1.25)]
+    db.dispose()

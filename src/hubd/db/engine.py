@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 from hubd.db.generation import ACCESS, CATALOG, GenerationReader, create_triggers
 from hubd.db.search import create_search_index
+from hubd.db.tagsort import create_tagsort_triggers
 
 
 class Database:
@@ -45,6 +46,7 @@ class Database:
         self.has_trigram_index = create_search_index(self.engine, self.is_sqlite)
         for counter in (CATALOG, ACCESS):
             create_triggers(self.engine, self.is_sqlite, counter)
+        create_tagsort_triggers(self.engine, self.is_sqlite)
         self.analyze()
 
     def analyze(self) -> None:

@@ -237,14 +237,26 @@ parquet_exports = Table(
     Column("updated_at", Float, nullable=False),
 )
 
-# Tags derived from the default branch's content (README card for now), for listing filters.
+# Tags derived from the default branch's content (README card for now), for listing filters. Each row carries
+# its repo's type, visibility and sort keys (copies kept by triggers, db/tagsort.py), so that a listing by tag
+# in any order is one keyset scan of (tag, type, private, sort key, id) returning the page, however many repos
+# have the tag. The server defaults only stand until the insert trigger has copied the repo's values.
 repo_tags = Table(
     "repo_tags",
     metadata,
     Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
     Column("tag", String(255), primary_key=True),
+    Column("type", String(8), nullable=False, server_default=""),
+    Column("private", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Float, nullable=False, server_default="0"),
+    Column("last_modified", Float, nullable=False, server_default="0"),
+    Column("downloads", BigInteger, nullable=False, server_default="0"),
+    Column("likes", Integer, nullable=False, server_default="0"),
+    Column("trending_score", Float, nullable=False, server_default="0"),
 )
-Index("ix_repo_tags_tag", repo_tags.c.tag, repo_tags.c.repo_id)
+for _col in ("created_at", "last_modified", "downloads", "likes", "trending_score"):
+    Index(f"ix_repo_tags_{_col}", repo_tags.c.tag, repo_tags.c.type, repo_tags.c.private, repo_tags.c[_col],
+          repo_tags.c.repo_id)
 
 discussions = Table(
     "discussions",

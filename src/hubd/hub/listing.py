@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, exists, or_, select
+from sqlalchemy import Integer, Text, and_, cast, exists, or_, select
 
 from hubd.db.engine import Database
 from hubd.db.schema import repo_meta, repo_tags, repos
@@ -144,27 +144,73 @@ def _page_ids(conn: Any, db: Database, p: Principal | None, q: ListQuery) -> tup
     if not 1 <= q.limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
     key = SORTS[sort]
-    common = [repos.c.type == q.repo_type]
-    if q.author:
-        common.append(repos.c.namespace == q.author)
-    if q.cursor:
-        value, last_id = _decode_cursor(q.cursor)
-        if q.descending:
-            common.append(or_(key < value, and_(key == value, repos.c.id < last_id)))
-        else:
-            common.append(or_(key > value, and_(key == value, repos.c.id > last_id)))
-    parts = [[repos.c.private.is_(False)]]
+    cursor = _decode_cursor(q.cursor) if q.cursor else None
+    parts: list[tuple[bool, tuple[str, ...]]] = [(False, ())]  # (private, only these namespaces if any)
     seen = visibility_class(p)
     if seen == ADMIN:
-        parts.append([repos.c.private.is_(True)])
+        parts.append((True, ()))
     elif seen:
-        parts.append([repos.c.private.is_(True), repos.c.namespace.in_(seen)])
+        parts.append((True, seen))
+    # tags alone: the tag rows carry the sort keys, so the page is one keyset scan of a tag index
+    by_tag = bool(q.tags) and not q.search and not q.author
     order = _order(key, q)
     found: list[tuple[float, int]] = []
-    for visibility in parts:
-        found += [(float(k), int(i)) for k, i in _matching(conn, db, [*common, *visibility], key, order, q)]
+    for private, namespaces in parts:
+        if by_tag:
+            rows = _tagged(conn, q, key, private, namespaces, cursor)
+        else:
+            base = _keyset(repos.c.type, repos.c.private, key, repos.c.id, q, private, cursor)
+            if q.author:
+                base.append(repos.c.namespace == q.author)
+            if namespaces:
+                base.append(repos.c.namespace.in_(namespaces))
+            rows = _matching(conn, db, base, key, order, q)
+        found += [(float(k), int(i)) for k, i in rows]
     found.sort(reverse=q.descending)
     return key, [i for _k, i in found[:q.limit + 1]]
+
+
+def _keyset(type_col, private_col, key, id_col, q: ListQuery, private: bool,
+            cursor: tuple[float, int] | None) -> list:
+    """Type, visibility and the position after the cursor, on `repos` or on `repo_tags` (same columns)."""
+    out = [type_col == q.repo_type, private_col.is_(private)]
+    if cursor is not None:
+        value, last_id = cursor
+        if q.descending:
+            out.append(or_(key < value, and_(key == value, id_col < last_id)))
+        else:
+            out.append(or_(key > value, and_(key == value, id_col > last_id)))
+        out.append(_bound(key, value, q.descending))
+    return out
+
+
+def _bound(key, value: float, descending: bool):
+    """key <= value (descending) or >= (ascending), implied by the cursor condition but, unlike its OR, a range
+    an index scan starts from. In the column's own type: PostgreSQL compares a bigint to a float parameter by
+    casting the column, which no index can serve."""
+    if isinstance(key.type, Integer):
+        edge = math.floor(value) if descending else math.ceil(value)
+        value = max(-_INT64 + 1, min(_INT64 - 1, edge))
+    return key <= value if descending else key >= value
+
+
+def _tagged(conn, q: ListQuery, key, private: bool, namespaces: tuple[str, ...],
+            cursor: tuple[float, int] | None) -> list:
+    """(sort value, id) of the first limit+1 repos with all of q.tags: the first tag's rows in sort order (an
+    index of (tag, type, private, key, id)), the other tags and a namespace list as filters."""
+    rt = repo_tags
+    k = rt.c[key.name]
+    where = [rt.c.tag == q.tags[0],
+             *_keyset(rt.c.type, rt.c.private, k, rt.c.repo_id, q, private, cursor)]
+    for tag in q.tags[1:]:
+        other = repo_tags.alias()
+        where.append(rt.c.repo_id.in_(select(other.c.repo_id).where(other.c.tag == tag)))
+    stmt = select(k, rt.c.repo_id)
+    if namespaces:
+        stmt = stmt.join(repos, repos.c.id == rt.c.repo_id)
+        where.append(repos.c.namespace.in_(namespaces))
+    order = [k.desc(), rt.c.repo_id.desc()] if q.descending else [k.asc(), rt.c.repo_id.asc()]
+    return conn.execute(stmt.where(*where).order_by(*order).limit(q.limit + 1)).all()
 
 
 def _matching(conn, db: Database, base: list, key, order: list, q: ListQuery) -> list:
