@@ -12,7 +12,7 @@ measures req/s of the mix, of one 30-item page and of one 1000-item page, each a
 (`bare_app` below) answering the same bytes with no work at all, and prints the ratios.
 --sqlite-file / --pg-database: use a database seeded beforehand (seed_repos.py) instead of seeding.
 --explain: for every kind that misses the goal (server p50 <= 5 ms, p99 <= 50 ms), run the slowest request's
-query in-process through hubd's list_repos, and print each SQL statement it ran, its time, and its plan.
+query in-process through hubd's list_rows, and print each SQL statement it ran, its time, and its plan.
 """
 
 from __future__ import annotations
@@ -245,8 +245,9 @@ def wait_recount(url: str, timeout: float = 1800) -> float:
 
 
 def explain(url: str, kind: str, query: str) -> None:
-    """The statements hubd's list_repos runs for one request, each timed and with its plan."""
-    from hubd.hub.listing import ListQuery, list_repos
+    """The statements hubd runs for one request (list_rows: the pages of the mix ask for no card data, config
+    or expand, which are list_repos'), each timed and with its plan."""
+    from hubd.hub.listing import ListQuery, list_rows
 
     db = Database(url)
     db.create_schema()  # sets has_trigram_index as in the server
@@ -258,7 +259,7 @@ def explain(url: str, kind: str, query: str) -> None:
     seen: list[tuple[str, Any]] = []
     event.listen(db.engine, "before_cursor_execute", lambda _c, _cur, stmt, params, _ctx, _many:
                  seen.append((stmt, params)) if not stmt.startswith(("BEGIN", "EXPLAIN")) else None)
-    list_repos(db, None, q)
+    list_rows(db, None, q)
     print(f"\n--- {kind}: GET /api/models?{query}")
     with db.read() as conn:
         for stmt, params in list(seen):

@@ -160,3 +160,31 @@ def test_listing_by_tag_each_sort_as_before(db: Database, tags: list[str], who: 
         conn.execute(insert(repo_tags), [{"repo_id": 3, "tag": "tag-rare"}, {"repo_id": 3, "tag": "tag-odd"}])
     assert_copies_current(db)
     check()
+
+
+@pytest.mark.parametrize("author", [None, "user3"])
+@pytest.mark.parametrize("sort", list(SORT_COLUMNS))
+@pytest.mark.parametrize("descending", [True, False])
+def test_rows_of_plain_listing_as_before(db: Database, sort: str, descending: bool, author: str | None) -> None:
+    """list_rows answers an anonymous listing with no filter in one statement off the sort index: the same
+    repos, order and pages as list_repos (ids, then rows), with the sort key last and the cursor of the next."""
+    with db.write() as conn:  # ties on the sort key, so the id decides within them
+        conn.execute(update(repos).where(repos.c.id % 4 == 0).values(likes=2, downloads=7, trending_score=1.5))
+    expected, cursor = [], None
+    while True:
+        q = ListQuery("model", author=author, sort=sort, descending=descending, limit=9, cursor=cursor)
+        items, cursor = list_repos(db, None, q)
+        expected += [(i.repo.id, i.repo.repo_id) for i in items]
+        if cursor is None:
+            break
+    got, cursor = [], None
+    while True:
+        q = ListQuery("model", author=author, sort=sort, descending=descending, limit=9, cursor=cursor)
+        rows, cursor = listing.list_rows(db, None, q)
+        at = [c.name for c in listing.ROW_COLUMNS].index(SORT_COLUMNS[sort])
+        assert all(r[-1] == r[at] for r in rows)
+        got += [(r.id, f"{r.namespace}/{r.name}") for r in rows]
+        if cursor is None:
+            break
+    assert got == expected
+    assert len(expected) == len({i for i, _ in expected}) > 9

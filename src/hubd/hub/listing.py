@@ -122,12 +122,24 @@ def list_rows(db: Database, p: Principal | None, q: ListQuery) -> tuple[list, st
     repos the derive job has not reached), then the sort key. For the default listing, where decoding every
     row into a Repo and its tags would cost more than the query."""
     with db.read() as conn:
-        key, ids = _page_ids(conn, db, p, q)
-        if not ids:
-            return [], None
-        rows = list(conn.execute(select(*ROW_COLUMNS, repo_meta.c.listing, cast(repo_meta.c.tags, Text), key)
-                                 .outerjoin(repo_meta, repo_meta.c.repo_id == repos.c.id)
-                                 .where(repos.c.id.in_(ids)).order_by(*_order(key, q))).all())
+        page = select(*ROW_COLUMNS, repo_meta.c.listing, cast(repo_meta.c.tags, Text)).outerjoin(
+            repo_meta, repo_meta.c.repo_id == repos.c.id)
+        if not q.search and not q.tags and not visibility_class(p):
+            # public repos only, no filter: the rows in sort order straight off the sort index, in one statement
+            # (a 1000-item page: one heap visit per row instead of an id query and 1000 primary-key probes)
+            key = _sort_key(q)
+            base = _keyset(repos.c.type, repos.c.private, key, repos.c.id, q, False,
+                           _decode_cursor(q.cursor) if q.cursor else None)
+            if q.author:
+                base.append(repos.c.namespace == q.author)
+            rows = list(conn.execute(page.add_columns(key).where(*base).order_by(*_order(key, q))
+                                     .limit(q.limit + 1)).all())
+        else:
+            key, ids = _page_ids(conn, db, p, q)
+            if not ids:
+                return [], None
+            rows = list(conn.execute(page.add_columns(key).where(repos.c.id.in_(ids))
+                                     .order_by(*_order(key, q))).all())
     next_cursor = encode_cursor(rows[q.limit - 1][-1], rows[q.limit - 1][0]) if len(rows) > q.limit else None
     return rows[:q.limit], next_cursor
 
@@ -138,12 +150,7 @@ def _order(key, q: ListQuery) -> list:
 
 def _page_ids(conn: Any, db: Database, p: Principal | None, q: ListQuery) -> tuple[Any, list[int]]:
     """The sort column and the ids of the page's repos plus one (which tells whether a next page exists)."""
-    sort = ALIASES.get(q.sort, q.sort)
-    if sort not in SORTS:
-        raise BadRequest(f"Invalid sort {q.sort!r}: one of {', '.join(SORTS)}")
-    if not 1 <= q.limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
-    key = SORTS[sort]
+    key = _sort_key(q)
     cursor = _decode_cursor(q.cursor) if q.cursor else None
     parts: list[tuple[bool, tuple[str, ...]]] = [(False, ())]  # (private, only these namespaces if any)
     seen = visibility_class(p)
@@ -168,6 +175,16 @@ def _page_ids(conn: Any, db: Database, p: Principal | None, q: ListQuery) -> tup
         found += [(float(k), int(i)) for k, i in rows]
     found.sort(reverse=q.descending)
     return key, [i for _k, i in found[:q.limit + 1]]
+
+
+def _sort_key(q: ListQuery):
+    """The sort column (400 on an unknown sort or a limit out of range)."""
+    sort = ALIASES.get(q.sort, q.sort)
+    if sort not in SORTS:
+        raise BadRequest(f"Invalid sort {q.sort!r}: one of {', '.join(SORTS)}")
+    if not 1 <= q.limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+    return SORTS[sort]
 
 
 def _keyset(type_col, private_col, key, id_col, q: ListQuery, private: bool,
