@@ -94,4 +94,12 @@ def test_0013_tag_rows_take_their_repos_sort_keys(tmp_path: Path) -> None:
         assert [tuple(r) for r in conn.execute(query)][:3] == [
             (1, "a", "dataset", True, 1.5, 10.0, 100, 4, 1.25), (1, "b", "dataset", True, 1.5, 10.0, 100, 4, 1.25),
             (1, "c", "dataset", True, 1.5, 10.0, 100, 4, 1.25)]
+    with db.write() as conn:  # down and up again: the triggers go with the columns, then come back
+        command.downgrade(_config(conn), "0012")
+        conn.execute(text("UPDATE repos SET likes = 0"))
+        conn.execute(text("INSERT INTO repo_tags (repo_id, tag) VALUES (2, 'd')"))
+    db.create_schema()
+    assert drift(db) == []
+    with db.read() as conn:
+        assert conn.execute(text("SELECT DISTINCT likes FROM repo_tags")).scalars().all() == [0]
     db.dispose()

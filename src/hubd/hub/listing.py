@@ -95,9 +95,10 @@ def list_repos(db: Database, p: Principal | None, q: ListQuery,
     """One page, and the cursor of the next one (None on the last page).
 
     Public repos and the caller's private ones are looked up apart (each on an index that has the
-    visibility in its key) and merged. Selective filters (search, tags) run in two steps: first among
-    the next SCAN_BUDGET repos in sort order, which a common term or tag fills at the cost of one short
-    index scan; when that does not fill the page, from the trigram or tag index, whose matches are few."""
+    visibility in its key) and merged. Tags alone are read off the tag rows' own sort indexes (_tagged).
+    Other selective filters (search, or tags with search or author) run in two steps: first among the next
+    SCAN_BUDGET repos in sort order, which a common term or tag fills at the cost of one short index scan;
+    when that does not fill the page, from the trigram or tag index, whose matches are few."""
     with db.read() as conn:
         key, ids = _page_ids(conn, db, p, q)
         rows = conn.execute(_page(ids, _order(key, q), with_meta)).all() if ids else []

@@ -72,8 +72,8 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS hubd_tagsort_fill ON repo_tags")
         op.execute("DROP FUNCTION IF EXISTS hubd_tagsort_copy(), hubd_tagsort_fill()")
     else:
-        op.execute("DROP TRIGGER IF EXISTS tagsort_copy")
-        op.execute("DROP TRIGGER IF EXISTS tagsort_fill")
+        for name in ('tagsort_fill', 'tagsort_copy', *(f'tagsort_copy_{c}' for c in COPIED)):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
     with op.batch_alter_table('repo_tags', schema=None) as batch_op:
         for key in SORT_KEYS:
             batch_op.drop_index(f'ix_repo_tags_{key}')
