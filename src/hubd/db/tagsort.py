@@ -4,13 +4,12 @@ so that a listing by tag in any order reads its page off one index (hub/listing.
 
 - a tag row that is inserted takes its repo's current values (PostgreSQL: BEFORE INSERT sets them; SQLite,
   which cannot change NEW, updates the new row right after);
-- a change to a repo's copied columns is copied to its tag rows (PostgreSQL: one set-based UPDATE per
-  statement from its transition tables, so a recount of 400k repos is one join, not 400k statements; SQLite:
-  per row and per changed column, in-process).
+- a change to a repo's copied columns is copied to its tag rows, per repo row (SQLite: and per changed
+  column).
 
 What it costs: every tag row of a repo whose downloads or trending score change is rewritten too (~7 per repo)
-with its index entries: PostgreSQL (whose non-HOT update writes every index of the row) 0.31 -> 1.6 ms per
-single-repo download count, a recount of 450k repos 57 s -> 4 min 43 s at 1M; SQLite 27 -> 135 us and
+with its index entries: PostgreSQL (whose non-HOT update writes every index of the row) 0.31 -> ~1.0 ms per
+single-repo download count, an UPDATE of 450k repos' downloads 57 s -> 4 min at 1M; SQLite 27 -> 135 us and
 0.55 -> 4.7 s for 90k repos at 200k.
 
 Under PostgreSQL's READ COMMITTED a tag insert and a concurrent repo update cannot miss each other as long as
@@ -25,7 +24,7 @@ from sqlalchemy import Engine
 
 COPIED = ("type", "private", "created_at", "last_modified", "downloads", "likes", "trending_score")
 _LOCK_ID = 7243314  # replicas creating the PostgreSQL triggers together
-_PG_TRIGGERS = ("hubd_tagsort_fill", "hubd_tagsort_copy")
+_PG_TRIGGERS = ("hubd_tagsort_fill", "hubd_tagsort_repos")
 
 
 def _sqlite_triggers() -> list[str]:
@@ -51,8 +50,7 @@ def _sqlite_triggers() -> list[str]:
 
 def _pg_functions() -> list[str]:
     fill = "; ".join(f"NEW.{c} := r.{c}" for c in COPIED)
-    assign = ", ".join(f"{c} = n.{c}" for c in COPIED)
-    changed = f"({', '.join('n.' + c for c in COPIED)}) IS DISTINCT FROM ({', '.join('o.' + c for c in COPIED)})"
+    assign = ", ".join(f"{c} = NEW.{c}" for c in COPIED)
     return [
         f"""CREATE OR REPLACE FUNCTION hubd_tagsort_fill() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE r record;
@@ -63,8 +61,7 @@ def _pg_functions() -> list[str]:
     END $$""",
         f"""CREATE OR REPLACE FUNCTION hubd_tagsort_copy() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      UPDATE repo_tags t SET {assign} FROM new_rows n JOIN old_rows o ON o.id = n.id
-      WHERE t.repo_id = n.id AND {changed};
+      UPDATE repo_tags SET {assign} WHERE repo_id = NEW.id;
       RETURN NULL;
     END $$""",
     ]
@@ -82,17 +79,22 @@ def create_tagsort_triggers(engine: Engine, is_sqlite: bool) -> None:
             return {name for (name,) in conn.exec_driver_sql(
                 "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'hubd_tagsort_%%'").all()}
 
-        if present() >= set(_PG_TRIGGERS):
+        if present() == set(_PG_TRIGGERS):
             return
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_ID})")
+        # a statement trigger before, which PL/pgSQL planned once per connection for the row count of the first
+        # statement it saw: after a recount, a one-repo update scanned the whole table
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS hubd_tagsort_copy ON repos")
         have = present()
         for stmt in _pg_functions():
             conn.exec_driver_sql(stmt)
         if "hubd_tagsort_fill" not in have:
             conn.exec_driver_sql("CREATE TRIGGER hubd_tagsort_fill BEFORE INSERT ON repo_tags "
                                  "FOR EACH ROW EXECUTE FUNCTION hubd_tagsort_fill()")
-        if "hubd_tagsort_copy" not in have:
-            # a statement trigger with transition tables (which PostgreSQL allows only without a column list)
-            conn.exec_driver_sql("CREATE TRIGGER hubd_tagsort_copy AFTER UPDATE ON repos "
-                                 "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
-                                 "FOR EACH STATEMENT EXECUTE FUNCTION hubd_tagsort_copy()")
+        if "hubd_tagsort_repos" not in have:
+            # per row, WHEN a copied column changed: its UPDATE is planned for one repo_id (the primary key's
+            # prefix), whichever statement fires it first on a connection
+            changed = (f"({', '.join('OLD.' + c for c in COPIED)}) IS DISTINCT FROM "
+                       f"({', '.join('NEW.' + c for c in COPIED)})")
+            conn.exec_driver_sql(f"CREATE TRIGGER hubd_tagsort_repos AFTER UPDATE OF {', '.join(COPIED)} ON repos "
+                                 f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION hubd_tagsort_copy()")

@@ -68,6 +68,7 @@ def _create_indexes() -> None:
 def downgrade() -> None:
     # the triggers that keep the copies (created at start, db/tagsort.py)
     if op.get_bind().dialect.name == 'postgresql':
+        op.execute("DROP TRIGGER IF EXISTS hubd_tagsort_repos ON repos")
         op.execute("DROP TRIGGER IF EXISTS hubd_tagsort_copy ON repos")
         op.execute("DROP TRIGGER IF EXISTS hubd_tagsort_fill ON repo_tags")
         op.execute("DROP FUNCTION IF EXISTS hubd_tagsort_copy(), hubd_tagsort_fill()")
