@@ -3,6 +3,7 @@ LZ4 and byte-grouped chunks for plain HTTP and for their sha256, and decoded chu
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 from pathlib import Path
@@ -104,8 +105,13 @@ def test_files_rebuilt_from_every_kind_of_chunk(tmp_path: Path, cache_mib: int) 
                 blocks = list(store.iter_bytes(f, start, end, block))
                 assert b"".join(blocks) == content[start:end]
                 assert all(len(b) == block for b in blocks[:-1]) and 0 < len(blocks[-1]) <= block
-                buf = bytearray(block)  # a response's reused buffer (api/streams.BlockResponse)
-                filled = [bytes(buf[:n]) for n in store.fill(f, start, end, buf)]
+                bufs = [bytearray(block), bytearray(block)]  # a response's two buffers (api/streams.BlockResponse)
+                blocks, filled = store.fill(f, start, end), []
+                assert next(blocks) == 0
+                with contextlib.suppress(StopIteration):
+                    while True:
+                        buf = bufs[len(filled) % 2]
+                        filled.append(bytes(buf[:blocks.send(buf)]))
                 assert b"".join(filled) == content[start:end]
                 assert all(len(b) == block for b in filled[:-1]) and 0 < len(filled[-1]) <= block
     assert (store.chunk_cache.used > 0) == (cache_mib > 0)

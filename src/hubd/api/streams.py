@@ -3,6 +3,7 @@ thread a batch at a time and sent from the event loop, and a bound on how many s
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
@@ -16,7 +17,7 @@ from hubd.hub.errors import BadRequest, RangeNotSatisfiable
 # granian's copy of it then reuse the same warm heap memory, where 2 MiB blocks were fresh mappings that
 # cost 512 page faults each (0.45 s of system time per GiB, most of the rebuild's CPU).
 SEND_BLOCK = 240 * 1024
-# Blocks of a BlockResponse: one such buffer per response, reused for every block.
+# Blocks of a BlockResponse: two such buffers per response, taking turns for every block.
 FILE_BLOCK = 1 << 20
 # Blocks made per trip to the worker thread: one thread hop per ~2 MiB, whatever the block size.
 BATCH_BYTES = 2 * 1024 * 1024
@@ -69,19 +70,28 @@ def ranged_response(read: Callable[[int, int], Iterator[bytes]], size: int, rang
                              headers=headers, media_type="application/octet-stream")
 
 
-Fill = Callable[[int, int, bytearray], Generator[int, None, None]]
+Fill = Callable[[int, int], Generator[int, bytearray, None]]
+
+
+def _step(blocks: Generator[int, bytearray, None], buf: bytearray) -> int:
+    """One block of a Fill into `buf` (in a worker thread); 0 when it has nothing more."""
+    try:
+        return blocks.send(buf)
+    except StopIteration:
+        return 0
 
 
 class BlockResponse(Response):
-    """Bytes [start, end) of something `size` long (200, or 206 for one Range), made block by block into one
-    reused FILE_BLOCK buffer by `fill(start, end, buf)`: a blocking generator, run in a worker thread, that
-    yields how many bytes of `buf` it filled (all of them but at the end).
+    """Bytes [start, end) of something `size` long (200, or 206 for one Range), made block by block by
+    `fill(start, end)`: a blocking generator that first yields 0, then for each buffer sent to it fills it
+    and yields how many bytes it holds (all of them but at the end). Two FILE_BLOCK buffers take turns: the
+    next block is filled in a worker thread while the one before is being sent.
 
-    Why one buffer rather than fresh `bytes` per block: with glibc's mmap threshold fixed at 256 KiB
+    Why reused buffers rather than fresh `bytes` per block: with glibc's mmap threshold fixed at 256 KiB
     (xet/memory.py) each fresh 4 MiB block is a new mapping faulted in page by page (0.16x nginx), and blocks
     under the threshold cost a server send each, whose per-message cost in granian then dominates. Granian
     copies a body into its own buffer while `send` is called (asgi/io.rs `adapt_body` takes a `Cow<[u8]>`,
-    which a bytearray also gives), so the buffer may be refilled once `send` returned. A server that may keep
+    which a bytearray also gives), so a buffer may be refilled once `send` returned. A server that may keep
     the object it is given gets a `bytes` copy of each block, as the ASGI spec asks."""
 
     def __init__(self, fill: Fill, size: int, range_header: str | None, headers: dict[str, str]) -> None:
@@ -95,42 +105,54 @@ class BlockResponse(Response):
         self.fill = fill
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope.get("method") == "HEAD":  # the headers say it all: nothing is read
-            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        total = self.end - self.start
+        if scope.get("method") == "HEAD" or not total:  # nothing to read: HEAD's headers say it all
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         copies = "http.response.pathsend" not in scope.get("extensions", {})  # not granian: see the class doc
-        buf = bytearray(min(FILE_BLOCK, self.end - self.start))
-        blocks = self.fill(self.start, self.end, buf)
+        size = min(FILE_BLOCK, total)
+        current, spare = bytearray(size), bytearray(size) if total > size else bytearray(0)
+        blocks = self.fill(self.start, self.end)
+        next(blocks)  # to its first yield: nothing is read before the first buffer arrives
+        ahead: asyncio.Future[int] | None = None
         try:
-            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-            left = self.end - self.start
-            while left > 0:
-                n = await anyio.to_thread.run_sync(next, blocks, 0)
+            left = total
+            n = await anyio.to_thread.run_sync(_step, blocks, current)
+            while True:
                 if not n:  # shorter than its recorded size: end the response short, the client sees it
-                    raise OSError(f"{left} bytes missing at the end of a {self.end - self.start}-byte body")
+                    raise OSError(f"{left} bytes missing at the end of a {total}-byte body")
                 left -= n
-                body = buf if n == len(buf) and not copies else bytes(memoryview(buf)[:n])
+                if left > 0:  # the next block is read while this one is sent
+                    ahead = asyncio.ensure_future(anyio.to_thread.run_sync(_step, blocks, spare))
+                body = current if n == len(current) and not copies else bytes(memoryview(current)[:n])
                 await send({"type": "http.response.body", "body": body, "more_body": left > 0})
-            if self.start == self.end:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                if ahead is None:
+                    return
+                n, ahead = await ahead, None
+                current, spare = spare, current
         finally:
-            blocks.close()  # a client gone mid-file: the reads stop and the generator's cleanup runs now
+            if ahead is not None and not ahead.done():
+                # a client gone (or a cancellation) while the thread still fills a buffer: the generator is
+                # closed once that read is over, never while it runs
+                ahead.add_done_callback(lambda _: blocks.close())
+            else:
+                blocks.close()  # the reads stop and the generator's cleanup (closing its file) runs now
 
 
 def file_fill(path: str) -> Fill:
-    """`fill` of a local file: positioned reads straight into the buffer."""
+    """`fill` of a local file: positioned reads straight into the buffers."""
 
-    def fill(start: int, end: int, buf: bytearray) -> Generator[int, None, None]:
+    def fill(start: int, end: int) -> Generator[int, bytearray, None]:
+        buf = yield 0
         fd = os.open(path, os.O_RDONLY)
         try:
-            view = memoryview(buf)
             while start < end:
-                got = os.preadv(fd, [view[:min(len(buf), end - start)]], start)
+                got = os.preadv(fd, [memoryview(buf)[:min(len(buf), end - start)]], start)
                 if not got:
                     return
                 start += got
-                yield got
+                buf = yield got
         finally:
             os.close(fd)
 

@@ -11,4 +11,4 @@ from hubd.xet.store import XetFile, XetStore
 
 def xet_file_response(store: XetStore, f: XetFile, range_header: str | None, headers: dict[str, str]) -> Response:
     """200 or 206 (one Range) with the file's bytes, rebuilt from its xorbs."""
-    return BlockResponse(lambda start, end, buf: store.fill(f, start, end, buf), f.size, range_header, headers)
+    return BlockResponse(lambda start, end: store.fill(f, start, end), f.size, range_header, headers)

@@ -351,17 +351,20 @@ class XetStore:
         if parts:
             yield b"".join(parts)
 
-    def fill(self, f: XetFile, start: int, end: int, buf: bytearray) -> Generator[int, None, None]:
-        """Bytes [start, end) of a file copied into `buf` (a response's reused block, api/streams.py): yields
-        how many bytes it holds each time it is full, and at the end. The one copy made in Python."""
+    def fill(self, f: XetFile, start: int, end: int) -> Generator[int, bytearray, None]:
+        """Bytes [start, end) of a file copied into the buffers sent to it (a response's two reused blocks,
+        api/streams.BlockResponse): first yields 0, then for each buffer received yields how many bytes it
+        holds once it is full, or at the end. The one copy made in Python."""
+        buf = yield 0
+        scratch = bytearray(READ_BLOCK)  # the storage reads' own reused buffer (see _stored)
         try:
             n, room = 0, len(buf)
-            for raw in self._iter_views(f, start, end):
+            for raw in self._iter_views(f, start, end, scratch):
                 while n + len(raw) >= room:
                     take = room - n
                     buf[n:room] = memoryview(raw)[:take]
-                    yield room
-                    n, raw = 0, memoryview(raw)[take:]
+                    buf = yield room
+                    n, raw, room = 0, memoryview(raw)[take:], len(buf)
                 if raw:
                     buf[n:n + len(raw)] = raw
                     n += len(raw)
@@ -371,11 +374,13 @@ class XetStore:
             if end - start >= TRIM_AFTER_BYTES:
                 release_memory()
 
-    def _iter_views(self, f: XetFile, start: int, end: int) -> Iterator[bytes | memoryview]:
-        """Bytes [start, end) of a file as views into the storage reads and the decoded chunks, in order."""
+    def _iter_views(self, f: XetFile, start: int, end: int,
+                    scratch: bytearray | None = None) -> Iterator[bytes | memoryview]:
+        """Bytes [start, end) of a file as views into the storage reads and the decoded chunks, in order (with
+        `scratch`, each view is valid only until the next one is asked for: see _stored)."""
         for p in self.iter_pieces(f, start, end):
             skip, left = p.skip, p.size
-            for raw in self._iter_chunks(p.xorb, p.start, p.end, keep=True):
+            for raw in self._iter_chunks(p.xorb, p.start, p.end, keep=True, scratch=scratch):
                 if skip >= len(raw):
                     skip -= len(raw)
                     continue
@@ -397,7 +402,8 @@ class XetStore:
                 digest.update(raw)
         return digest.hexdigest()
 
-    def _iter_chunks(self, xorb: str, start: int, end: int, keep: bool) -> Iterator[bytes | memoryview]:
+    def _iter_chunks(self, xorb: str, start: int, end: int, keep: bool,
+                     scratch: bytearray | None = None) -> Iterator[bytes | memoryview]:
         """Decompressed chunks [start, end) of a xorb. Compressed chunks already decoded are taken from the
         chunk cache (xorbs never change); runs of the others are read from storage in READ_BLOCK blocks, and
         with `keep` the compressed ones decoded there are cached."""
@@ -415,13 +421,14 @@ class XetStore:
                     run = k
                 continue
             if run is not None:
-                yield from self._read_run(xorb, run, k, keep)
+                yield from self._read_run(xorb, run, k, keep, scratch)
                 run = None
             yield hit
         if run is not None:
-            yield from self._read_run(xorb, run, end, keep)
+            yield from self._read_run(xorb, run, end, keep, scratch)
 
-    def _stored(self, xorb: str, first: int, last: int) -> Iterator[bytes | memoryview]:
+    def _stored(self, xorb: str, first: int, last: int,
+                scratch: bytearray | None = None) -> Iterator[bytes | memoryview]:
         """Bytes [first, last) of a stored xorb in blocks of about READ_BLOCK. A xorb on local disk is mapped
         a window at a time (its pages populated in one call): the chunks are then views of the page cache,
         with no read copy and no fresh buffer to fault in per block. A mapped window counts in the worker's
@@ -439,6 +446,17 @@ class XetStore:
             fd = fh.fileno()
             if os.fstat(fd).st_size < last:  # a mapping read past the end of its file is a SIGBUS
                 raise XorbFormatError("stored xorb is shorter than its index")
+            if scratch is not None:
+                # read into the caller's one buffer, overwritten by the next block: no mapping to set up and
+                # tear down per block (each munmap in a many-threaded worker is a TLB shootdown)
+                view, pos = memoryview(scratch), first
+                while pos < last:
+                    got = os.preadv(fd, [view[:min(len(scratch), last - pos)]], pos)
+                    if not got:
+                        raise XorbFormatError("stored xorb is shorter than its index")
+                    yield view[:got]
+                    pos += got
+                return
             pos = first
             while pos < last:
                 base = pos - pos % mmap.ALLOCATIONGRANULARITY
@@ -448,11 +466,12 @@ class XetStore:
                 yield memoryview(window)[pos - base:]  # unmapped when the last view of it is dropped
                 pos = base + length
 
-    def _read_run(self, xorb: str, start: int, end: int, keep: bool) -> Iterator[bytes | memoryview]:
+    def _read_run(self, xorb: str, start: int, end: int, keep: bool,
+                  scratch: bytearray | None = None) -> Iterator[bytes | memoryview]:
         first, last = self.byte_range(xorb, start, end)
         k = start
         try:
-            for scheme, ulen, body in walk_records(self._stored(xorb, first, last)):
+            for scheme, ulen, body in walk_records(self._stored(xorb, first, last, scratch)):
                 if k == end:
                     break
                 if scheme == 0:
