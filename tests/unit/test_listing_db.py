@@ -57,11 +57,12 @@ def brute_force(db: Database, q: ListQuery) -> list[str]:
     return [f"{r['namespace']}/{r['name']}" for r in keep]
 
 
-def walk(db: Database, q: ListQuery) -> list[str]:
+def walk(db: Database, q: ListQuery, p: Principal | None = None) -> list[str]:
+    """Every page of a listing for this caller, following its cursors."""
     out, cursor = [], None
     while True:
         q.cursor = cursor
-        items, cursor = list_repos(db, None, q)
+        items, cursor = list_repos(db, p, q)
         out += [i.repo.repo_id for i in items]
         if cursor is None:
             return out
@@ -102,16 +103,6 @@ def visible_by_tag(db: Database, tags: list[str], sort: str, descending: bool, p
     return [f"{r['namespace']}/{r['name']}" for r in keep]
 
 
-def walk_as(db: Database, q: ListQuery, p: Principal | None) -> list[str]:
-    out, cursor = [], None
-    while True:
-        q.cursor = cursor
-        items, cursor = list_repos(db, p, q)
-        out += [i.repo.repo_id for i in items]
-        if cursor is None:
-            return out
-
-
 def assert_copies_current(db: Database) -> None:
     """Every tag row carries its repo's current type, visibility and sort keys (the triggers' job)."""
     cols = ("type", "private", *SORT_COLUMNS.values())
@@ -144,7 +135,7 @@ def test_listing_by_tag_each_sort_as_before(db: Database, tags: list[str], who: 
             for descending in (True, False):
                 expected = visible_by_tag(db, tags, sort, descending, p)
                 q = ListQuery("model", tags=tags, sort=sort, descending=descending, limit=7)
-                assert walk_as(db, q, p) == expected, (sort, descending)
+                assert walk(db, q, p) == expected, (sort, descending)
 
     check()
     with db.write() as conn:
