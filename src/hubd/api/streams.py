@@ -94,7 +94,8 @@ class BlockResponse(Response):
     which a bytearray also gives), so a buffer may be refilled once `send` returned. A server that may keep
     the object it is given gets a `bytes` copy of each block, as the ASGI spec asks."""
 
-    def __init__(self, fill: Fill, size: int, range_header: str | None, headers: dict[str, str]) -> None:
+    def __init__(self, fill: Fill, size: int, range_header: str | None, headers: dict[str, str],
+                 block: int = FILE_BLOCK) -> None:
         span = parse_range(range_header, size)
         self.start, self.end = span or (0, size)
         if span:
@@ -102,7 +103,7 @@ class BlockResponse(Response):
         headers["Content-Length"] = str(self.end - self.start)
         headers.setdefault("Accept-Ranges", "bytes")
         super().__init__(status_code=206 if span else 200, headers=headers, media_type="application/octet-stream")
-        self.fill = fill
+        self.fill, self.block = fill, block
 
     async def __call__(self, scope, receive, send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
@@ -111,7 +112,7 @@ class BlockResponse(Response):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         copies = "http.response.pathsend" not in scope.get("extensions", {})  # not granian: see the class doc
-        size = min(FILE_BLOCK, total)
+        size = min(self.block, total)
         current, spare = bytearray(size), bytearray(size) if total > size else bytearray(0)
         blocks = self.fill(self.start, self.end)
         next(blocks)  # to its first yield: nothing is read before the first buffer arrives
