@@ -1,4 +1,4 @@
-"""Accessibility: axe-core (npm, tests/web/node_modules) injected into the main pages finds no serious or
+"""Accessibility: axe-core (npm, node/node_modules) injected into the main pages finds no serious or
 critical violation; screenshots of each page are written to tests/web/screenshots/ (git-ignored)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from huggingface_hub import HfApi
 
 from tests.web.conftest import PASSWORD, SCREENSHOTS
 
-AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[2] / "node" / "node_modules" / "axe-core" / "axe.min.js"
 RUN_AXE = """async () => {
   const r = await axe.run(document, {resultTypes: ['violations']});
   return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
@@ -51,7 +51,7 @@ def a11y_gated(web, alice: HfApi) -> str:  # type: ignore[no-untyped-def]
 def test_main_pages_have_no_serious_axe_violations(browser, web, a11y_repo: str,  # type: ignore[no-untyped-def]
                                                    a11y_gated: str) -> None:
     if not AXE.exists():
-        pytest.skip("run `npm ci` in tests/web for axe-core")
+        pytest.skip("run `npm ci` in node/ for axe-core")
     # CSP bypass only for the injected axe script: hubd's pages allow no inline script
     context = browser.new_context(base_url=web.url, bypass_csp=True)
     page = context.new_page()

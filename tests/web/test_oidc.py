@@ -14,17 +14,17 @@ import pytest
 from tests.conftest import free_port, make_hubd
 from tests.web.conftest import Tab
 
-HERE = Path(__file__).parent
+NODE = Path(__file__).resolve().parents[2] / "node"  # the npm project: node_modules and the provider script
 
 
 @pytest.fixture(scope="module")
 def sso() -> Iterator:  # type: ignore[type-arg]
-    if not (HERE / "node_modules" / "oidc-provider").exists() or shutil.which("node") is None:
-        pytest.skip("run `npm ci` in tests/web for the OpenID Connect provider")
+    if not (NODE / "node_modules" / "oidc-provider").exists() or shutil.which("node") is None:
+        pytest.skip("run `npm ci` in node/ for the OpenID Connect provider")
     port = free_port()
     server = make_hubd("sso")
     issuer = f"http://127.0.0.1:{port}"
-    provider = subprocess.Popen(["node", str(HERE / "oidc_provider.mjs"), str(port), "hubd", "s3cret-for-tests",
+    provider = subprocess.Popen(["node", str(NODE / "oidc_provider.mjs"), str(port), "hubd", "s3cret-for-tests",
                                  f"{server.url}/oauth/oidc/callback"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
     try:
