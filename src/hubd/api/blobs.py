@@ -10,7 +10,8 @@ from starlette.responses import RedirectResponse, Response
 from hubd.api.streams import SEND_BLOCK, BlockResponse, file_fill, ranged_response
 from hubd.hub.service import Hub
 
-# Local files, whole or a Range, are read into one reused 1 MiB buffer per response (streams.BlockResponse).
+# Local files, whole or a Range, are read into two reused 1 MiB buffers per response, one filled while the
+# other is sent (streams.BlockResponse); the figures below are of the first, one-buffer version.
 # Measured side by side at load 0.8-1.4 (bench/resolve_throughput.py, 1 GiB, ratio of medians to nginx
 # sendfile): splice client 1.10, with a Range 1.13, curl 1.10, worker RSS +9 MiB during the downloads;
 # granian's pathsend 0.71 in the same run (it reads 128 KiB at a time on a thread pool); fresh 4 MiB

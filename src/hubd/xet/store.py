@@ -395,10 +395,12 @@ class XetStore:
     def sha256_of(self, f: XetFile) -> str:
         """The sha256 of a file's bytes, hashed chunk by chunk as they are read: stored chunks are hashed
         in place (views into the read blocks) and hashlib releases the GIL for each, so the event loop and
-        other rebuilds run meanwhile. Nothing rebuilt is cached: a new file is read once."""
+        other rebuilds run meanwhile. Nothing rebuilt is cached: a new file is read once. Each view is hashed
+        before the next is asked for, so storage is read into one reused buffer (see _stored)."""
         digest = hashlib.sha256()
+        scratch = bytearray(READ_BLOCK)
         for p in self.iter_pieces(f, 0, f.size):
-            for raw in self._iter_chunks(p.xorb, p.start, p.end, keep=False):
+            for raw in self._iter_chunks(p.xorb, p.start, p.end, keep=False, scratch=scratch):
                 digest.update(raw)
         return digest.hexdigest()
 
@@ -429,9 +431,11 @@ class XetStore:
 
     def _stored(self, xorb: str, first: int, last: int,
                 scratch: bytearray | None = None) -> Iterator[bytes | memoryview]:
-        """Bytes [first, last) of a stored xorb in blocks of about READ_BLOCK. A xorb on local disk is mapped
-        a window at a time (its pages populated in one call): the chunks are then views of the page cache,
-        with no read copy and no fresh buffer to fault in per block. A mapped window counts in the worker's
+        """Bytes [first, last) of a stored xorb in blocks of about READ_BLOCK. Readers that use each block
+        before asking for the next (fill, sha256_of) pass `scratch`: a local xorb is then read into that one
+        buffer, overwritten block after block (no mapping to set up and tear down per block: each munmap in
+        the many-threaded worker is a TLB shootdown). Readers that keep views across blocks (iter_bytes joins
+        them) get a mapped window per block (its pages populated in one call), which counts in the worker's
         RSS until its last view is dropped, so windows stay READ_BLOCK long."""
         key = xorb_key(xorb)
         path = self.blobs.local_path(key)
@@ -447,8 +451,6 @@ class XetStore:
             if os.fstat(fd).st_size < last:  # a mapping read past the end of its file is a SIGBUS
                 raise XorbFormatError("stored xorb is shorter than its index")
             if scratch is not None:
-                # read into the caller's one buffer, overwritten by the next block: no mapping to set up and
-                # tear down per block (each munmap in a many-threaded worker is a TLB shootdown)
                 view, pos = memoryview(scratch), first
                 while pos < last:
                     got = os.preadv(fd, [view[:min(len(scratch), last - pos)]], pos)
