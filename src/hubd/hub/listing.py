@@ -129,10 +129,7 @@ def list_rows(db: Database, p: Principal | None, q: ListQuery) -> tuple[list, st
             # public repos only, no filter: the rows in sort order straight off the sort index, in one statement
             # (a 1000-item page: one heap visit per row instead of an id query and 1000 primary-key probes)
             key = _sort_key(q)
-            base = _keyset(repos.c.type, repos.c.private, key, repos.c.id, q, False,
-                           _decode_cursor(q.cursor) if q.cursor else None)
-            if q.author:
-                base.append(repos.c.namespace == q.author)
+            base = _repo_filter(q, key, False, (), _decode_cursor(q.cursor) if q.cursor else None)
             rows = list(conn.execute(page.add_columns(key).where(*base).order_by(*_order(key, q))
                                      .limit(q.limit + 1)).all())
         else:
@@ -167,12 +164,7 @@ def _page_ids(conn: Any, db: Database, p: Principal | None, q: ListQuery) -> tup
         if by_tag:
             rows = _tagged(conn, q, key, private, namespaces, cursor)
         else:
-            base = _keyset(repos.c.type, repos.c.private, key, repos.c.id, q, private, cursor)
-            if q.author:
-                base.append(repos.c.namespace == q.author)
-            if namespaces:
-                base.append(repos.c.namespace.in_(namespaces))
-            rows = _matching(conn, db, base, key, order, q)
+            rows = _matching(conn, db, _repo_filter(q, key, private, namespaces, cursor), key, order, q)
         found += [(float(k), int(i)) for k, i in rows]
     found.sort(reverse=q.descending)
     return key, [i for _k, i in found[:q.limit + 1]]
@@ -186,6 +178,18 @@ def _sort_key(q: ListQuery):
     if not 1 <= q.limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
     return SORTS[sort]
+
+
+def _repo_filter(q: ListQuery, key, private: bool, namespaces: tuple[str, ...],
+                 cursor: tuple[float, int] | None) -> list:
+    """Conditions on `repos` for one visibility part: type, visibility, the cursor, the author, and for
+    private repos the namespaces the caller may list (empty: all)."""
+    out = _keyset(repos.c.type, repos.c.private, key, repos.c.id, q, private, cursor)
+    if q.author:
+        out.append(repos.c.namespace == q.author)
+    if namespaces:
+        out.append(repos.c.namespace.in_(namespaces))
+    return out
 
 
 def _keyset(type_col, private_col, key, id_col, q: ListQuery, private: bool,
